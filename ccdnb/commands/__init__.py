@@ -1,0 +1,1 @@
+"""Sub-commands of the ``ccdnb`` command line (see :mod:`ccdnb.cli`)."""

@@ -1,0 +1,92 @@
+"""Sizes of the reproduction: the parameters each notebook receives per profile.
+
+Every notebook also receives ``run_dir`` (where it reads what the previous
+notebook wrote and writes its own products), ``figures_dir`` (where figures
+and reports go) and ``profile`` (the profile's name) from :mod:`ccdnb.pipeline`.
+
+Run-directory layout (the contract between notebooks):
+
+``data/train.npz``, ``data/test.npz``
+    written by 01 (see :func:`ccdnb.simulate.save_dataset`).
+``data/label_stats.json``
+    written by 02: class percentages and inverse-frequency class weights.
+``model/model.keras``, ``model/model.card.json``, ``model/history.csv``
+    written by 04.
+``evaluation/``
+    written by 05 (per-image predictions, tables).
+``inference/``
+    written by 06 (the FITS frame, its ``.masks.fits``, catalog).
+"""
+
+from __future__ import annotations
+
+import copy
+
+NOTEBOOKS = (
+    "01_simulate",
+    "02_label",
+    "03_augment",
+    "04_train",
+    "05_evaluate",
+    "06_damic_inference",
+)
+
+#: Profile name -> notebook name -> parameters. Keep the keys in step with
+#: each notebook's ``parameters`` cell.
+PROFILES: dict[str, dict[str, dict]] = {
+    "smoke": {
+        "01_simulate": dict(train_preset="thesis", test_preset="thesis", n_train=12, n_test=4,
+                            image_size=64, train_seed=1, test_seed=1001),
+        "02_label": dict(n_show=2),
+        "03_augment": dict(n_examples=2, augment_seed=3),
+        "04_train": dict(architecture="small", epochs=2, batch_size=4, steps_per_epoch=3,
+                         optimizer="adam", loss="weighted_cce", train_seed=5),
+        "05_evaluate": dict(n_examples=2),
+        "06_damic_inference": dict(fits_path="", frame_shape=[128, 192], n_amplifiers=2,
+                                   tile_size=64, section_size=64, class_of_interest="cluster"),
+    },
+    "quick": {
+        "01_simulate": dict(train_preset="thesis", test_preset="thesis", n_train=400, n_test=42,
+                            image_size=256, train_seed=1, test_seed=1001),
+        "02_label": dict(n_show=4),
+        "03_augment": dict(n_examples=4, augment_seed=3),
+        "04_train": dict(architecture="small", epochs=30, batch_size=8, steps_per_epoch=40,
+                         optimizer="adam", loss="weighted_cce", train_seed=5),
+        "05_evaluate": dict(n_examples=4),
+        "06_damic_inference": dict(fits_path="", frame_shape=[1024, 1024], n_amplifiers=4,
+                                   tile_size=256, section_size=256, class_of_interest="cluster"),
+    },
+    "thesis": {
+        "01_simulate": dict(train_preset="thesis", test_preset="thesis", n_train=200, n_test=42,
+                            image_size=256, train_seed=1, test_seed=1001),
+        "02_label": dict(n_show=4),
+        "03_augment": dict(n_examples=4, augment_seed=3),
+        "04_train": dict(architecture="thesis", epochs=100, batch_size=1, steps_per_epoch=0,
+                         optimizer="adadelta", loss="weighted_cce", train_seed=5),
+        "05_evaluate": dict(n_examples=6),
+        "06_damic_inference": dict(fits_path="", frame_shape=[4096, 4096], n_amplifiers=4,
+                                   tile_size=256, section_size=256, class_of_interest="cluster"),
+    },
+}
+
+DEFAULT_PROFILE = "quick"
+
+
+def notebook_parameters(profile: str, notebook: str) -> dict:
+    """Return a copy of the parameters that ``notebook`` gets under ``profile``.
+
+    Parameters
+    ----------
+    profile : str
+        One of :data:`PROFILES`.
+    notebook : str
+        Notebook name without extension, one of :data:`NOTEBOOKS`.
+
+    Returns
+    -------
+    dict
+        The notebook's parameters (without ``run_dir``, ``figures_dir`` and ``profile``).
+    """
+    if profile not in PROFILES:
+        raise KeyError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    return copy.deepcopy(PROFILES[profile][notebook])
