@@ -1,0 +1,101 @@
+"""The papermill chain: selection, failure reporting, clean notebooks, the smoke run."""
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ccdnb import cli
+from ccdnb.errors import CcdnbInputError
+from ccdnb.pipeline import REPO_ROOT, NotebookFailure, run_pipeline, select_notebooks
+from ccdnb.profiles import NOTEBOOKS, PROFILES
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+COMMON_PARAMETERS = {"run_dir", "figures_dir", "profile"}
+
+
+def test_select_notebooks_by_number_and_name():
+    assert select_notebooks(None) == list(NOTEBOOKS)
+    assert select_notebooks("05,04") == ["04_train", "05_evaluate"]
+    assert select_notebooks(["1", "06_damic_inference"]) == ["01_simulate", "06_damic_inference"]
+    with pytest.raises(CcdnbInputError, match="07"):
+        select_notebooks("07")
+
+
+def _write_notebook(path: Path, cells: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_failing_notebook_is_named_with_its_cell(tmp_path, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "01_simulate.ipynb",
+                    ['run_dir = ""\nfigures_dir = ""\nprofile = "smoke"',
+                     "x = 1",
+                     "# check the sizes\nraise RuntimeError('boom in cell')"])
+    with pytest.raises(NotebookFailure) as info:
+        run_pipeline("smoke", run_dir=tmp_path / "run", figures_dir=tmp_path / "fig",
+                     only="01", notebooks_dir=notebooks, log=lambda line: None)
+    failure = info.value
+    assert failure.notebook == "01_simulate"
+    assert failure.cell_index == 2  # the third cell of the source notebook
+    assert "boom in cell" in str(failure) and "check the sizes" in str(failure)
+
+    code = cli.main(["reproduce", "--profile", "smoke", "--only", "01",
+                     "--run-dir", str(tmp_path / "run2"), "--figures-dir", str(tmp_path / "fig"),
+                     "--notebooks-dir", str(notebooks)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "01_simulate failed in cell 2" in err and "RuntimeError: boom in cell" in err
+    # the executed copy went to the run directory, the source is untouched
+    assert (tmp_path / "run2" / "notebooks" / "01_simulate.ipynb").is_file()
+    assert not nbformat.read(notebooks / "01_simulate.ipynb", 4).cells[2].get("outputs")
+
+
+def _parameter_names(nb) -> set[str]:
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    tree = ast.parse(cell.source)
+    return {t.id for node in tree.body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_is_clean_and_takes_the_profile_parameters(name):
+    path = NOTEBOOK_DIR / f"{name}.ipynb"
+    assert path.is_file(), f"{path} is missing"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"{name}: committed with outputs"
+            assert cell.execution_count is None, f"{name}: committed with execution counts"
+    expected = COMMON_PARAMETERS | set(PROFILES["smoke"][name])
+    for profile in PROFILES.values():
+        assert set(profile[name]) | COMMON_PARAMETERS == expected
+    assert _parameter_names(nb) == expected
+
+
+@pytest.mark.slow
+def test_smoke_profile_runs_the_whole_chain(tmp_path):
+    lines = []
+    runs = run_pipeline("smoke", run_dir=tmp_path / "run", figures_dir=tmp_path / "figures",
+                        log=lines.append)
+    assert [r.notebook for r in runs] == list(NOTEBOOKS)
+    assert len(lines) == len(NOTEBOOKS) and all(" s" in ln for ln in lines)
+    run = tmp_path / "run"
+    for product in ["data/train.npz", "data/test.npz", "data/label_stats.json",
+                    "model/model.keras", "model/model.card.json", "evaluation/metrics.json",
+                    "timings.json"]:
+        assert (run / product).is_file(), product
+    assert list((run / "inference").glob("*.masks.fits"))
+    figures = {p.name for p in (tmp_path / "figures").iterdir()}
+    for prefix in ("01_", "02_", "03_", "04_", "05_", "06_"):
+        assert any(f.startswith(prefix) and f.endswith(".png") for f in figures), prefix
+    assert "05_classification_report.txt" in figures
+    timings = json.loads((run / "timings.json").read_text())
+    assert set(timings["seconds"]) == set(NOTEBOOKS)
