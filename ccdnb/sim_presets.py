@@ -1,0 +1,289 @@
+"""Simulation presets: named sets of drawing rules for every image parameter.
+
+A preset maps parameter names to rules. A rule is either a plain value (used
+as is; tuples are ranges that the object placement draws from per object) or
+one of :class:`Uniform`, :class:`LogUniform`, :class:`Choice`,
+:class:`Derived`, drawn once per image in the order of :data:`BASE`. Keyword
+overrides of :func:`ccdnb.simulate.simulate_image` replace any rule with a
+value or another rule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import CcdnbInputError
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A float drawn uniformly in [lo, hi)."""
+
+    lo: float
+    hi: float
+
+    def draw(self, rng, drawn):
+        return float(rng.uniform(self.lo, self.hi))
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """A float whose logarithm is uniform in [log lo, log hi)."""
+
+    lo: float
+    hi: float
+
+    def draw(self, rng, drawn):
+        return float(math.exp(rng.uniform(math.log(self.lo), math.log(self.hi))))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``options``, with probabilities ``p`` (uniform when None)."""
+
+    options: tuple
+    p: tuple | None = None
+
+    def draw(self, rng, drawn):
+        value = self.options[rng.choice(len(self.options), p=self.p)]
+        return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value computed from the generator and the parameters drawn before it."""
+
+    function: Callable[[Any, dict], Any]
+
+    def draw(self, rng, drawn):
+        return self.function(rng, drawn)
+
+
+def _is_rule(value):
+    return isinstance(value, (Uniform, LogUniform, Choice, Derived))
+
+
+#: Every parameter with its default rule, in drawing order (a Derived rule may
+#: use any parameter above it). Counts (n_*): a float is the expected number per
+#: 256x256 pixels (Poisson); an int is the exact number in the image.
+BASE: dict[str, Any] = {
+    "regime": "conventional",           # "conventional" or "skipper"
+    "pedestal_adu": 1000.0,
+    "gain_adu_per_e": 10.0,
+    "read_noise_adu": 20.0,
+    "dark_current_e": 0.0,              # mean electrons per pixel
+    "saturation_adu": 65535.0,
+    "row_drift": False,                 # per-row pedestal drift (random walk over rows)
+    "row_drift_adu": 0.0,               # its rms
+    "defect_shot_noise": True,          # glow and hot-pixel charge is Poisson-fluctuated
+    "layout": "anywhere",               # or "regions": glow | hot pixels | clusters by column
+    "regions": ((0.0, 0.25), (0.3, 0.55), (0.6, 1.0)),  # column fractions of the three
+    "glow_fraction": 0.5,               # probability that an image has glow
+    "glow_kinds": ("band", "edge"),
+    "glow_edges": ("left", "right", "top", "bottom"),
+    "glow_level_adu": None,             # fixed glow amplitude; None: from glow_amplitude_sigma
+    "glow_amplitude_sigma": (2.0, 100.0),   # log-uniform range, in read-noise sigma
+    "glow_width_fraction": (0.05, 0.3),     # labelled width over the image extent
+    "glow_offset_probability": 0.3,     # the glow starts some columns/rows in (prescan)
+    "hot_level_adu": None,              # one level for every hot pixel; None: drawn each
+    "hot_min_sigma": 3.0,               # hot amplitudes log-uniform from this to saturation
+    "hot_distinct_columns": False,      # vertical defects never share a column
+    "n_hot_pixels": 5.0,
+    "n_hot_segments": 3.0,
+    "n_hot_columns": 0.5,
+    "n_hot_streaks": 0.5,
+    "hot_segment_fraction": (0.02, 0.3),    # segment length over the image height
+    "hot_streak_fraction": (0.02, 0.2),     # streak length over the image width
+    "n_diffuse": 30.0,
+    "n_worms": 3.0,
+    "n_muons": 1.0,
+    "n_alphas": 0.1,
+    "diffuse_kev": (0.05, 20.0),        # log-uniform energy ranges
+    "worm_kev": (5.0, 300.0),
+    "alpha_kev": (3000.0, 8000.0),
+    "alpha_plasma_px": (1.5, 4.0),      # extra spread of the dense alpha charge cloud
+    "cluster_max_adu": None,            # cap on a pixel's cluster signal
+}
+
+_ADC_RANGE = 65535.0
+
+THESIS = {
+    "pedestal_adu": 8800.0,
+    "gain_adu_per_e": 10.0,
+    "read_noise_adu": 60.0 / math.sqrt(10.0),
+    "defect_shot_noise": False,         # flat levels, as the thesis drew them
+    "layout": "regions",
+    "glow_fraction": 0.6,
+    "glow_kinds": ("band",),
+    "glow_edges": ("left",),
+    "glow_level_adu": Uniform(1400.0, 1500.0),
+    "glow_width_fraction": (40 / 256, 60 / 256),
+    "glow_offset_probability": 0.0,
+    "hot_level_adu": 2200.0,
+    "hot_distinct_columns": True,
+    "n_hot_pixels": 0.0,
+    "n_hot_segments": Uniform(8.0, 16.0),
+    "n_hot_columns": 0.0,
+    "n_hot_streaks": 0.0,
+    "hot_segment_fraction": (0.05, 0.4),
+    "n_diffuse": Uniform(200.0, 400.0),
+    "n_worms": Uniform(2.0, 6.0),
+    "n_muons": 0.5,
+    "n_alphas": 0.0,
+    "diffuse_kev": (0.05, 10.0),
+    # Cluster pixels stay below the hot level so that intensity thresholds are exact.
+    "cluster_max_adu": Derived(lambda rng, p: None if p["hot_level_adu"] is None
+                               else p["hot_level_adu"] - 2.0 * p["read_noise_adu"]),
+}
+
+_CCD_NOISE = {
+    "pedestal_adu": Uniform(1000.0, 12000.0),
+    "gain_adu_per_e": Uniform(5.0, 12.0),
+    "read_noise_adu": Derived(lambda rng, p: p["gain_adu_per_e"] * rng.uniform(1.5, 2.5)),
+    "dark_current_e": LogUniform(1e-3, 5e-2),
+}
+
+BALANCED = {
+    **_CCD_NOISE,
+    "layout": "regions",
+    "regions": ((0.0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 1.0)),
+    "glow_fraction": 1.0,
+    "glow_edges": ("left",),
+    "glow_amplitude_sigma": (5.0, 100.0),
+    "glow_width_fraction": (0.15, 0.25),
+    "glow_offset_probability": 0.0,
+    "n_hot_pixels": Uniform(20.0, 40.0),
+    "n_hot_segments": Uniform(20.0, 40.0),
+    "n_hot_columns": Uniform(15.0, 25.0),
+    "n_hot_streaks": Uniform(3.0, 8.0),
+    "hot_segment_fraction": (0.1, 0.6),
+    "n_diffuse": Uniform(600.0, 900.0),
+    "n_worms": Uniform(10.0, 20.0),
+    "n_muons": Uniform(1.0, 3.0),
+    "n_alphas": 0.3,
+}
+
+CLUSTERS_ONLY = {
+    **_CCD_NOISE,
+    "glow_fraction": 0.0,
+    "n_hot_pixels": 0.0,
+    "n_hot_segments": 0.0,
+    "n_hot_columns": 0.0,
+    "n_hot_streaks": 0.0,
+    "n_diffuse": Uniform(50.0, 300.0),
+    "n_worms": Uniform(3.0, 15.0),
+    "n_muons": Uniform(0.5, 3.0),
+    "n_alphas": 0.3,
+}
+
+
+def _random_gain(rng, p):
+    return rng.uniform(1.0, 2.0) if p["regime"] == "skipper" else LogUniform(1.0, 200.0).draw(rng, p)
+
+
+def _random_noise(rng, p):
+    if p["regime"] == "skipper":  # 0.15-0.3 e- after many non-destructive samples
+        return max(p["gain_adu_per_e"] * rng.uniform(0.15, 0.3), 0.2)
+    # keep at least 0.1 e- of noise: below that a conventional CCD does not go
+    return LogUniform(max(0.2, 0.1 * p["gain_adu_per_e"]), 60.0).draw(rng, p)
+
+
+def _random_dark(rng, p):
+    lo, hi = (0.01, 2.0) if p["regime"] == "skipper" else (1e-4, 0.5)
+    return LogUniform(lo, hi).draw(rng, p)
+
+
+RANDOM = {
+    "regime": Choice(("skipper", "conventional"), (0.25, 0.75)),
+    "pedestal_adu": Uniform(-1000.0, 30000.0),
+    "gain_adu_per_e": Derived(_random_gain),
+    "read_noise_adu": Derived(_random_noise),
+    "dark_current_e": Derived(_random_dark),
+    "saturation_adu": Derived(lambda rng, p: p["pedestal_adu"] + rng.uniform(0.3, 1.0) * _ADC_RANGE),
+    "row_drift": Choice((True, False)),
+    "row_drift_adu": Derived(lambda rng, p: p["read_noise_adu"] * rng.uniform(0.5, 5.0)
+                             if p["row_drift"] else 0.0),
+    "glow_amplitude_sigma": (1.0, 200.0),
+    "glow_width_fraction": (0.03, 0.5),
+    "n_hot_pixels": Uniform(0.0, 30.0),
+    "n_hot_segments": Uniform(0.0, 8.0),
+    "n_hot_columns": Uniform(0.0, 3.0),
+    "n_hot_streaks": Uniform(0.0, 3.0),
+    "n_diffuse": Uniform(0.0, 300.0),
+    "n_worms": Uniform(0.0, 15.0),
+    "n_muons": Uniform(0.0, 4.0),
+    "n_alphas": Uniform(0.0, 0.5),
+}
+
+DAMIC = {
+    "pedestal_adu": Uniform(2000.0, 20000.0),
+    "gain_adu_per_e": Uniform(5.0, 12.0),
+    "read_noise_adu": Derived(lambda rng, p: p["gain_adu_per_e"] * rng.uniform(1.5, 2.2)),
+    "dark_current_e": LogUniform(1e-3, 2e-2),
+    "row_drift": True,
+    "row_drift_adu": Derived(lambda rng, p: 0.5 * p["read_noise_adu"]),
+    "glow_fraction": 1.0,
+    "glow_kinds": ("edge",),
+    "glow_edges": ("left",),            # the readout edge; simulate_frame sets it per amplifier
+    "glow_amplitude_sigma": (3.0, 50.0),
+    "glow_width_fraction": (0.01, 0.05),
+    "glow_offset_probability": 0.5,
+    "n_hot_pixels": 0.5,
+    "n_hot_segments": 0.2,
+    "n_hot_columns": 0.02,
+    "n_hot_streaks": 0.02,
+    "n_diffuse": 2.0,
+    "n_worms": 0.5,
+    "n_muons": 0.2,
+    "n_alphas": 0.01,
+}
+
+#: Preset name -> drawing rules (on top of :data:`BASE`).
+PRESETS: dict[str, dict[str, Any]] = {
+    "thesis": THESIS,
+    "balanced": BALANCED,
+    "clusters-only": CLUSTERS_ONLY,
+    "damic": DAMIC,
+    "random": RANDOM,
+}
+
+
+def draw_parameters(preset, rng, overrides=None):
+    """Draw one image's parameters from a preset's rules.
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESETS`.
+    rng : numpy.random.Generator
+    overrides : dict, optional
+        Parameter -> value or rule, replacing the preset's rule.
+
+    Returns
+    -------
+    dict
+        Every parameter of :data:`BASE` with a concrete value.
+
+    Raises
+    ------
+    CcdnbInputError
+        Unknown preset or parameter name.
+    """
+    if preset not in PRESETS:
+        raise CcdnbInputError(f"unknown simulation preset {preset!r}; "
+                              f"choose from {', '.join(PRESETS)}")
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(BASE))
+    if unknown:
+        raise CcdnbInputError(f"unknown simulation parameter(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(BASE)}")
+    rules = {**BASE, **PRESETS[preset], **overrides}
+    drawn: dict[str, Any] = {}
+    for name in BASE:
+        rule = rules[name]
+        drawn[name] = rule.draw(rng, drawn) if _is_rule(rule) else rule
+    return drawn

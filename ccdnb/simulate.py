@@ -1,0 +1,345 @@
+"""Simulated CCD images with exact truth (labels, instances, an objects table).
+
+An image is built in three steps: the preset's rules draw the image's
+parameters (:mod:`ccdnb.sim_presets`); glow, hot pixels and clusters are
+placed and rendered on small stamps as noiseless signal (:mod:`ccdnb.sim_objects`,
+:mod:`ccdnb.sim_physics`), from which the truth follows (:mod:`ccdnb.sim_truth`);
+finally the detector response is applied: charge Poisson-fluctuated, gain,
+dark current, pedestal and its per-row drift, Gaussian read noise and
+saturation. The public names are documented in docs/internals.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .classes import CLUSTER, GLOWING, HOT_PIXEL
+from .errors import CcdnbInputError
+from .sim_fits import write_simulated_fits
+from .sim_objects import column_windows, place_clusters, place_glow, place_hot_pixels
+from .sim_physics import EV_PER_PAIR
+from .sim_presets import BASE, PRESETS, Choice, Derived, LogUniform, Uniform, draw_parameters
+from .sim_truth import OBJECT_DTYPE, Scene, label_from_components, on_float32_grid
+
+__all__ = [
+    "BASE", "EV_PER_PAIR", "OBJECT_DTYPE", "PRESETS", "Choice", "Dataset", "Derived",
+    "LogUniform", "SimulatedImage", "Uniform", "concatenate_datasets", "derive_seed",
+    "label_from_components",
+    "load_dataset", "save_dataset", "simulate_dataset", "simulate_frame", "simulate_image",
+    "write_simulated_fits",
+]
+
+
+@dataclass
+class SimulatedImage:
+    """One simulated image and its truth (see docs/internals.md)."""
+
+    image: np.ndarray      # (H, W) float32 ADU, pedestal included
+    label: np.ndarray      # (H, W) uint8 truth class
+    instances: np.ndarray  # (H, W) int32 owning object id, 0 for background
+    objects: np.ndarray    # OBJECT_DTYPE table
+    meta: dict             # JSON-serialisable parameters
+
+
+@dataclass
+class Dataset:
+    """Several simulated images stacked (see :func:`simulate_dataset`)."""
+
+    images: np.ndarray     # (N, H, W) float32
+    labels: np.ndarray     # (N, H, W) uint8
+    instances: np.ndarray  # (N, H, W) int32
+    objects: np.ndarray    # OBJECT_DTYPE, field ``image`` indexes the image
+    meta: list             # one dict per image
+
+    def __len__(self):
+        return len(self.images)
+
+
+def derive_seed(seed, index):
+    """Seed of item ``index`` of a collection simulated with ``seed``.
+
+    Derived with :class:`numpy.random.SeedSequence` from ``(seed, index)`` so
+    that items are independent; fits in 63 bits (FITS headers, JSON).
+    """
+    state = np.random.SeedSequence([int(seed), int(index)]).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+def parse_shape(shape):
+    """Return ``(H, W)`` from an int, a pair or a string ``'256'`` / ``'256x512'``.
+
+    Raises
+    ------
+    CcdnbInputError
+        Anything else, or a side below 8 pixels.
+    """
+    try:
+        if isinstance(shape, str):
+            parts = [int(p) for p in shape.lower().split("x")]
+        elif np.ndim(shape) == 0:
+            parts = [int(shape)]
+        else:
+            parts = [int(p) for p in shape]
+    except (TypeError, ValueError):
+        raise CcdnbInputError(f"image size {shape!r}: expected N or HxW, e.g. 256 or 256x512") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 8:
+        raise CcdnbInputError(f"image size {shape!r}: expected N or HxW with sides >= 8")
+    return parts[0], parts[1]
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _row_drift(rng, params, height):
+    """Per-row pedestal offsets: a zero-mean random walk with the requested rms."""
+    if not params["row_drift"] or params["row_drift_adu"] <= 0:
+        return None
+    walk = np.cumsum(rng.standard_normal(height))
+    walk -= walk.mean()
+    rms = walk.std()
+    return (walk * (params["row_drift_adu"] / rms if rms > 0 else 0.0)).astype(np.float32)
+
+
+def _detector_response(rng, params, truth, noiseless):
+    """Turn the noiseless signal (ADU) into the image the amplifier writes.
+
+    Builds one float32 frame in place and touches only the pixels that
+    objects reach: fresh full-frame temporaries would dominate the run time.
+    """
+    shape = truth.shape
+    gain = params["gain_adu_per_e"]
+    dark = params["dark_current_e"]
+    zero = np.zeros(truth.pixels.size)
+    charge = truth.signals.get(CLUSTER, zero)
+    defects = truth.signals.get(GLOWING, zero) + truth.signals.get(HOT_PIXEL, zero)
+    if params["defect_shot_noise"]:  # glow and hot pixels are charge too
+        charge, defects = charge + defects, zero
+    drift = _row_drift(rng, params, shape[0])
+
+    if noiseless:
+        image = np.full(shape, params["pedestal_adu"] + dark * gain, np.float32)  # == float32 base
+        added = charge + defects
+    else:
+        image = rng.standard_normal(shape, dtype=np.float32)
+        image *= np.float32(params["read_noise_adu"])
+        image += np.float32(params["pedestal_adu"])
+        added = rng.poisson(charge / gain) * gain + defects
+        if dark > 0:
+            frame = image.reshape(-1)
+            if dark < 1:  # sparse draw: Poisson total, uniform positions == per-pixel Poisson
+                hits = rng.integers(0, frame.size, rng.poisson(dark * frame.size))
+                hits, counts = np.unique(hits, return_counts=True)
+                frame[hits] += counts.astype(np.float32) * np.float32(gain)
+            else:
+                frame += rng.poisson(dark, frame.size).astype(np.float32) * np.float32(gain)
+    image.reshape(-1)[truth.pixels] += added.astype(np.float32)
+    if drift is not None:
+        image += drift[:, None]
+    return np.minimum(image, np.float32(params["saturation_adu"]), out=image)
+
+
+def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False, **overrides):
+    """Simulate one CCD image with its truth.
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESETS`: ``thesis``, ``balanced``, ``clusters-only``,
+        ``damic`` or ``random``.
+    shape : int, (int, int) or str
+        Image size (H, W); see :func:`parse_shape`.
+    seed : int
+        Seed of :func:`numpy.random.default_rng`; the same seed gives the same arrays.
+    noiseless : bool
+        Render the expected image: no read noise, no Poisson fluctuation of
+        charge or dark current. Labels are computed as usual from the nominal
+        read noise.
+    **overrides
+        Any parameter of :data:`BASE` (a value or a rule), e.g.
+        ``read_noise_adu=5.0`` or ``n_diffuse=0``.
+
+    Returns
+    -------
+    SimulatedImage
+
+    Raises
+    ------
+    CcdnbInputError
+        Unknown preset or parameter, or a bad shape.
+    """
+    shape = parse_shape(shape)
+    rng = np.random.default_rng(seed)
+    params = draw_parameters(preset, rng, overrides)
+    scene = Scene(shape, params["gain_adu_per_e"], params["read_noise_adu"])
+    glow_window, hot_window, cluster_window = column_windows(params, shape)
+    glow = place_glow(scene, rng, params, glow_window)
+    place_hot_pixels(scene, rng, params, hot_window)
+    place_clusters(scene, rng, params, cluster_window)
+    base = params["pedestal_adu"] + params["dark_current_e"] * params["gain_adu_per_e"]
+    truth = scene.finalize(params["cluster_max_adu"], float32_base=base)
+    image = _detector_response(rng, params, truth, noiseless)
+    meta = {"preset": preset, "seed": int(seed), "shape": list(shape), "noiseless": bool(noiseless),
+            **params, "glow": glow,
+            # the levels as they appear in a noiseless image, for threshold labellers
+            "glow_level_adu": None if glow is None else float(on_float32_grid(glow["amplitude_adu"], base)),
+            "hot_level_adu": None if params["hot_level_adu"] is None
+            else float(on_float32_grid(params["hot_level_adu"], base))}
+    return SimulatedImage(image=image, label=truth.label, instances=truth.instances,
+                          objects=truth.objects, meta=_jsonable(meta))
+
+
+def simulate_dataset(preset="thesis", n=1, shape=(256, 256), seed=0, **overrides):
+    """Simulate ``n`` images; image ``i`` is ``simulate_image(preset, shape, derive_seed(seed, i))``.
+
+    Parameters
+    ----------
+    preset : str
+    n : int
+        Number of images (>= 1).
+    shape : int, (int, int) or str
+    seed : int
+    **overrides
+        Passed to every :func:`simulate_image` call (``noiseless`` included).
+
+    Returns
+    -------
+    Dataset
+    """
+    shape = parse_shape(shape)
+    if int(n) < 1:
+        raise CcdnbInputError(f"number of images {n!r}: must be at least 1")
+    n = int(n)
+    images = np.empty((n, *shape), np.float32)
+    labels = np.empty((n, *shape), np.uint8)
+    instances = np.empty((n, *shape), np.int32)
+    objects, meta = [], []
+    for i in range(n):
+        sim = simulate_image(preset, shape, derive_seed(seed, i), **overrides)
+        images[i], labels[i], instances[i] = sim.image, sim.label, sim.instances
+        sim.objects["image"] = i
+        objects.append(sim.objects)
+        meta.append(sim.meta)
+    return Dataset(images=images, labels=labels, instances=instances,
+                   objects=np.concatenate(objects), meta=meta)
+
+
+def save_dataset(path, dataset):
+    """Write ``dataset`` as one compressed ``.npz`` at exactly ``path``.
+
+    Arrays ``images``, ``labels``, ``instances``, ``objects`` and ``meta`` (a
+    JSON string). Written under a temporary name and renamed, so no partial
+    file is left behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, images=dataset.images, labels=dataset.labels,
+                                instances=dataset.instances, objects=dataset.objects,
+                                meta=np.array(json.dumps(dataset.meta)))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_dataset(path):
+    """Read a dataset written by :func:`save_dataset`.
+
+    Raises
+    ------
+    CcdnbInputError
+        The file is missing or is not a ccdnb dataset.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CcdnbInputError(f"{path}: no such dataset file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return Dataset(images=data["images"], labels=data["labels"],
+                           instances=data["instances"], objects=data["objects"],
+                           meta=json.loads(str(data["meta"])))
+    except (KeyError, ValueError, OSError) as err:
+        raise CcdnbInputError(f"{path}: not a ccdnb dataset ({err})") from None
+
+
+def concatenate_datasets(datasets):
+    """Stack several datasets of the same image shape into one.
+
+    Object rows keep pointing at their image: their ``image`` index is shifted
+    by the number of images before them.
+
+    Raises
+    ------
+    CcdnbInputError
+        The datasets' image shapes differ.
+    """
+    datasets = list(datasets)
+    shapes = {d.images.shape[1:] for d in datasets}
+    if len(shapes) != 1:
+        listed = ", ".join(f"{h}x{w}" for h, w in sorted(shapes))
+        raise CcdnbInputError(f"datasets of different image shapes cannot be combined ({listed})")
+    if len(datasets) == 1:
+        return datasets[0]
+    objects, offset = [], 0
+    for d in datasets:
+        shifted = d.objects.copy()
+        shifted["image"] += offset
+        objects.append(shifted)
+        offset += len(d)
+    return Dataset(images=np.concatenate([d.images for d in datasets]),
+                   labels=np.concatenate([d.labels for d in datasets]),
+                   instances=np.concatenate([d.instances for d in datasets]),
+                   objects=np.concatenate(objects),
+                   meta=[m for d in datasets for m in d.meta])
+
+
+def simulate_frame(shape=(4096, 4096), n_amplifiers=4, seed=0, preset="damic", **overrides):
+    """Simulate a multi-amplifier frame: one image per amplifier.
+
+    Each amplifier's image has ``shape``, its own pedestal, noise and gain
+    (drawn from ``preset``) and its glow at its readout edge (left for
+    amplifiers A, C, ..., right for B, D, ...).
+
+    Parameters
+    ----------
+    shape : int, (int, int) or str
+        Size of each amplifier's image.
+    n_amplifiers : int
+    seed : int
+        Amplifier ``k`` uses ``derive_seed(seed, k)``.
+    preset : str
+    **overrides
+        Passed to :func:`simulate_image`.
+
+    Returns
+    -------
+    list of SimulatedImage
+        With ``meta['amplifier']`` ('A', 'B', ...) and ``meta['readout_edge']``.
+    """
+    if int(n_amplifiers) < 1:
+        raise CcdnbInputError(f"number of amplifiers {n_amplifiers!r}: must be at least 1")
+    images = []
+    for k in range(int(n_amplifiers)):
+        edge = "left" if k % 2 == 0 else "right"
+        kwargs = {"glow_edges": (edge,), **overrides}
+        sim = simulate_image(preset, shape, derive_seed(seed, k), **kwargs)
+        sim.meta.update(amplifier=string.ascii_uppercase[k % 26], readout_edge=edge)
+        images.append(sim)
+    return images
