@@ -1,0 +1,151 @@
+"""``ccdnb train``: train the U-Net on a simulated dataset (``.npz``) in one recorded command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CcdnbInputError
+
+HELP = "train the U-Net on a simulated dataset (.npz from `ccdnb simulate`)"
+DESCRIPTION = """\
+Train a U-Net on the images and truth labels of a dataset written by
+`ccdnb simulate` and write DIR/model.keras, DIR/model.card.json (data, seeds,
+architecture, loss, optimizer, epochs, best validation metrics, class weights,
+training time) and DIR/history.csv.
+
+21 % of the images are held out for validation (not augmented); training
+stops early after 20 epochs without a better validation loss and keeps the
+best epoch's weights; the learning rate drops tenfold after 5 flat epochs.
+The loss's class weights are the inverse class frequencies of the training
+labels. With --multi-gpu, training is mirrored over all visible GPUs
+(--batch-size is then the global batch).
+
+Example (the `quick` profile's sizes):
+  ccdnb simulate --preset thesis --n 400 --size 256 --seed 1 --out train.npz
+  ccdnb train --data train.npz --out-dir model --epochs 25 --steps-per-epoch 40
+"""
+
+
+def add_arguments(parser):
+    """Add ``train``'s options to ``parser``.
+
+    Names are checked in :func:`run`, which imports the Keras modules defining them.
+    """
+    parser.add_argument("--data", required=True, nargs="+", metavar="NPZ",
+                        help="training dataset(s) (.npz); several are combined")
+    parser.add_argument("--out-dir", required=True, help="output directory for the model")
+    parser.add_argument("--architecture", default="small",
+                        help="small or thesis (default: small)")
+    parser.add_argument("--epochs", default="25", help="maximum number of epochs (default: 25)")
+    parser.add_argument("--batch-size", default="8", help="images per step (default: 8)")
+    parser.add_argument("--steps-per-epoch", default="40",
+                        help="batches per epoch; 0 for one pass over the images (default: 40)")
+    parser.add_argument("--optimizer", default="adam",
+                        help="adadelta, adam, adagrad or sgd (default: adam)")
+    parser.add_argument("--learning-rate", default=None,
+                        help="learning rate (default: the optimizer's; adadelta 1.0)")
+    parser.add_argument("--loss", default="weighted_cce",
+                        help="cce, weighted_cce, focal or dice_cce (default: weighted_cce)")
+    parser.add_argument("--validation-split", default="0.21",
+                        help="share of images held out (default: 0.21)")
+    parser.add_argument("--augment", default="default",
+                        help="augmentation preset: default, thesis or none (default: default)")
+    parser.add_argument("--crop-size", default=None,
+                        help="train on random crops of this size (multiple of 2**depth)")
+    parser.add_argument("--seed", default="5", help="random seed (default: 5)")
+    parser.add_argument("--pretrained", default=None, metavar="MODEL",
+                        help="start from the weights of a .keras model of the same architecture")
+    parser.add_argument("--multi-gpu", action="store_true",
+                        help="mirror training over all visible GPUs (tf.distribute)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="compute in bfloat16 (mixed_bfloat16 policy; softmax stays float32)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _number(text, option, kind, minimum):
+    try:
+        value = kind(text)
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise CcdnbInputError(f"{option} {text!r}: expected {expected}") from None
+    if value < minimum:
+        raise CcdnbInputError(f"{option} {text!r}: must be at least {minimum}")
+    return value
+
+
+def _choice(value, option, choices):
+    if value not in choices:
+        raise CcdnbInputError(f"{option} {value!r}: unknown; choose from {', '.join(choices)}")
+    return value
+
+
+def run(args) -> int:
+    """Train and write the model, its card and the history; return 0."""
+    from ..augment import PRESETS as AUGMENT_PRESETS
+    from ..losses import LOSSES, OPTIMIZERS
+    from ..model import ARCHITECTURES
+
+    paths = [Path(p) for p in args.data]
+    for path in paths:
+        if not path.is_file():
+            raise CcdnbInputError(f"--data {path}: file not found")
+    architecture = _choice(args.architecture, "--architecture", list(ARCHITECTURES))
+    optimizer = _choice(args.optimizer, "--optimizer", list(OPTIMIZERS))
+    loss = _choice(args.loss, "--loss", list(LOSSES))
+    augment = _choice(args.augment, "--augment", list(AUGMENT_PRESETS))
+    epochs = _number(args.epochs, "--epochs", int, 1)
+    batch_size = _number(args.batch_size, "--batch-size", int, 1)
+    steps = _number(args.steps_per_epoch, "--steps-per-epoch", int, 0)
+    seed = _number(args.seed, "--seed", int, 0)
+    split = _number(args.validation_split, "--validation-split", float, 0.0)
+    if split >= 1.0:
+        raise CcdnbInputError(f"--validation-split {args.validation_split!r}: must be below 1")
+    learning_rate = None
+    if args.learning_rate is not None:
+        learning_rate = _number(args.learning_rate, "--learning-rate", float, 0.0)
+        if learning_rate == 0.0:
+            raise CcdnbInputError(f"--learning-rate {args.learning_rate!r}: must be positive")
+    crop_size = None if args.crop_size is None else _number(args.crop_size, "--crop-size", int, 1)
+    if args.pretrained and not Path(args.pretrained).is_file():
+        raise CcdnbInputError(f"--pretrained {args.pretrained}: file not found")
+
+    from ..simulate import concatenate_datasets, load_dataset
+
+    datasets = []
+    for path in paths:
+        try:
+            datasets.append(load_dataset(path))
+        except CcdnbInputError:
+            raise
+        except Exception as err:  # zip, pickle and key errors alike
+            raise CcdnbInputError(f"--data {path}: not a ccdnb dataset ({err})") from None
+    dataset = concatenate_datasets(datasets)
+    data = ", ".join(str(p) for p in paths)
+
+    import keras
+    import tensorflow as tf
+
+    from ..train import train_model
+
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    strategy = tf.distribute.MirroredStrategy() if args.multi_gpu else None
+    presets = sorted({m.get("preset", "?") for m in dataset.meta})
+    data_info = {"path": [str(p) for p in paths], "presets": presets, "n_images": len(dataset),
+                 "mixed_precision": bool(args.mixed_precision)}
+    try:
+        result = train_model(dataset.images, dataset.labels, out_dir=args.out_dir,
+                             architecture=architecture, epochs=epochs, batch_size=batch_size,
+                             steps_per_epoch=steps, optimizer=optimizer, loss=loss,
+                             learning_rate=learning_rate, validation_split=split,
+                             augment=augment, crop_size=crop_size, seed=seed,
+                             strategy=strategy, pretrained=args.pretrained,
+                             data_info=data_info, verbose=0 if args.quiet else 1)
+    except ValueError as err:
+        about_pretrained = args.pretrained and str(args.pretrained) in str(err)
+        raise CcdnbInputError(str(err) if about_pretrained else f"{data}: {err}") from None
+    card = result.card
+    print(f"ccdnb train: {card['epochs_run']} epoch(s), best epoch {result.best_epoch} "
+          f"(val_loss {card['best_metrics'].get('val_loss', float('nan')):.4f}), "
+          f"{card['training_time_s']:.0f} s -> {result.model_path}")
+    return 0

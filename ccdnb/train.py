@@ -1,0 +1,283 @@
+"""Train the U-Net on simulated images and record how (the model card).
+
+:func:`train_model` follows the thesis's recipe: 21 % of the images held out
+for validation (never augmented), early stopping on the validation loss
+(patience 20, best weights restored), learning rate divided by 10 after 5
+epochs without improvement, the best model checkpointed, every epoch logged to
+``history.csv``. Augmented batches are made on the fly by
+:class:`ccdnb.augment.AugmentedSequence`, so the dataset is never copied per
+epoch. Inside a :mod:`tf.distribute` strategy (``MirroredStrategy`` on a
+multi-GPU machine) the model is built and compiled in ``strategy.scope()`` and
+``batch_size`` is the global batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .classes import CLUSTER, HOT_PIXEL, N_CLASSES
+
+VALIDATION_SPLIT = 0.21
+EARLY_STOPPING_PATIENCE = 20
+REDUCE_LR = dict(factor=0.1, patience=5, min_delta=1e-3, min_lr=1e-7)
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train_model` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The trained model with the best epoch's weights.
+    history : dict of str to list of float
+        Per-epoch values of the loss, the metrics (``val_`` prefixed for the
+        validation set) and the learning rate.
+    card : dict
+        The model card written beside the model.
+    model_path : Path
+        ``out_dir/model.keras``.
+    best_epoch : int
+        1-based epoch whose weights the model holds.
+    """
+
+    model: object
+    history: dict
+    card: dict
+    model_path: Path
+    best_epoch: int
+
+
+def segmentation_metrics():
+    """Metrics for training: pixel accuracy, mean IoU and the IoU of the two thin classes.
+
+    Accuracy alone is ~99 % for a model that calls everything background; the
+    IoUs (Keras's serialisable one-hot IoU metrics on the arg-max class) show
+    whether hot pixels and clusters are found.
+    """
+    import keras
+
+    return [
+        keras.metrics.CategoricalAccuracy(name="accuracy"),
+        keras.metrics.OneHotMeanIoU(num_classes=N_CLASSES, name="mean_iou"),
+        keras.metrics.OneHotIoU(num_classes=N_CLASSES, target_class_ids=[HOT_PIXEL],
+                                name="iou_hot_pixel"),
+        keras.metrics.OneHotIoU(num_classes=N_CLASSES, target_class_ids=[CLUSTER],
+                                name="iou_cluster"),
+    ]
+
+
+def split_validation(n, validation_split=VALIDATION_SPLIT, *, seed=0):
+    """Split ``n`` image indices into training and validation sets.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    validation_split : float
+        Share held out, in [0, 1); at least one image on each side when it is
+        positive and ``n >= 2``.
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    train, validation : ndarray of int
+        Sorted indices.
+    """
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * validation_split))
+    if validation_split > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    else:
+        n_val = 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def read_history(path) -> dict:
+    """Read a Keras ``CSVLogger`` file into ``{column: ndarray}`` (``epoch`` 0-based)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return {}
+    return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
+
+
+def best_epoch_of(history, monitor="val_loss") -> int:
+    """1-based epoch with the lowest ``monitor`` (``loss`` when ``monitor`` is missing)."""
+    values = history.get(monitor)
+    if values is None or len(values) == 0:
+        values = history["loss"]
+    return int(np.nanargmin(np.asarray(values, dtype=float))) + 1
+
+
+def _trim_to_multiple(images, labels, multiple):
+    """Crop images to the largest size the U-Net takes (a multiple of ``2**depth``)."""
+    height = images.shape[1] // multiple * multiple
+    width = images.shape[2] // multiple * multiple
+    if height == 0 or width == 0:
+        raise ValueError(f"images of {images.shape[1]}x{images.shape[2]} are smaller than "
+                         f"the U-Net's {multiple}-pixel unit")
+    return images[:, :height, :width], labels[:, :height, :width]
+
+
+def train_model(train_images, train_labels, *, out_dir, architecture, epochs, batch_size,
+                steps_per_epoch, optimizer, loss, learning_rate=None,
+                validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
+                strategy=None, pretrained=None, data_info=None, verbose=1) -> TrainingResult:
+    """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
+
+    Parameters
+    ----------
+    train_images : ndarray, shape (N, H, W)
+        ADU images (normalised per image on the fly).
+    train_labels : ndarray of int, shape (N, H, W)
+        Truth class masks.
+    out_dir : str or Path
+        Where the model, its card and the history go (created).
+    architecture : str
+        A name of :data:`ccdnb.model.ARCHITECTURES`.
+    epochs : int
+        Maximum number of epochs (early stopping may end sooner).
+    batch_size : int
+        Images per step (global batch under a strategy).
+    steps_per_epoch : int
+        Batches per epoch; 0 or None for one pass over the training images.
+    optimizer : str
+        A name of :data:`ccdnb.losses.OPTIMIZERS`.
+    loss : str
+        A name of :data:`ccdnb.losses.LOSSES`; class weights are the inverse
+        class frequencies of the training labels.
+    learning_rate : float, optional
+        Default: the optimizer's (see :func:`ccdnb.losses.make_optimizer`).
+    validation_split : float
+        Share of the images held out for validation (0.21 as the thesis).
+    augment : str or None
+        A preset of :func:`ccdnb.augment.build_augmenter` for the training
+        images ("none" or None: no augmentation).
+    crop_size : int, optional
+        Train on random crops of this size (a multiple of ``2**depth``);
+        validation always uses the whole images.
+    seed : int
+        Seeds the weights, the split, the batch order and the augmentation.
+    strategy : tf.distribute.Strategy, optional
+        Build and compile inside its scope (e.g. ``MirroredStrategy``).
+    pretrained : str or Path, optional
+        A saved model of the same architecture to start from
+        (:func:`ccdnb.model.load_pretrained_weights`).
+    data_info : dict, optional
+        Description of the training data (preset, seeds...) for the card.
+    verbose : int
+        Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    import keras
+    import tensorflow as tf
+
+    from . import __version__
+    from .augment import AugmentedSequence, build_augmenter
+    from .losses import inverse_frequency_weights, make_loss, make_optimizer
+    from .model import architecture_config, build_unet, save_model
+
+    images, labels = np.asarray(train_images), np.asarray(train_labels)
+    if images.ndim != 3 or images.shape != labels.shape:
+        raise ValueError(f"train_images {images.shape} and train_labels {labels.shape} "
+                         "must both be (N, H, W)")
+    config = architecture_config(architecture)
+    unit = 2 ** int(config["depth"])
+    if crop_size is not None and int(crop_size) % unit:
+        raise ValueError(f"crop_size {crop_size} must be a multiple of {unit} "
+                         f"(2**depth of the {architecture!r} U-Net)")
+    images, labels = _trim_to_multiple(images, labels, unit)
+    train_idx, val_idx = split_validation(len(images), validation_split, seed=seed)
+    class_weights = inverse_frequency_weights(labels[train_idx])
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = int(strategy.num_replicas_in_sync)
+    if int(batch_size) < replicas:
+        raise ValueError(f"batch_size {batch_size} is smaller than the {replicas} replicas")
+    keras.utils.set_random_seed(int(seed))
+    augmenter = None if augment in (None, "none") else build_augmenter(augment, seed=seed)
+    # Replicas cannot take a short last batch (one would get no image): with more than
+    # one, every epoch is made of full batches (the last one wraps around the images).
+    train_steps = steps_per_epoch or (math.ceil(len(train_idx) / batch_size) if replicas > 1
+                                      else None)
+    train_data = AugmentedSequence(images[train_idx], labels[train_idx], batch_size=batch_size,
+                                   augmenter=augmenter, crop_size=crop_size,
+                                   steps_per_epoch=train_steps, shuffle=True, seed=seed)
+    val_data = None
+    if len(val_idx):
+        val_steps = math.ceil(len(val_idx) / batch_size) if replicas > 1 else None
+        val_data = AugmentedSequence(images[val_idx], labels[val_idx], batch_size=batch_size,
+                                     steps_per_epoch=val_steps, shuffle=False, seed=seed)
+    monitor = "val_loss" if val_data is not None else "loss"
+
+    with strategy.scope():
+        model = build_unet(architecture)
+        if pretrained:
+            from .model import load_pretrained_weights
+
+            load_pretrained_weights(model, pretrained)
+        optimizer_object = make_optimizer(optimizer, learning_rate)
+        model.compile(optimizer=optimizer_object,
+                      loss=make_loss(loss, class_weights), metrics=segmentation_metrics())
+
+    model_path = out_dir / MODEL_FILE
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=EARLY_STOPPING_PATIENCE,
+                                      restore_best_weights=True, verbose=min(verbose, 1)),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, verbose=min(verbose, 1), **REDUCE_LR),
+        keras.callbacks.ModelCheckpoint(model_path, monitor=monitor, save_best_only=True),
+        keras.callbacks.CSVLogger(out_dir / HISTORY_FILE),
+    ]
+    initial_lr = float(f"{float(keras.ops.convert_to_numpy(optimizer_object.learning_rate)):.6g}")
+    start = time.perf_counter()
+    fit = model.fit(train_data, validation_data=val_data, epochs=int(epochs),
+                    callbacks=callbacks, verbose=verbose)
+    training_time = time.perf_counter() - start
+
+    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    best = best_epoch_of(history, monitor)
+    card = {
+        "ccdnb_version": __version__,
+        "architecture": architecture,
+        "architecture_config": config,
+        "parameters": int(model.count_params()),
+        "loss": loss,
+        "class_weights": [float(w) for w in class_weights],
+        "optimizer": optimizer,
+        "learning_rate": initial_lr,
+        "epochs_requested": int(epochs),
+        "epochs_run": len(history["loss"]),
+        "best_epoch": best,
+        "best_metrics": {key: values[best - 1] for key, values in history.items()},
+        "batch_size": int(batch_size),
+        "steps_per_epoch": len(train_data),
+        "augment": augment or "none",
+        "crop_size": crop_size,
+        "validation_split": validation_split,
+        "data": {**(data_info or {}), "n_train": int(len(train_idx)),
+                 "n_validation": int(len(val_idx)), "image_shape": list(images.shape[1:])},
+        "seeds": {"train": int(seed), "split": int(seed), "augment": int(seed)},
+        "pretrained": str(pretrained) if pretrained else None,
+        "replicas": replicas,
+        "training_time_s": round(training_time, 1),
+    }
+    save_model(model, model_path, card)
+    return TrainingResult(model=model, history=history, card=card, model_path=model_path,
+                          best_epoch=best)
