@@ -1,0 +1,100 @@
+"""The classical baseline on constructed images, and the invariance test."""
+
+import numpy as np
+import pytest
+
+from ccdnb.baseline import classify_baseline
+from ccdnb.classes import CLUSTER, GLOWING, HOT_PIXEL
+from ccdnb.invariance import invariance_test, transform_image
+from ccdnb.normalize import normalize_image
+
+PEDESTAL, NOISE = 1500.0, 4.0
+
+
+def noise_image(shape=(128, 128), seed=0):
+    rng = np.random.default_rng(seed)
+    return (PEDESTAL + NOISE * rng.standard_normal(shape)).astype(np.float32)
+
+
+def gaussian_blob(shape, row, col, peak_sigma, width):
+    rows, cols = np.indices(shape)
+    return peak_sigma * NOISE * np.exp(-((rows - row) ** 2 + (cols - col) ** 2) / (2 * width ** 2))
+
+
+def test_pure_noise_gives_background():
+    mask = classify_baseline(noise_image(seed=1))
+    counts = np.bincount(mask.ravel(), minlength=4)
+    assert counts[GLOWING] == 0 and counts[HOT_PIXEL] == 0
+    # 4-sigma seeds in white noise: about 3e-5 of the pixels, a handful at most
+    assert counts[CLUSTER] <= 5
+
+
+def test_bright_isolated_cluster_is_found():
+    image = noise_image(seed=2) + gaussian_blob((128, 128), 60, 70, 40.0, 1.5)
+    mask = classify_baseline(image)
+    assert mask[60, 70] == CLUSTER
+    assert np.all(mask[58:63, 68:73] == CLUSTER)
+    assert np.count_nonzero(mask[:, :50] == CLUSTER) <= 2
+
+
+def test_hot_column_is_flagged_and_not_called_a_cluster():
+    image = noise_image(seed=3)
+    image[:, 40] += 3.0 * NOISE
+    mask = classify_baseline(image)
+    assert np.mean(mask[:, 40] == HOT_PIXEL) > 0.9
+    assert np.count_nonzero(mask[:, 38:43] == CLUSTER) <= 2
+    assert np.count_nonzero(mask == HOT_PIXEL) < 1.2 * 128
+
+
+def test_short_one_pixel_segment_is_hot_and_edge_glow_is_glowing():
+    shape = (128, 128)
+    image = noise_image(shape, seed=4)
+    image[20:32, 90] += 30.0 * NOISE                              # vertical segment
+    cols = np.arange(shape[1])
+    image += (4.0 * NOISE * np.exp(-cols / 12.0))[None, :]        # glow from the left edge
+    mask = classify_baseline(image)
+    assert np.all(mask[20:32, 90] == HOT_PIXEL)
+    assert np.mean(mask[:, :8] == GLOWING) > 0.9
+    assert np.mean(mask[:, 64:] == GLOWING) == 0.0
+
+
+def test_baseline_is_invariant_to_pedestal_and_gain_not_to_inversion():
+    image = noise_image(seed=5) + gaussian_blob((128, 128), 64, 64, 60.0, 2.0)
+    labels = np.zeros(image.shape, np.uint8)
+    labels[gaussian_blob((128, 128), 64, 64, 60.0, 2.0) >= NOISE] = CLUSTER
+    rows = invariance_test(classify_baseline, image[None], labels[None], seed=7)
+    by_name = {row["transform"]: row for row in rows}
+    assert by_name["none"]["cluster_f1"] > 0.8
+    assert by_name["pedestal"]["changed_fraction"] < 1e-3
+    assert by_name["gain"]["changed_fraction"] < 1e-3
+    assert by_name["inverted"]["cluster_f1"] < 0.1      # negative signal is no cluster
+    assert 0.0 < by_name["noise"]["changed_fraction"] < 0.05
+
+
+def test_transforms_change_what_they_say():
+    image = noise_image(seed=6)
+    assert np.allclose(transform_image(image, "pedestal", pedestal_shift_adu=-2000.0),
+                       image - 2000.0, atol=1e-2)
+    inverted = transform_image(image, "inverted")
+    # mirrored about the estimated row pedestal, which is good to a fraction of the noise
+    assert np.allclose(inverted + image, 2 * PEDESTAL, atol=0.5 * NOISE)
+    assert abs(np.mean(inverted + image) - 2 * PEDESTAL) < 0.05 * NOISE
+    noisier = transform_image(image, "noise", seed=1, noise_factor=3.0)
+    assert np.std(noisier) == pytest.approx(3 * NOISE, rel=0.05)
+    assert np.array_equal(noisier, transform_image(image, "noise", seed=1, noise_factor=3.0))
+    gained = transform_image(image, "gain", gain_factor=4.0)
+    assert np.allclose(normalize_image(gained), normalize_image(image), atol=1e-3)
+    with pytest.raises(ValueError, match="unknown transform"):
+        transform_image(image, "rotate")
+
+
+def test_segment_touched_by_a_cluster_stays_a_hot_pixel():
+    shape = (128, 128)
+    image = noise_image(shape, seed=8)
+    image[30:60, 50] += 30.0 * NOISE
+    image += gaussian_blob(shape, 45, 53, 40.0, 1.5)          # a cluster against the segment
+    mask = classify_baseline(image)
+    # beside the cluster a few segment pixels may go to the cluster; most stay hot
+    assert np.mean(mask[30:60, 50] == HOT_PIXEL) > 0.75
+    assert np.all(mask[30:38, 50] == HOT_PIXEL) and np.all(mask[52:60, 50] == HOT_PIXEL)
+    assert mask[45, 53] == CLUSTER
