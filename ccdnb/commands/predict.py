@@ -1,0 +1,105 @@
+"""``ccdnb predict``: segment FITS files into class masks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HELP = "segment FITS files: write DIR/<stem>.masks.fits per input file"
+DESCRIPTION = """\
+Classify every pixel of every 2-D image HDU of each FILE as background (0),
+glowing (1), hot pixel (2) or cluster (3) with a U-Net, and write
+DIR/<stem>.masks.fits (<stem>: the file name without .fits/.fit/.fts/.fz).
+
+Input: primary and extension images, fpack/tile-compressed (.fz) HDUs,
+integer data with BZERO/BSCALE, any size; NaN/inf pixels are tolerated
+(counted in NNONFIN; their class is background). Inputs are never modified.
+
+Output layout mirrors the input: HDU i of the masks file belongs to HDU i of
+the input. Each image HDU gives a uint8 mask HDU with the same EXTNAME (the
+primary stays primary; compressed stays compressed), carrying the input
+header plus CLASS0..CLASS3, CCDNBVER, CCDNBMOD (model file), CCDNBMID (model
+id/hash). Tables and empty HDUs give empty placeholder HDUs (CCDNBSKP).
+  --probabilities  appends one <EXTNAME>_PROB HDU per image: a (4, H, W)
+                   float32 cube, planes named by PLANE0..PLANE3.
+  --catalog        appends a CATALOG binary table AND writes
+                   DIR/<stem>.catalog.csv: one row per 8-connected cluster
+                   (hdu, extname, cluster, x, y charge-weighted centroid,
+                   npix, charge_adu and peak_adu above the row pedestal).
+Outputs are written to a temporary name and renamed, so a failure never
+leaves a partial file; an existing output needs --overwrite.
+
+Many files: each FILE is independent. A bad file prints one error line and
+the others still run; the exit code is 2 if any file failed, else 0.
+To spread files over a cluster, run one `ccdnb predict` per file, e.g.
+  SLURM array:  sbatch --array=1-100 --wrap 'ccdnb predict --out-dir masks
+                "$(ls raw/*.fits | sed -n ${SLURM_ARRAY_TASK_ID}p)"'
+  GNU parallel: ls raw/*.fits | parallel -j 8 ccdnb predict {} --out-dir masks
+  dask:         client.map(lambda f: subprocess.call(["ccdnb", "predict", f,
+                "--out-dir", "masks"]), files)
+"""
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_arguments(parser):
+    """Add ``predict``'s options to ``parser``."""
+    parser.add_argument("files", nargs="+", metavar="FILE", help="input FITS files")
+    parser.add_argument("--out-dir", required=True, metavar="DIR",
+                        help="where <stem>.masks.fits (and .catalog.csv) go; created if needed")
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="a .keras model (its <name>.card.json is read when present); "
+                             "default: the model shipped in ccdnb/models/default.keras")
+    parser.add_argument("--probabilities", action="store_true",
+                        help="also write per-class float32 probabilities (<EXTNAME>_PROB HDUs)")
+    parser.add_argument("--catalog", action="store_true",
+                        help="also write the cluster catalog: a CATALOG table in the masks "
+                             "file and DIR/<stem>.catalog.csv")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing outputs (default: an existing output is an error)")
+    parser.add_argument("--tile", type=_positive_int, default=256, metavar="N",
+                        help="tile side in pixels, a multiple of the U-Net's 2**depth "
+                             "(default: 256)")
+    parser.add_argument("--margin", type=int, default=32, metavar="N",
+                        help="pixels discarded on each tile side when stitching (default: 32)")
+    parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+                        help="tiles per model call; memory grows with it (default: 8)")
+
+
+def run(args) -> int:
+    """Segment every file; return 0, or 2 if any file failed."""
+    from tqdm.auto import tqdm
+
+    from ..errors import CcdnbInputError
+    from ..predict import (DEFAULT_MODEL, ensure_output_dir, load_default_model,
+                           load_model_file, model_identity, predict_file)
+    from ..tiling import TileGrid
+
+    TileGrid.for_image((1, 1), args.tile, args.margin)  # reject a bad tile/margin up front
+    out_dir = ensure_output_dir(args.out_dir)
+    model_path = Path(args.model) if args.model else DEFAULT_MODEL
+    model, card = load_model_file(model_path) if args.model else load_default_model()
+    model_name, model_id = model_identity(model_path, card)
+
+    failed = 0
+    for in_path in tqdm(args.files, desc="files", unit="file", file=sys.stderr,
+                        disable=None if len(args.files) > 1 else True):
+        try:
+            out_path = predict_file(
+                in_path, out_dir, model=model, model_name=model_name, model_id=model_id,
+                probabilities=args.probabilities, catalog=args.catalog,
+                overwrite=args.overwrite, tile=args.tile, margin=args.margin,
+                batch_size=args.batch_size)
+        except CcdnbInputError as err:
+            failed += 1
+            tqdm.write(f"ccdnb: error: {err}", file=sys.stderr)
+            continue
+        tqdm.write(str(out_path), file=sys.stdout)
+    return 2 if failed else 0

@@ -1,0 +1,136 @@
+"""Overlapping tiles over an image of any size, and stitching of their centres.
+
+A tile of ``tile`` pixels keeps only its centre, ``tile - 2 * margin`` pixels
+wide, on stitching: the network sees ``margin`` pixels of real context on every
+side of every kept pixel, so no seam appears at tile borders (the thesis saw
+false "glowing" lines every 256 pixels without this). At the image border the
+context comes from a reflection of the image, which is also how images smaller
+than a tile are padded.
+
+Tiles are cut lazily and handed out in batches (:func:`iter_tile_batches`), so
+memory stays bounded by one batch, whatever the image size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CcdnbInputError
+
+
+def kept_starts(length: int, tile: int, margin: int) -> list[int]:
+    """Return where each tile's kept centre starts along one axis (image coordinates).
+
+    The centres, ``tile - 2 * margin`` long, start every centre length from 0;
+    the last one is moved back so that it ends at ``length`` (it then overlaps
+    its neighbour, which does no harm: both hold centre predictions). An axis
+    shorter than one centre gets a single tile.
+    """
+    step = tile - 2 * margin
+    last = max(0, length - step)
+    starts = list(range(0, last, step))
+    starts.append(last)
+    return starts
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Where the tiles of one image lie.
+
+    Tile ``(r, c)`` (its kept centre starting at image row ``r``, column ``c``)
+    covers the padded image ``[r : r + tile, c : c + tile]``: the padding puts
+    ``margin`` reflected pixels before the image and enough after it.
+    """
+
+    shape: tuple[int, int]
+    tile: int
+    margin: int
+    origins: tuple[tuple[int, int], ...]
+    """Kept-centre starts ``(row, col)`` in image coordinates, row-major."""
+
+    @classmethod
+    def for_image(cls, shape, tile: int = 256, margin: int = 32) -> "TileGrid":
+        """Plan the tiles of an image of ``shape`` (H, W).
+
+        Raises
+        ------
+        CcdnbInputError
+            When ``tile`` is not larger than ``2 * margin`` or ``margin`` < 0.
+        """
+        if margin < 0 or tile <= 2 * margin:
+            raise CcdnbInputError(
+                f"tile size {tile} must exceed twice the margin ({margin}); "
+                f"choose a larger --tile")
+        height, width = (int(n) for n in shape)
+        origins = tuple((r, c) for r in kept_starts(height, tile, margin)
+                        for c in kept_starts(width, tile, margin))
+        return cls((height, width), tile, margin, origins)
+
+    @property
+    def kept(self) -> int:
+        """Side of a tile's kept centre."""
+        return self.tile - 2 * self.margin
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def padding(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``((top, bottom), (left, right))`` padding that every tile fits into."""
+        return tuple((self.margin, max(self.margin, self.tile - self.margin - n))
+                     for n in self.shape)
+
+    def pad(self, image: np.ndarray) -> np.ndarray:
+        """Pad ``image`` (H, W, ...) by reflection so that every tile lies inside it."""
+        widths = self.padding() + ((0, 0),) * (image.ndim - 2)
+        # "reflect" needs at least two pixels along an axis; one pixel is repeated.
+        mode = "reflect" if min(self.shape) > 1 else "edge"
+        return np.pad(image, widths, mode=mode)
+
+    def kept_region(self, origin) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+        """Return ``(image_slices, tile_slices)``: where a tile's centre goes and comes from."""
+        image_slices, tile_slices = [], []
+        for start, size in zip(origin, self.shape):
+            stop = min(start + self.kept, size)
+            image_slices.append(slice(start, stop))
+            tile_slices.append(slice(self.margin, self.margin + stop - start))
+        return tuple(image_slices), tuple(tile_slices)
+
+
+def iter_tile_batches(padded: np.ndarray, grid: TileGrid, batch_size: int):
+    """Yield ``(origins, tiles)`` batches cut from a padded image.
+
+    Parameters
+    ----------
+    padded : ndarray, shape (H', W')
+        The image padded with :meth:`TileGrid.pad`.
+    grid : TileGrid
+        The tiles to cut.
+    batch_size : int
+        Tiles per batch (the last batch may hold fewer).
+
+    Yields
+    ------
+    origins : list of (int, int)
+        Kept-centre starts of the tiles in the batch.
+    tiles : ndarray, shape (B, tile, tile), same dtype as ``padded``
+        Only one batch is in memory at a time.
+    """
+    if batch_size < 1:
+        raise CcdnbInputError(f"batch size must be at least 1, got {batch_size}")
+    size = grid.tile
+    for first in range(0, len(grid.origins), batch_size):
+        origins = grid.origins[first:first + batch_size]
+        tiles = np.empty((len(origins), size, size), dtype=padded.dtype)
+        for k, (row, col) in enumerate(origins):
+            # Tile (r, c) starts at padded (r, c): the padding equals the margin.
+            tiles[k] = padded[row:row + size, col:col + size]
+        yield list(origins), tiles
+
+
+def stitch(out: np.ndarray, grid: TileGrid, origins, tile_outputs) -> None:
+    """Write the kept centres of ``tile_outputs`` (B, tile, tile, ...) into ``out`` (H, W, ...)."""
+    for origin, values in zip(origins, tile_outputs):
+        image_slices, tile_slices = grid.kept_region(origin)
+        out[image_slices] = values[tile_slices]

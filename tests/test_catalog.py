@@ -1,0 +1,43 @@
+"""The cluster catalog: 8-connected clusters, charge above the pedestal, centroids."""
+
+import numpy as np
+
+from ccdnb.catalog import CATALOG_COLUMNS, build_catalog, measure_clusters
+from ccdnb.classes import CLUSTER, HOT_PIXEL
+from ccdnb.fitsio import FitsImage
+
+
+def _flat_image(shape=(60, 80), pedestal=500.0):
+    rng = np.random.default_rng(0)
+    return pedestal + rng.normal(0.0, 0.01, shape)
+
+
+def test_clusters_are_8_connected_and_measured_above_the_pedestal():
+    image, mask = _flat_image(), np.zeros((60, 80), np.uint8)
+    # A diagonal two-pixel track: one cluster under 8-connectivity.
+    for (row, col), charge in {(10, 10): 30.0, (11, 11): 10.0}.items():
+        image[row, col] += charge
+        mask[row, col] = CLUSTER
+    image[40:43, 50] += 7.0  # a three-pixel vertical cluster
+    mask[40:43, 50] = CLUSTER
+    mask[5, 70] = HOT_PIXEL  # other classes are not clusters
+    found = measure_clusters(image, mask)
+    np.testing.assert_array_equal(found["npix"], [2, 3])
+    np.testing.assert_allclose(found["charge_adu"], [40.0, 21.0], atol=0.1)
+    np.testing.assert_allclose(found["peak_adu"], [30.0, 7.0], atol=0.1)
+    np.testing.assert_allclose(found["x"], [10.25, 50.0], atol=0.01)
+    np.testing.assert_allclose(found["y"], [10.25, 41.0], atol=0.01)
+
+
+def test_nan_pixels_count_no_charge_and_empty_masks_give_empty_catalogs():
+    image, mask = _flat_image(), np.zeros((60, 80), np.uint8)
+    image[20, 20:23] += [5.0, np.nan, 5.0]
+    mask[20, 20:23] = CLUSTER
+    found = measure_clusters(image, mask)
+    np.testing.assert_allclose(found["charge_adu"], [10.0], atol=0.1)
+    images = [FitsImage(1, "A", None, image.astype(np.float32), None, 1),
+              FitsImage(2, "B", None, image.astype(np.float32), None, 1)]
+    table = build_catalog(images, {1: mask, 2: np.zeros_like(mask)})
+    assert table.colnames == list(CATALOG_COLUMNS) and len(table) == 1
+    assert table["extname"][0] == "A" and table["hdu"][0] == 1
+    assert len(build_catalog(images[1:], {2: np.zeros_like(mask)})) == 0
