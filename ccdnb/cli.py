@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     Bad input (:class:`ccdnb.errors.CcdnbInputError`) becomes one line on
     stderr, ``ccdnb: error: ...``, and exit code 2, without a traceback.
     """
+    # TensorFlow's C++ start-up notes (oneDNN, CPU features, CUDA probing) are
+    # not for users of a command line; real errors still reach stderr.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
