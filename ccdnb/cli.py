@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from . import __version__
@@ -25,6 +24,9 @@ COMMANDS = {
 }
 
 EXIT_BAD_INPUT = 2
+
+#: Commands that load TensorFlow (imported with its start-up notes kept off stderr).
+USES_TENSORFLOW = ("train", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,15 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     Bad input (:class:`ccdnb.errors.CcdnbInputError`) becomes one line on
     stderr, ``ccdnb: error: ...``, and exit code 2, without a traceback.
     """
-    # TensorFlow's C++ start-up notes (oneDNN, CPU features, CUDA probing) are
-    # not for users of a command line; real errors still reach stderr.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
+        if args.command in USES_TENSORFLOW:
+            from .quiet_tensorflow import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         return int(args._run(args) or 0)
     except CcdnbInputError as err:
         print(f"ccdnb: error: {err}", file=sys.stderr)

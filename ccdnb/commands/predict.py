@@ -83,9 +83,9 @@ def run(args) -> int:
     from ..tiling import TileGrid
 
     TileGrid.for_image((1, 1), args.tile, args.margin)  # reject a bad tile/margin up front
-    out_dir = ensure_output_dir(args.out_dir)
     model_path = Path(args.model) if args.model else DEFAULT_MODEL
     model, card = load_model_file(model_path) if args.model else load_default_model()
+    out_dir = ensure_output_dir(args.out_dir)
     model_name, model_id = model_identity(model_path, card)
 
     failed = 0

@@ -1,0 +1,44 @@
+"""Import TensorFlow without its C++ start-up notes on the terminal.
+
+TensorFlow writes lines such as "oneDNN custom operations are on" and "Could
+not find cuda drivers" straight to file descriptor 2 before its logging is set
+up, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them. A command line tool should
+print its own messages only; :func:`import_tensorflow_quietly` sends those
+lines to a temporary file and shows them only when the import fails.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and probe its devices with stderr captured; return the module.
+
+    Raises
+    ------
+    Exception
+        Whatever the import raises; the captured output is replayed on stderr first.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA probing logs here, once
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tf
