@@ -134,7 +134,8 @@ def _trim_to_multiple(images, labels, multiple):
 def train_model(train_images, train_labels, *, out_dir, architecture, epochs, batch_size,
                 steps_per_epoch, optimizer, loss, learning_rate=None,
                 validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
-                strategy=None, pretrained=None, data_info=None, verbose=1) -> TrainingResult:
+                strategy=None, pretrained=None, data_info=None, card_extra=None,
+                verbose=1) -> TrainingResult:
     """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
 
     Parameters
@@ -175,6 +176,8 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     pretrained : str or Path, optional
         A saved model of the same architecture to start from
         (:func:`ccdnb.model.load_pretrained_weights`).
+    card_extra : dict, optional
+        More entries for the model card (``ccdnb train`` records its command line).
     data_info : dict, optional
         Description of the training data (preset, seeds...) for the card.
     verbose : int
@@ -277,6 +280,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         "pretrained": str(pretrained) if pretrained else None,
         "replicas": replicas,
         "training_time_s": round(training_time, 1),
+        **(card_extra or {}),
     }
     save_model(model, model_path, card)
     return TrainingResult(model=model, history=history, card=card, model_path=model_path,

@@ -140,6 +140,7 @@ def test_train_command_trains_and_refuses_bad_input(tiny, tmp_path, capsys):
     assert main(both) == 0
     card = json.loads((out / "model.card.json").read_text())
     assert card["data"]["presets"] == ["random", "thesis"]
+    assert card["command"].startswith(f"ccdnb train --data {data} {other} --out-dir {out}")
     assert card["data"]["n_images"] == len(tiny) + 2
     assert main(common + ["--optimizer", "rmsprop"]) == 2
     assert main(["train", "--data", str(tmp_path / "missing.npz"), "--out-dir", str(out)]) == 2

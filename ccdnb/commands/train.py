@@ -62,6 +62,22 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def command_line(args) -> str:
+    """The ``ccdnb train`` command that repeats this run (recorded in the model card)."""
+    import shlex
+
+    words = ["ccdnb", "train", "--data", *args.data]
+    for option in ("out_dir", "architecture", "epochs", "batch_size", "steps_per_epoch",
+                   "optimizer", "learning_rate", "loss", "validation_split", "augment",
+                   "crop_size", "seed", "pretrained"):
+        value = getattr(args, option)
+        if value is not None:
+            words += ["--" + option.replace("_", "-"), str(value)]
+    words += [flag for flag in ("--multi-gpu", "--mixed-precision")
+              if getattr(args, flag[2:].replace("-", "_"))]
+    return shlex.join(words)
+
+
 def _number(text, option, kind, minimum):
     try:
         value = kind(text)
@@ -140,7 +156,8 @@ def run(args) -> int:
                              learning_rate=learning_rate, validation_split=split,
                              augment=augment, crop_size=crop_size, seed=seed,
                              strategy=strategy, pretrained=args.pretrained,
-                             data_info=data_info, verbose=0 if args.quiet else 1)
+                             data_info=data_info, verbose=0 if args.quiet else 1,
+                             card_extra={"command": command_line(args)})
     except ValueError as err:
         about_pretrained = args.pretrained and str(args.pretrained) in str(err)
         raise CcdnbInputError(str(err) if about_pretrained else f"{data}: {err}") from None
