@@ -7,7 +7,10 @@ never over the sources.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,9 +142,10 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         executed = executed_dir / f"{name}.ipynb"
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(str(source), str(executed), parameters=params,
-                                       cwd=str(notebooks_dir), kernel_name="python3",
-                                       progress_bar=False, log_output=False)
+            with _stderr_appended_to(run_dir / "kernels.log"):
+                papermill.execute_notebook(str(source), str(executed), parameters=params,
+                                           cwd=str(notebooks_dir), kernel_name="python3",
+                                           progress_bar=False, log_output=False)
         except PapermillExecutionError as err:
             index, cell_source = _cell_of_failure(executed, err)
             log(f"{name:<20} FAILED after {time.perf_counter() - start:7.1f} s")
@@ -152,6 +156,26 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         runs.append(NotebookRun(name, seconds, executed))
     _record_timings(run_dir, profile, runs)
     return runs
+
+
+@contextlib.contextmanager
+def _stderr_appended_to(path: Path):
+    """Send this process's file descriptor 2 (inherited by the kernels) to ``path``.
+
+    Kernels print TensorFlow's C++ start-up notes and Jupyter's transport
+    warnings straight to the inherited stderr; they belong in the run
+    directory, not among the one line per notebook of ``ccdnb reproduce``.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log_file:
+        os.dup2(log_file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _record_timings(run_dir: Path, profile: str, runs: list[NotebookRun]) -> None:
