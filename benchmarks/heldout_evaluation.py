@@ -92,14 +92,10 @@ def predict_frame_via_file(frame, model_path, tile, margin, batch_size):
     return np.stack(masks), seconds
 
 
-def efficiency_in(metrics_found, peaks, low, high):
-    inside = (peaks >= low) & (peaks < high)
-    return (float(metrics_found[inside].mean()) if inside.any() else None), int(inside.sum())
-
-
 def check_targets(metrics, baseline_metrics, found, peaks, masks):
     """PASS/MISS lines for the targets; returns (lines, all_passed)."""
     from ccdnb.classes import CLASS_NAMES
+    from ccdnb.events import efficiency_table
 
     predicted = np.bincount(np.asarray(masks).ravel(), minlength=len(CLASS_NAMES))
     lines, ok = [], True
@@ -114,9 +110,10 @@ def check_targets(metrics, baseline_metrics, found, peaks, masks):
         lines.append(f"  F1 {cls:<10} {f1:.3f}  target >= {target:.2f}  "
                      f"{'PASS' if passed else 'MISS'}")
     for low, high, target in EFFICIENCY_TARGETS:
-        eff, n = efficiency_in(found, peaks, low, high)
+        (row,) = efficiency_table(found, peaks, (low, high))
+        eff, n = row["efficiency"], row["n"]
         span = f"{low:g}-{high:g} sigma" if np.isfinite(high) else f">= {low:g} sigma"
-        if eff is None:
+        if not n:
             lines.append(f"  efficiency {span:<12} n/a (no clusters)")
             continue
         passed = eff >= target

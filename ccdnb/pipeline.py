@@ -7,10 +7,7 @@ never over the sources.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import Callable, Iterable
 
 from .errors import CcdnbInputError
 from .profiles import NOTEBOOKS, notebook_parameters
+from .quiet_tensorflow import stderr_to
 
 #: The repository root when ccdnb is installed from a checkout (``pip install -e .``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +140,9 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         executed = executed_dir / f"{name}.ipynb"
         start = time.perf_counter()
         try:
-            with _stderr_appended_to(run_dir / "kernels.log"):
+            # Kernels write TensorFlow's start-up notes and Jupyter's warnings to the
+            # inherited stderr; keep them in the run directory, not among our lines.
+            with open(run_dir / "kernels.log", "ab") as kernel_log, stderr_to(kernel_log):
                 papermill.execute_notebook(str(source), str(executed), parameters=params,
                                            cwd=str(notebooks_dir), kernel_name="python3",
                                            progress_bar=False, log_output=False)
@@ -156,26 +156,6 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         runs.append(NotebookRun(name, seconds, executed))
     _record_timings(run_dir, profile, runs)
     return runs
-
-
-@contextlib.contextmanager
-def _stderr_appended_to(path: Path):
-    """Send this process's file descriptor 2 (inherited by the kernels) to ``path``.
-
-    Kernels print TensorFlow's C++ start-up notes and Jupyter's transport
-    warnings straight to the inherited stderr; they belong in the run
-    directory, not among the one line per notebook of ``ccdnb reproduce``.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as log_file:
-        os.dup2(log_file.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _record_timings(run_dir: Path, profile: str, runs: list[NotebookRun]) -> None:

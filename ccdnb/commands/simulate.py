@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CcdnbInputError
+from . import parse_number
 
 HELP = "simulate CCD images with exact truth and write them as a dataset (.npz)"
 DESCRIPTION = """\
@@ -40,16 +41,6 @@ def add_arguments(parser):
                         help="render the expected images (no read noise, no Poisson noise)")
 
 
-def _integer(text, option, minimum):
-    try:
-        value = int(text)
-    except ValueError:
-        raise CcdnbInputError(f"{option} {text!r}: expected an integer") from None
-    if value < minimum:
-        raise CcdnbInputError(f"{option} {text!r}: must be at least {minimum}")
-    return value
-
-
 def run(args) -> int:
     """Simulate, write the dataset (and FITS files); return 0."""
     from ..simulate import PRESETS, parse_shape, save_dataset, simulate_dataset, write_simulated_fits
@@ -57,8 +48,8 @@ def run(args) -> int:
 
     if args.preset not in PRESETS:
         raise CcdnbInputError(f"--preset {args.preset!r}: unknown; choose from {', '.join(PRESETS)}")
-    n = _integer(args.n, "--n", 1)
-    seed = _integer(args.seed, "--seed", 0)
+    n = parse_number(args.n, "--n", int, 1)
+    seed = parse_number(args.seed, "--seed", int, 0)
     shape = parse_shape(args.size)
     out = Path(args.out)
     if out.suffix != ".npz":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CcdnbInputError
+from . import parse_number
 
 HELP = "train the U-Net on a simulated dataset (.npz from `ccdnb simulate`)"
 DESCRIPTION = """\
@@ -78,17 +79,6 @@ def command_line(args) -> str:
     return shlex.join(words)
 
 
-def _number(text, option, kind, minimum):
-    try:
-        value = kind(text)
-    except ValueError:
-        expected = "an integer" if kind is int else "a number"
-        raise CcdnbInputError(f"{option} {text!r}: expected {expected}") from None
-    if value < minimum:
-        raise CcdnbInputError(f"{option} {text!r}: must be at least {minimum}")
-    return value
-
-
 def _choice(value, option, choices):
     if value not in choices:
         raise CcdnbInputError(f"{option} {value!r}: unknown; choose from {', '.join(choices)}")
@@ -109,19 +99,19 @@ def run(args) -> int:
     optimizer = _choice(args.optimizer, "--optimizer", list(OPTIMIZERS))
     loss = _choice(args.loss, "--loss", list(LOSSES))
     augment = _choice(args.augment, "--augment", list(AUGMENT_PRESETS))
-    epochs = _number(args.epochs, "--epochs", int, 1)
-    batch_size = _number(args.batch_size, "--batch-size", int, 1)
-    steps = _number(args.steps_per_epoch, "--steps-per-epoch", int, 0)
-    seed = _number(args.seed, "--seed", int, 0)
-    split = _number(args.validation_split, "--validation-split", float, 0.0)
+    epochs = parse_number(args.epochs, "--epochs", int, 1)
+    batch_size = parse_number(args.batch_size, "--batch-size", int, 1)
+    steps = parse_number(args.steps_per_epoch, "--steps-per-epoch", int, 0)
+    seed = parse_number(args.seed, "--seed", int, 0)
+    split = parse_number(args.validation_split, "--validation-split", float, 0.0)
     if split >= 1.0:
         raise CcdnbInputError(f"--validation-split {args.validation_split!r}: must be below 1")
     learning_rate = None
     if args.learning_rate is not None:
-        learning_rate = _number(args.learning_rate, "--learning-rate", float, 0.0)
+        learning_rate = parse_number(args.learning_rate, "--learning-rate", float, 0.0)
         if learning_rate == 0.0:
             raise CcdnbInputError(f"--learning-rate {args.learning_rate!r}: must be positive")
-    crop_size = None if args.crop_size is None else _number(args.crop_size, "--crop-size", int, 1)
+    crop_size = None if args.crop_size is None else parse_number(args.crop_size, "--crop-size", int, 1)
     if args.pretrained and not Path(args.pretrained).is_file():
         raise CcdnbInputError(f"--pretrained {args.pretrained}: file not found")
 
