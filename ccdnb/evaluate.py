@@ -346,8 +346,14 @@ def evaluate_predictions(dataset, masks, *, probabilities=None,
         :func:`ccdnb.events.efficiency_table`), ``n_clusters``, ``false_clusters``,
         ``false_clusters_per_mpix``, ``hot_pixel_recall``, ``glowing_recall``
         (share of objects with most of their footprint in their class),
-        ``n_images``, ``megapixels`` and, with probabilities, ``loss`` and ``accuracy``.
-        Undefined values (an empty bin) are ``None``.
+        ``cluster_efficiency_by_kind`` (rows of
+        :func:`ccdnb.events.kind_efficiency_table`: per object kind and per
+        significance bin, the share found as cluster and as any non-background
+        class), ``signal_lost`` (:func:`ccdnb.events.signal_lost`, when the
+        dataset has ``images``; the true per-row pedestal and noise from
+        ``dataset.meta`` where recorded), ``n_images``, ``megapixels`` and, with
+        probabilities, ``loss`` and ``accuracy``. Undefined values (an empty bin)
+        are ``None``.
     """
     labels = np.asarray(dataset.labels)
     masks = np.asarray(masks)
@@ -371,9 +377,15 @@ def evaluate_predictions(dataset, masks, *, probabilities=None,
         "false_clusters_per_mpix": n_false / megapixels if megapixels else None,
         "hot_pixel_recall": _share(events.object_recall(masks, instances, objects, HOT_PIXEL)),
         "glowing_recall": _share(events.object_recall(masks, instances, objects, GLOWING)),
+        "cluster_efficiency_by_kind": events.kind_efficiency_table(
+            masks, instances, objects, edges=significance_bins),
         "n_images": int(labels.shape[0]) if labels.ndim == 3 else 1,
         "megapixels": megapixels,
     }
+    images = getattr(dataset, "images", None)
+    if images is not None:
+        metrics["signal_lost"] = events.signal_lost(images, masks, labels=labels,
+                                                    meta=getattr(dataset, "meta", None))
     if probabilities is not None:
         metrics.update(loss_and_accuracy(labels, probabilities))
     return _json_safe(metrics)
@@ -401,11 +413,138 @@ def evaluate_dataset(predict_fn, dataset, **kwargs) -> dict:
     return evaluate_predictions(dataset, predict_dataset(predict_fn, dataset.images), **kwargs)
 
 
+def baseline_at_false_rate(dataset, target_rate, *, grow_sigmas=(2.0,), seed_range=(2.5, 40.0),
+                           iterations=8, compare=(3.0, 5.0), **options):
+    """The classical baseline tuned to a false-cluster rate, for a fair efficiency comparison.
+
+    For each ``grow_sigma``, the cluster seed threshold ``seed_sigma`` of
+    :func:`ccdnb.baseline.classify_baseline` is bisected (in log space, over
+    ``seed_range``) for the lowest seed whose false-cluster rate on ``dataset``
+    is at or below ``target_rate``: the baseline's best efficiency at no more
+    false clusters than the predictor it is compared with. Among the grow
+    thresholds, the one with the highest efficiency for clusters peaking in
+    ``compare`` (read-noise sigma) wins.
+
+    Parameters
+    ----------
+    dataset : ccdnb.simulate.Dataset
+        ``images``, ``labels``, ``instances``, ``objects``.
+    target_rate : float
+        False clusters per megapixel to match (e.g. the model's).
+    grow_sigmas : sequence of float
+        Neighbour thresholds tried (each capped at the seed threshold).
+    seed_range : (float, float)
+        Lowest and highest seed threshold tried.
+    iterations : int
+        Bisection steps per grow threshold (8 give about 1.5 % in the seed).
+    compare : (float, float)
+        Peak-significance range whose efficiency chooses among grow thresholds.
+    **options
+        Other :func:`ccdnb.baseline.classify_baseline` options, held fixed.
+
+    Returns
+    -------
+    info : dict
+        ``seed_sigma``, ``grow_sigma`` (the tuned thresholds),
+        ``false_clusters``, ``false_clusters_per_mpix`` (reached),
+        ``target_false_clusters_per_mpix``, ``reached`` (whether the rate is at
+        or below the target; False when even the highest seed makes more),
+        ``efficiency_compare`` (found as cluster in ``compare``, NaN without
+        clusters there), ``compare_sigma`` and ``baseline_runs`` (images
+        classified while tuning).
+    masks : ndarray, shape (N, H, W), uint8
+        The tuned baseline's masks.
+    """
+    from .baseline import classify_baseline
+
+    images = np.asarray(dataset.images)
+    instances, objects = np.asarray(dataset.instances), dataset.objects
+    megapixels = images.size / 1e6
+    runs = 0
+
+    def attempt(seed, grow):
+        nonlocal runs
+        masks = predict_dataset(lambda im: classify_baseline(
+            im, seed_sigma=seed, grow_sigma=min(grow, seed), **options), images)
+        runs += len(images)
+        return events.false_cluster_components(masks, instances, objects) / megapixels, masks
+
+    best = None
+    for grow in grow_sigmas:
+        low, high = (float(v) for v in seed_range)
+        rate_low, masks_low = attempt(low, grow)
+        if rate_low <= target_rate:
+            seed, rate, masks = low, rate_low, masks_low
+        else:
+            rate_high, masks_high = attempt(high, grow)
+            if rate_high > target_rate:
+                seed, rate, masks = high, rate_high, masks_high
+            else:
+                for _ in range(int(iterations)):
+                    middle = float(np.sqrt(low * high))
+                    rate_mid, masks_mid = attempt(middle, grow)
+                    if rate_mid <= target_rate:
+                        high, rate_high, masks_high = middle, rate_mid, masks_mid
+                    else:
+                        low = middle
+                seed, rate, masks = high, rate_high, masks_high
+        found, clusters = events.cluster_detection(masks, instances, objects)
+        (row,) = events.efficiency_table(found, clusters["peak_sigma"], compare)
+        eff = row["efficiency"]
+        score = (rate <= target_rate, -np.inf if np.isnan(eff) else eff)
+        if best is None or score > best[0]:
+            best = (score, seed, grow, rate, masks, eff)
+    _, seed, grow, rate, masks, eff = best
+    info = {"seed_sigma": seed, "grow_sigma": min(grow, seed),
+            "false_clusters": int(round(rate * megapixels)),
+            "false_clusters_per_mpix": rate,
+            "target_false_clusters_per_mpix": float(target_rate),
+            "reached": bool(rate <= target_rate),
+            "efficiency_compare": eff, "compare_sigma": [float(v) for v in compare],
+            "baseline_runs": runs}
+    return info, masks
+
+
+def format_kind_table(rows) -> str:
+    """Per-kind efficiency rows (:func:`ccdnb.events.kind_efficiency_table`) as text.
+
+    Columns: kind, significance bin, clusters, found as cluster and found as any
+    non-background class (count and share).
+    """
+    table = []
+    for row in rows:
+        n = row["n"]
+
+        def share(key):
+            eff = row[key]
+            return "-" if eff is None or (isinstance(eff, float) and math.isnan(eff)) \
+                else f"{eff:.3f}"
+
+        table.append({"kind": row["kind"], "peak sigma": row["bin"], "n": n,
+                      "as cluster": f"{row['found_as_cluster']} ({share('efficiency_cluster')})",
+                      "non-background": f"{row['found_any']} ({share('efficiency_any')})"})
+    return format_table(table)
+
+
+def format_signal_lost(lost: dict) -> str:
+    """One line for :func:`ccdnb.events.signal_lost`'s result."""
+    share = lost.get("share")
+    text = (f"signal lost: {lost['lost']} of {lost['groups']} groups >= "
+            f"{lost['threshold_sigma']:g} sigma predicted background throughout"
+            + ("" if share is None or (isinstance(share, float) and math.isnan(share))
+               else f" ({100 * share:.3f} %)"))
+    by_truth = lost.get("lost_by_truth")
+    if by_truth and lost["lost"]:
+        text += "; lost by truth class: " + ", ".join(
+            f"{name} {count}" for name, count in by_truth.items() if count)
+    return text
+
+
 def headline_metrics(metrics: dict) -> dict:
     """The few numbers the README and benchmarks quote, from :func:`evaluate_predictions`."""
     keys = ("f1", "cluster_efficiency", "cluster_efficiency_by_significance",
-            "cluster_efficiency_by_energy", "false_clusters_per_mpix", "hot_pixel_recall",
-            "glowing_recall", "loss", "accuracy")
+            "cluster_efficiency_by_energy", "cluster_efficiency_by_kind", "signal_lost",
+            "false_clusters_per_mpix", "hot_pixel_recall", "glowing_recall", "loss", "accuracy")
     return {k: metrics[k] for k in keys if k in metrics}
 
 

@@ -3,13 +3,22 @@
 Pixel scores weigh a 2000-pixel alpha blob 2000 times as much as a one-pixel
 low-energy event; a physicist counts events. These functions count them:
 
-- a **cluster is found** when at least one pixel of its footprint
-  (``instances == id``) is predicted as cluster; the efficiency is the share of
-  clusters found, per bin of peak significance and of energy;
-- a **false cluster** is a connected component (8-connectivity) of predicted
-  cluster pixels that touches (overlaps or borders) no true cluster footprint;
+- a **cluster is found as cluster** when at least one pixel of its footprint
+  (``instances == id``) is predicted as cluster, and **found at all** when at
+  least one footprint pixel is predicted as any class but background; the
+  efficiency is the share of clusters found, per bin of peak significance and of
+  energy, and per object kind (:func:`kind_efficiency_table`);
+- a **false cluster** is a connected group of predicted cluster pixels that
+  touches (overlaps or borders) no true cluster footprint;
 - a **hot pixel or glow object is recalled** when more than half of its
-  footprint pixels are predicted as its class.
+  footprint pixels are predicted as its class;
+- **signal is lost** when a connected group of pixels standing at or above
+  5 sigma above the background is predicted background throughout
+  (:func:`signal_lost`): the network may decide what a group is, never that
+  it is not there.
+
+"Connected" is always 8-connectivity (diagonal neighbours belong together, as
+cluster finders count them): :func:`label_groups` is the one place that labels.
 
 All functions take stacks ``(N, H, W)`` (a single ``(H, W)`` image is treated
 as ``N = 1``) and an objects table whose ``image`` field indexes the stack.
@@ -19,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import CLUSTER
+from .classes import BACKGROUND, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
 
 #: Edges of the peak-significance bins (read-noise sigma) of the cluster efficiency.
 SIGNIFICANCE_BINS = (0.0, 3.0, 5.0, 10.0, 100.0, np.inf)
@@ -28,6 +37,19 @@ ENERGY_BINS_KEV = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, np.inf)
 
 #: 8-connectivity for :func:`scipy.ndimage.label` and dilation.
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+#: Significance (read-noise sigma above the background) from which a group of
+#: pixels is signal that must never be labelled background.
+SIGNAL_SIGMA = 5.0
+
+#: Pseudo-kinds of :func:`kind_efficiency_table`: every cluster, clusters on glow
+#: and clusters crossing a hot pixel (the objects table's ``on`` field).
+ALL_KINDS = "all"
+ON_GLOW = "on-glow"
+ON_HOT_PIXEL = "on-hot-pixel"
+
+#: Classes that count as "found at all": anything but background.
+NON_BACKGROUND = (GLOWING, HOT_PIXEL, CLUSTER)
 
 
 def _stack(array) -> np.ndarray:
@@ -45,8 +67,28 @@ def _footprint_counts(instances, selected) -> np.ndarray:
     return np.bincount(instances[selected].ravel(), minlength=int(instances.max()) + 1)
 
 
-def cluster_detection(pred, instances, objects):
-    """Which true clusters have at least one predicted cluster pixel on their footprint.
+def label_groups(mask):
+    """Connected groups (8-connectivity) of a boolean mask.
+
+    Parameters
+    ----------
+    mask : array_like of bool, shape (H, W)
+
+    Returns
+    -------
+    labels : ndarray of int32, shape (H, W)
+        0 outside the mask, ``1..n`` for the groups.
+    n : int
+        Number of groups.
+    """
+    from scipy import ndimage
+
+    labels, n = ndimage.label(np.asarray(mask, dtype=bool), structure=EIGHT_CONNECTED)
+    return labels, int(n)
+
+
+def cluster_detection(pred, instances, objects, *, as_classes=(CLUSTER,)):
+    """Which true clusters have at least one footprint pixel predicted in ``as_classes``.
 
     Parameters
     ----------
@@ -56,6 +98,9 @@ def cluster_detection(pred, instances, objects):
         Object id owning each pixel's truth label, 0 for background.
     objects : structured ndarray
         Objects table (fields ``image``, ``id``, ``cls`` at least).
+    as_classes : sequence of int
+        Predicted classes that count: ``(CLUSTER,)`` (the default) for "found as
+        cluster", :data:`NON_BACKGROUND` for "found at all".
 
     Returns
     -------
@@ -71,7 +116,7 @@ def cluster_detection(pred, instances, objects):
     found = np.zeros(len(clusters), dtype=bool)
     for image in np.unique(clusters["image"]):
         rows = np.flatnonzero(clusters["image"] == image)
-        hit = _footprint_counts(instances[image], pred[image] == CLUSTER)
+        hit = _footprint_counts(instances[image], np.isin(pred[image], as_classes))
         ids = clusters["id"][rows]
         found[rows] = (ids < hit.size) & (hit[np.minimum(ids, hit.size - 1)] > 0)
     return found, clusters
@@ -110,6 +155,131 @@ def efficiency_table(found, values, edges) -> list[dict]:
     return rows
 
 
+def kind_selections(clusters) -> dict:
+    """Which clusters belong to each kind and pseudo-kind.
+
+    Parameters
+    ----------
+    clusters : structured ndarray
+        Cluster rows of an objects table (field ``kind``; ``on`` optional).
+
+    Returns
+    -------
+    dict
+        Name -> boolean selection over ``clusters``: :data:`ALL_KINDS` first,
+        then every ``kind`` present (sorted), then :data:`ON_GLOW` and
+        :data:`ON_HOT_PIXEL` when the table has an ``on`` field (cluster sitting
+        on glow: ``on == GLOWING``; crossing a hot pixel or column:
+        ``on == HOT_PIXEL``). Tables without ``on`` (older datasets) get no
+        pseudo-kinds.
+    """
+    clusters = np.asarray(clusters)
+    selections = {ALL_KINDS: np.ones(len(clusters), dtype=bool)}
+    kinds = clusters["kind"] if len(clusters) else np.zeros(0, dtype="U1")
+    for kind in sorted(set(np.asarray(kinds).tolist())):
+        selections[str(kind)] = kinds == kind
+    if clusters.dtype.names and "on" in clusters.dtype.names:
+        selections[ON_GLOW] = clusters["on"] == GLOWING
+        selections[ON_HOT_PIXEL] = clusters["on"] == HOT_PIXEL
+    return selections
+
+
+def _bin_name(low, high) -> str:
+    if not np.isfinite(high):
+        return f">={low:g}"
+    return f"{low:g}-{high:g}"
+
+
+def kind_efficiency_table(pred, instances, objects, *, edges=SIGNIFICANCE_BINS) -> list[dict]:
+    """Cluster efficiency per object kind and per bin of peak significance.
+
+    Parameters
+    ----------
+    pred, instances : array_like of int, shape (N, H, W) or (H, W)
+        Predicted class masks and the truth instance map.
+    objects : structured ndarray
+        Objects table (fields ``image``, ``id``, ``cls``, ``kind``, ``peak_sigma``;
+        ``on`` optional).
+    edges : sequence of float
+        Peak-significance bin edges (read-noise sigma).
+
+    Returns
+    -------
+    list of dict
+        One row per (kind, bin) with clusters in it, the kinds of
+        :func:`kind_selections` in order, each followed by its total (``bin``
+        ``"all"``, all significances): ``kind``, ``bin`` (e.g. ``"3-5"``,
+        ``">=100"``), ``low``, ``high`` (``inf`` for the last bin and the
+        total), ``n`` (clusters), ``found_as_cluster`` and ``found_any``
+        (clusters with at least one footprint pixel predicted cluster, or
+        predicted any class but background), ``efficiency_cluster`` and
+        ``efficiency_any`` (their shares). Kinds with no cluster give no rows.
+    """
+    as_cluster, clusters = cluster_detection(pred, instances, objects)
+    any_class, _ = cluster_detection(pred, instances, objects, as_classes=NON_BACKGROUND)
+    peaks = np.asarray(clusters["peak_sigma"], dtype=np.float64)
+    rows = []
+    for kind, chosen in kind_selections(clusters).items():
+        if not chosen.any():
+            continue
+        bins = list(zip(edges[:-1], edges[1:])) + [(-np.inf, np.inf)]
+        for low, high in bins:
+            inside = chosen & (peaks >= low) & (peaks < high)
+            n = int(inside.sum())
+            total = not np.isfinite(low)
+            if not n and not total:
+                continue
+            k_cluster, k_any = int(as_cluster[inside].sum()), int(any_class[inside].sum())
+            rows.append({"kind": kind, "bin": "all" if total else _bin_name(low, high),
+                         "low": 0.0 if total else float(low), "high": float(high), "n": n,
+                         "found_as_cluster": k_cluster, "found_any": k_any,
+                         "efficiency_cluster": k_cluster / n if n else np.nan,
+                         "efficiency_any": k_any / n if n else np.nan})
+    return rows
+
+
+def select_efficiency(rows, kind, low=0.0, high=np.inf) -> dict:
+    """Sum the bins of a :func:`kind_efficiency_table` inside ``[low, high)`` for one kind.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`kind_efficiency_table` (or their JSON form, ``high``
+        ``None`` for infinity).
+    kind : str
+        A kind or pseudo-kind (``"all"``, ``"xray"``, ``"on-glow"`` ...).
+    low, high : float
+        Significance range; must be made of whole bins of the table (e.g.
+        ``low=5`` for "peak >= 5 sigma" with :data:`SIGNIFICANCE_BINS`).
+
+    Returns
+    -------
+    dict
+        ``n``, ``found_as_cluster``, ``found_any``, ``efficiency_cluster`` and
+        ``efficiency_any`` (NaN when ``n`` is 0).
+
+    Raises
+    ------
+    ValueError
+        A bin of the table straddles ``low`` or ``high``.
+    """
+    n = k_cluster = k_any = 0
+    for row in rows:
+        if row["kind"] != kind or row["bin"] == "all":
+            continue
+        r_low = float(row["low"])
+        r_high = np.inf if row["high"] is None else float(row["high"])
+        if r_low >= low and r_high <= high:
+            n += row["n"]
+            k_cluster += row["found_as_cluster"]
+            k_any += row["found_any"]
+        elif r_high > low and r_low < high:
+            raise ValueError(f"bin {row['bin']} of kind {kind!r} straddles [{low:g}, {high:g})")
+    return {"n": n, "found_as_cluster": k_cluster, "found_any": k_any,
+            "efficiency_cluster": k_cluster / n if n else np.nan,
+            "efficiency_any": k_any / n if n else np.nan}
+
+
 def false_cluster_components(pred, instances, objects) -> int:
     """Count predicted cluster components that touch no true cluster footprint.
 
@@ -133,7 +303,7 @@ def false_cluster_components(pred, instances, objects) -> int:
     clusters = _objects_of(objects, CLUSTER)
     total = 0
     for image in range(pred.shape[0]):
-        components, n = ndimage.label(pred[image] == CLUSTER, structure=EIGHT_CONNECTED)
+        components, n = label_groups(pred[image] == CLUSTER)
         if n == 0:
             continue
         ids = clusters["id"][clusters["image"] == image]
@@ -176,3 +346,99 @@ def object_recall(pred, instances, objects, cls, *, min_fraction=0.5) -> np.ndar
         ids = ids[size[ids] > 0]
         flags.append(right[ids] > min_fraction * size[ids])
     return np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
+
+
+def significance_map(image, meta=None) -> np.ndarray:
+    """Pixel significance ``(x - pedestal_row) / noise`` in read-noise sigma.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W)
+        Raw ADU, pedestal included.
+    meta : dict, optional
+        The simulation's parameters of this image. When it holds both the true
+        per-row pedestal (``row_pedestal_adu``, H values) and the read noise
+        (``read_noise_adu``), those are used; otherwise both come from the image
+        itself (:func:`ccdnb.normalize.estimate_background`).
+
+    Returns
+    -------
+    ndarray of float64, shape (H, W)
+        Non-finite pixels come out as 0 (no signal).
+    """
+    x = np.asarray(image, dtype=np.float64)
+    pedestal = noise = None
+    if meta:
+        rows, sigma = meta.get("row_pedestal_adu"), meta.get("read_noise_adu")
+        if rows is not None and sigma and np.size(rows) == x.shape[0]:
+            pedestal, noise = np.asarray(rows, dtype=np.float64), float(sigma)
+    if pedestal is None:
+        from .normalize import estimate_background
+
+        pedestal, noise = estimate_background(x)
+    z = (x - np.asarray(pedestal, dtype=np.float64)[:, None]) / noise
+    z[~np.isfinite(z)] = 0.0
+    return z
+
+
+def signal_lost(images, pred, *, meta=None, labels=None, threshold=SIGNAL_SIGMA) -> dict:
+    """Groups of significant pixels that the prediction labels background throughout.
+
+    A group is a connected set (8-connectivity) of pixels standing at or above
+    ``threshold`` sigma above the background (:func:`significance_map`); it is
+    **lost** when every one of its pixels is predicted background.
+
+    Parameters
+    ----------
+    images : array_like, shape (N, H, W) or (H, W)
+        Raw ADU images.
+    pred : array_like of int, shape like ``images``
+        Predicted class masks.
+    meta : dict or sequence of dict, optional
+        Per-image simulation parameters (see :func:`significance_map`); one dict
+        for a single image.
+    labels : array_like of int, shape like ``images``, optional
+        Truth class masks: the lost groups are then also counted by the truth
+        class they hold (the highest priority class among their pixels).
+    threshold : float
+        Significance of a signal pixel (read-noise sigma).
+
+    Returns
+    -------
+    dict
+        ``threshold_sigma``, ``groups`` (significant groups), ``lost`` (groups
+        predicted background throughout), ``share`` (``lost / groups``, NaN
+        without groups) and, with ``labels``, ``lost_by_truth``: class name ->
+        lost groups whose highest truth class is that class (``background``:
+        noise fluctuations or unlabelled charge such as dark current).
+    """
+    images, pred = _stack(images), _stack(pred)
+    if images.shape != pred.shape:
+        raise ValueError(f"images {images.shape} and prediction {pred.shape} differ in shape")
+    if meta is None or isinstance(meta, dict):
+        meta = [meta] * images.shape[0]
+    labels = None if labels is None else _stack(labels)
+    rank = np.zeros(len(PRIORITY), dtype=np.intp)  # class id -> priority rank (higher wins)
+    rank[list(PRIORITY)] = np.arange(len(PRIORITY))[::-1]
+    groups = lost = 0
+    lost_by = np.zeros(len(CLASS_NAMES), dtype=np.int64)
+    for k in range(images.shape[0]):
+        significant = significance_map(images[k], meta[k]) >= threshold
+        groups_k, n = label_groups(significant)
+        if n == 0:
+            continue
+        seen = np.bincount(groups_k[significant & (pred[k] != BACKGROUND)], minlength=n + 1)
+        lost_ids = np.flatnonzero(seen[1:] == 0) + 1
+        groups += n
+        lost += lost_ids.size
+        if labels is not None and lost_ids.size:
+            inside = np.isin(groups_k, lost_ids)
+            best = np.zeros(n + 1, dtype=np.intp)
+            np.maximum.at(best, groups_k[inside], rank[labels[k][inside]])
+            order = np.asarray(PRIORITY)[::-1]  # rank -> class id
+            lost_by += np.bincount(order[best[lost_ids]], minlength=len(CLASS_NAMES))
+    result = {"threshold_sigma": float(threshold), "groups": int(groups), "lost": int(lost),
+              "share": lost / groups if groups else np.nan}
+    if labels is not None:
+        result["lost_by_truth"] = {name: int(c) for name, c in zip(CLASS_NAMES, lost_by)}
+    return result
