@@ -23,6 +23,13 @@ DIFFUSION_B_PER_UM = 1.3e-3
 MIP_E_PER_UM = 80.0
 #: Smallest lateral spread (px): a point deposit still covers a fraction of a pixel.
 MIN_SIGMA_PX = 0.05
+#: Fe-55 (Mn) X-ray lines (keV) and their shares: K-alpha and K-beta.
+FE55_LINES_KEV = (5.9, 6.49)
+FE55_LINE_SHARES = (0.88, 0.12)
+#: Attenuation length of 5.9 keV X-rays in silicon (um); K-beta goes a little deeper.
+XRAY_ATTENUATION_UM = 29.0
+#: Fano factor of silicon: the pair-count variance is F times the mean.
+FANO = 0.128
 
 
 def electrons_from_kev(energy_kev):
@@ -170,3 +177,33 @@ def worm_track(rng, total_electrons, length_px, row, col, depth_um):
     electrons = total_electrons * weight / weight.sum()
     sigmas = np.full(n, diffusion_sigma_px(depth_um))
     return rows, cols, sigmas, electrons
+
+
+def xray_conversions(rng, n, side="back"):
+    """Energies, pair counts and depths of ``n`` Fe-55 X-rays absorbed in the CCD.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n : int
+    side : {"back", "front"}
+        The illuminated surface. X-rays convert within tens of um of it, so
+        from the back the charge drifts through the whole thickness and
+        diffuses the most; from the front it hardly spreads.
+
+    Returns
+    -------
+    energy_kev, electrons, depth_um : ndarray, shape (n,)
+        Line energy (5.9 or 6.49 keV), pair count with a Fano-limited
+        spread, and depth from the front surface.
+    """
+    if side not in ("back", "front"):
+        raise ValueError(f"xray_side {side!r}: expected 'back' or 'front'")
+    energy = np.asarray(FE55_LINES_KEV)[rng.choice(len(FE55_LINES_KEV), size=n, p=FE55_LINE_SHARES)]
+    mean = electrons_from_kev(energy)
+    electrons = np.maximum(rng.normal(mean, np.sqrt(FANO * mean)), 1.0)
+    # Attenuation length scales roughly as E^3 between the lines.
+    absorbed = rng.exponential(XRAY_ATTENUATION_UM * (energy / FE55_LINES_KEV[0]) ** 3)
+    absorbed = np.minimum(absorbed, THICKNESS_UM)
+    depth = THICKNESS_UM - absorbed if side == "back" else absorbed
+    return energy, electrons, depth

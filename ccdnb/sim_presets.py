@@ -107,6 +107,22 @@ BASE: dict[str, Any] = {
     "alpha_kev": (3000.0, 8000.0),
     "alpha_plasma_px": (1.5, 4.0),      # extra spread of the dense alpha charge cloud
     "cluster_max_adu": None,            # cap on a pixel's cluster signal
+    "n_hits": 0.0,                      # isolated 1-2 pixel deposits (kind "hit")
+    "hit_sigma": (10.0, 1000.0),        # their peak, log-uniform in read-noise sigma
+    "n_xrays": 0.0,                     # Fe-55 X-rays, 5.9 / 6.49 keV (kind "xray")
+    "xray_side": "back",                # illuminated side: "back" (most diffusion) or "front"
+    "n_serial": 0.0,                    # serial-register hits, charge in one row (kind "serial")
+    "serial_kev": (1.0, 100.0),         # log-uniform energy range
+    "serial_length_px": (3.0, 50.0),    # uniform length range
+    "n_lowe": 0.0,                      # low-energy point events (kind "lowe")
+    "lowe_electrons": (2.0, 50.0),      # log-uniform charge range (electrons)
+    "n_long_tracks": 0.0,               # long straight muon tracks at any angle (kind "track")
+    "long_track_px": (50.0, 4096.0),    # log-uniform projected length, capped at the image side
+    "events_on_defects": 0.0,           # share of clusters placed on glow or across hot lines
+    "baseline_step_probability": 0.0,   # chance of a baseline step along the rows
+    "baseline_step_sigma": (0.5, 3.0),  # its size range, in read-noise sigma (either sign)
+    "baseline_step_decay_probability": 0.5,  # chance that the step decays back
+    "baseline_step_decay_px": (5.0, 60.0),   # its decay length range (columns)
 }
 
 _ADC_RANGE = 65535.0

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classes import BACKGROUND, CLUSTER, PRIORITY
+from .classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
 from .sim_physics import pixel_weights, window_half_width
 
-#: One row per simulated object (see docs/internals.md).
+#: One row per simulated object (see docs/internals.md). ``on`` says what a
+#: cluster sits on: GLOWING, HOT_PIXEL or 0 (see :meth:`Scene.finalize`).
 OBJECT_DTYPE = np.dtype([
     ("image", "i4"), ("id", "i4"), ("cls", "u1"), ("kind", "U16"), ("energy_kev", "f4"),
-    ("x", "f4"), ("y", "f4"), ("peak_sigma", "f4"), ("npix", "i4"),
+    ("x", "f4"), ("y", "f4"), ("peak_sigma", "f4"), ("npix", "i4"), ("on", "u1"),
 ])
 
 #: Entries below this fraction of the read noise are dropped: far below any label threshold.
@@ -221,6 +222,11 @@ class Scene:
         obj = self._new_objects(1, cls, kind, np.nan)
         self._append_stamp(obj, row0, col0, values_adu, cols_range)
 
+    def add_cluster_stamp(self, kind, row0, col0, values_adu, energy_kev, cols_range=None):
+        """Add one cluster whose signal is a dense stamp (isolated hits, serial-register hits)."""
+        obj = self._new_objects(1, CLUSTER, kind, energy_kev)
+        self._append_stamp(obj, row0, col0, np.asarray(values_adu, dtype=np.float64), cols_range)
+
     def add_point_events(self, kind, rows, cols, sigmas, electrons, energy_kev,
                          cols_range=None):
         """Add one cluster per Gaussian point deposit, all rendered at once.
@@ -286,7 +292,10 @@ class Scene:
         -------
         Truth
             Objects left without any labelled pixel are dropped and the ids
-            renumbered 1..n in creation order.
+            renumbered 1..n in creation order. A cluster's ``on`` is HOT_PIXEL
+            when a hot-pixel-labelled pixel touches (shares or neighbours) one
+            of its own >= 1 sigma pixels, else GLOWING when the glow signal at
+            its brightest pixel is >= 1 sigma, else 0.
         """
         h, w = self.shape
         n_obj = self.n_objects
@@ -348,6 +357,8 @@ class Scene:
             x[ids] = np.add.reduceat(val64 * (pix - rows * w), starts) / weight[ids]
             peak[ids] = np.maximum.reduceat(val, starts)
 
+        on = self._cluster_surroundings(pix, obj, val, where, obj_cls, peak, signals, label)
+
         objects = np.zeros(kept.size, dtype=OBJECT_DTYPE)
         objects["id"] = np.arange(1, kept.size + 1)
         objects["cls"] = obj_cls[kept]
@@ -356,5 +367,28 @@ class Scene:
         objects["x"], objects["y"] = x[kept], y[kept]
         objects["peak_sigma"] = peak[kept] / self.read_noise
         objects["npix"] = npix[kept]
+        objects["on"] = on[kept]
         return Truth(shape=self.shape, pixels=pixels, signals=signals, label=label.reshape(h, w),
                      instances=instances.reshape(h, w), objects=objects)
+
+    def _cluster_surroundings(self, pix, obj, val, where, obj_cls, peak, signals, label):
+        """Per object: HOT_PIXEL, GLOWING or 0, what each cluster sits on (see finalize)."""
+        on = np.zeros(obj_cls.size, np.uint8)
+        is_cluster = obj_cls[obj] == CLUSTER
+        glow = signals.get(GLOWING)
+        if glow is not None:
+            brightest = np.flatnonzero(is_cluster & (val == peak[obj]))
+            on_glow = brightest[glow[where[brightest]] >= self.read_noise]
+            on[obj[on_glow]] = GLOWING
+        if HOT_PIXEL in signals:
+            h, w = self.shape
+            own = np.flatnonzero(is_cluster & (val >= self.read_noise))
+            rows, cols = np.divmod(pix[own], w)
+            touched = np.zeros(own.size, bool)
+            for dr in (-1, 0, 1):  # the pixel itself and its 8 neighbours
+                for dc in (-1, 0, 1):
+                    r, c = rows + dr, cols + dc
+                    inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+                    touched[inside] |= label[r[inside] * w + c[inside]] == HOT_PIXEL
+            on[obj[own[touched]]] = HOT_PIXEL
+        return on

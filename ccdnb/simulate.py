@@ -115,11 +115,46 @@ def _row_drift(rng, params, height):
     return (walk * (params["row_drift_adu"] / rms if rms > 0 else 0.0)).astype(np.float32)
 
 
+def _baseline_step(rng, params, width):
+    """A baseline step along the rows (skipper readout transient), or None.
+
+    From a column in the right half to the right edge every row is shifted by
+    ``adu`` (either sign), decaying back over ``decay_px`` columns when that
+    is not None.
+
+    Returns
+    -------
+    (profile, description) or (None, None)
+        ``profile`` (float32, length ``width - column``) is added to every
+        row from ``column`` on; ``description`` is {column, adu, decay_px}.
+    """
+    probability = params["baseline_step_probability"]
+    if probability <= 0 or rng.random() >= probability:  # no draw when off: seeds stay stable
+        return None, None
+    column = int(rng.integers(width // 2, width))
+    adu = float(rng.choice([-1.0, 1.0]) * rng.uniform(*params["baseline_step_sigma"])
+                * params["read_noise_adu"])
+    decay = None
+    if rng.random() < params["baseline_step_decay_probability"]:
+        decay = float(rng.uniform(*params["baseline_step_decay_px"]))
+    steps = np.arange(width - column)
+    profile = adu * (np.exp(-steps / decay) if decay else np.ones(steps.size))
+    return profile.astype(np.float32), {"column": column, "adu": adu, "decay_px": decay}
+
+
 def _detector_response(rng, params, truth, noiseless):
     """Turn the noiseless signal (ADU) into the image the amplifier writes.
 
     Builds one float32 frame in place and touches only the pixels that
     objects reach: fresh full-frame temporaries would dominate the run time.
+
+    Returns
+    -------
+    image : ndarray
+    drift : ndarray or None
+        Per-row pedestal offsets.
+    step : dict or None
+        The baseline step (see :func:`_baseline_step`).
     """
     shape = truth.shape
     gain = params["gain_adu_per_e"]
@@ -130,6 +165,7 @@ def _detector_response(rng, params, truth, noiseless):
     if params["defect_shot_noise"]:  # glow and hot pixels are charge too
         charge, defects = charge + defects, zero
     drift = _row_drift(rng, params, shape[0])
+    step_profile, step = _baseline_step(rng, params, shape[1])
 
     if noiseless:
         image = np.full(shape, params["pedestal_adu"] + dark * gain, np.float32)  # == float32 base
@@ -150,7 +186,9 @@ def _detector_response(rng, params, truth, noiseless):
     image.reshape(-1)[truth.pixels] += added.astype(np.float32)
     if drift is not None:
         image += drift[:, None]
-    return np.minimum(image, np.float32(params["saturation_adu"]), out=image)
+    if step is not None:
+        image[:, step["column"]:] += step_profile[None, :]
+    return np.minimum(image, np.float32(params["saturation_adu"]), out=image), drift, step
 
 
 def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False, **overrides):
@@ -159,8 +197,8 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
     Parameters
     ----------
     preset : str
-        A key of :data:`PRESETS`: ``thesis``, ``balanced``, ``clusters-only``,
-        ``damic`` or ``random``.
+        A key of :data:`PRESETS` (see :data:`ccdnb.sim_presets.DESCRIPTIONS`),
+        e.g. ``thesis``, ``thesis-balanced``, ``fe55``, ``skipper`` or ``random``.
     shape : int, (int, int) or str
         Image size (H, W); see :func:`parse_shape`.
     seed : int
@@ -187,14 +225,19 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
     params = draw_parameters(preset, rng, overrides)
     scene = Scene(shape, params["gain_adu_per_e"], params["read_noise_adu"])
     glow_window, hot_window, cluster_window = column_windows(params, shape)
-    glow = place_glow(scene, rng, params, glow_window)
-    place_hot_pixels(scene, rng, params, hot_window)
-    place_clusters(scene, rng, params, cluster_window)
+    targets = [] if params["events_on_defects"] > 0 else None  # defect pixels to place clusters on
+    glow = place_glow(scene, rng, params, glow_window, targets)
+    place_hot_pixels(scene, rng, params, hot_window, targets)
+    place_clusters(scene, rng, params, cluster_window, targets or ())
     base = params["pedestal_adu"] + params["dark_current_e"] * params["gain_adu_per_e"]
     truth = scene.finalize(params["cluster_max_adu"], float32_base=base)
-    image = _detector_response(rng, params, truth, noiseless)
+    image, drift, step = _detector_response(rng, params, truth, noiseless)
+    # The zero-charge level of every row: what a background estimator should find.
+    row_pedestal = np.full(shape[0], float(params["pedestal_adu"]))
+    if drift is not None:
+        row_pedestal += drift
     meta = {"preset": preset, "seed": int(seed), "shape": list(shape), "noiseless": bool(noiseless),
-            **params, "glow": glow,
+            **params, "glow": glow, "baseline_step": step, "row_pedestal_adu": row_pedestal.tolist(),
             # the levels as they appear in a noiseless image, for threshold labellers
             "glow_level_adu": None if glow is None else float(on_float32_grid(glow["amplitude_adu"], base)),
             "hot_level_adu": None if params["hot_level_adu"] is None
@@ -259,6 +302,16 @@ def save_dataset(path, dataset):
     return path
 
 
+def _current_objects(objects):
+    """An objects table in :data:`OBJECT_DTYPE`; fields missing in older files are zero."""
+    if objects.dtype == OBJECT_DTYPE:
+        return objects
+    upgraded = np.zeros(objects.shape, OBJECT_DTYPE)
+    for name in set(objects.dtype.names or ()) & set(OBJECT_DTYPE.names):
+        upgraded[name] = objects[name]
+    return upgraded
+
+
 def load_dataset(path):
     """Read a dataset written by :func:`save_dataset`.
 
@@ -273,7 +326,7 @@ def load_dataset(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             return Dataset(images=data["images"], labels=data["labels"],
-                           instances=data["instances"], objects=data["objects"],
+                           instances=data["instances"], objects=_current_objects(data["objects"]),
                            meta=json.loads(str(data["meta"])))
     except (KeyError, ValueError, OSError) as err:
         raise CcdnbInputError(f"{path}: not a ccdnb dataset ({err})") from None
@@ -299,7 +352,7 @@ def concatenate_datasets(datasets):
         return datasets[0]
     objects, offset = [], 0
     for d in datasets:
-        shifted = d.objects.copy()
+        shifted = _current_objects(d.objects).copy()
         shifted["image"] += offset
         objects.append(shifted)
         offset += len(d)
