@@ -127,33 +127,62 @@ BASE: dict[str, Any] = {
 
 _ADC_RANGE = 65535.0
 
-THESIS = {
+# The thesis's detector (its section 3.1): pedestal 8800 ADU, noise 60/sqrt(10)
+# ADU, glow +1400-1500 ADU, hot lines +2200 ADU, clusters below the hot level.
+_THESIS_DETECTOR = {
     "pedestal_adu": 8800.0,
     "gain_adu_per_e": 10.0,
     "read_noise_adu": 60.0 / math.sqrt(10.0),
     "defect_shot_noise": False,         # flat levels, as the thesis drew them
     "layout": "regions",
-    "glow_fraction": 0.6,
     "glow_kinds": ("band",),
     "glow_edges": ("left",),
     "glow_level_adu": Uniform(1400.0, 1500.0),
-    "glow_width_fraction": (40 / 256, 60 / 256),
-    "glow_offset_probability": 0.0,
     "hot_level_adu": 2200.0,
     "hot_distinct_columns": True,
     "n_hot_pixels": 0.0,
-    "n_hot_segments": Uniform(8.0, 16.0),
-    "n_hot_columns": 0.0,
-    "n_hot_streaks": 0.0,
-    "hot_segment_fraction": (0.05, 0.4),
-    "n_diffuse": Uniform(200.0, 400.0),
-    "n_worms": Uniform(2.0, 6.0),
-    "n_muons": 0.5,
     "n_alphas": 0.0,
     "diffuse_kev": (0.05, 10.0),
     # Cluster pixels stay below the hot level so that intensity thresholds are exact.
     "cluster_max_adu": Derived(lambda rng, p: None if p["hot_level_adu"] is None
                                else p["hot_level_adu"] - 2.0 * p["read_noise_adu"]),
+}
+
+#: The thesis's test layout at its Table 1 density (92.1 / 6.8 / 0.4 / 0.7 % of
+#: pixels): glow on the left in 60 % of images, sometimes after a prescan; thin
+#: vertical and horizontal hot lines and sparse clusters on the right.
+THESIS = {
+    **_THESIS_DETECTOR,
+    "regions": ((0.0, 0.3), (0.32, 1.0), (0.32, 1.0)),
+    "glow_fraction": 0.6,
+    "glow_width_fraction": (20 / 256, 40 / 256),
+    "glow_offset_probability": 0.3,
+    "n_hot_segments": Uniform(1.5, 4.5),
+    "n_hot_columns": 0.0,
+    "n_hot_streaks": Uniform(1.0, 3.0),
+    "hot_segment_fraction": (0.05, 0.4),
+    "hot_streak_fraction": (0.05, 0.3),
+    "n_diffuse": Uniform(15.0, 40.0),
+    "n_worms": Uniform(0.5, 2.0),
+    "n_muons": 0.3,
+}
+
+#: The thesis's balanced training layout (41 / 25 / 21 / 13 %, its section
+#: 4.1.5): glow | hot lines | clusters side by side, every class large.
+THESIS_BALANCED = {
+    **_THESIS_DETECTOR,
+    "regions": ((0.0, 0.4), (0.4, 0.7), (0.7, 1.0)),
+    "glow_fraction": 0.8,
+    "glow_width_fraction": (0.25, 0.38),
+    "glow_offset_probability": 0.3,
+    "n_hot_segments": Uniform(20.0, 30.0),
+    "n_hot_columns": Uniform(36.0, 48.0),
+    "n_hot_streaks": Uniform(10.0, 20.0),
+    "hot_segment_fraction": (0.1, 0.6),
+    "hot_streak_fraction": (0.05, 0.3),
+    "n_diffuse": Uniform(600.0, 900.0),
+    "n_worms": Uniform(15.0, 25.0),
+    "n_muons": Uniform(1.0, 3.0),
 }
 
 _CCD_NOISE = {
@@ -233,6 +262,16 @@ RANDOM = {
     "n_worms": Uniform(0.0, 15.0),
     "n_muons": Uniform(0.0, 4.0),
     "n_alphas": Uniform(0.0, 0.5),
+    "glow_kinds": ("band", "edge", "corner"),
+    "n_hits": Uniform(0.0, 20.0),
+    "n_xrays": Uniform(0.0, 20.0),
+    "xray_side": Choice(("back", "front")),
+    "n_serial": Uniform(0.0, 1.0),
+    "n_lowe": Derived(lambda rng, p: rng.uniform(0.0, 150.0 if p["regime"] == "skipper" else 10.0)),
+    "n_long_tracks": Uniform(0.0, 1.0),
+    # a third of the images has clusters on glow and hot lines on purpose
+    "events_on_defects": Derived(lambda rng, p: rng.uniform(0.2, 0.7) if rng.random() < 1 / 3 else 0.0),
+    "baseline_step_probability": 0.2,
 }
 
 DAMIC = {
@@ -258,15 +297,143 @@ DAMIC = {
     "n_alphas": 0.01,
 }
 
+#: A few of the usual background objects, DAMIC-like (for presets built around one kind).
+_FEW_OBJECTS = {
+    "glow_fraction": 0.3,
+    "glow_kinds": ("band", "edge", "corner"),
+    "glow_amplitude_sigma": (2.0, 50.0),
+    "glow_width_fraction": (0.03, 0.15),
+    "n_hot_pixels": 2.0,
+    "n_hot_segments": 0.5,
+    "n_hot_columns": 0.1,
+    "n_hot_streaks": 0.1,
+    "n_diffuse": 5.0,
+    "n_worms": 0.5,
+    "n_muons": 0.3,
+    "n_alphas": 0.0,
+}
+
+FE55 = {
+    **_CCD_NOISE,
+    **_FEW_OBJECTS,
+    "n_xrays": Uniform(20.0, 120.0),
+    "xray_side": Choice(("back", "front")),
+}
+
+ISOLATED_HITS = {
+    **_CCD_NOISE,
+    **_FEW_OBJECTS,
+    "glow_fraction": 0.5,
+    "n_hot_pixels": Uniform(3.0, 15.0),   # single bright pixels to tell apart from hits
+    "n_hot_segments": 1.0,
+    "n_hits": Uniform(20.0, 60.0),
+}
+
+GLOW_EVENTS = {
+    **_CCD_NOISE,
+    "glow_fraction": 1.0,
+    "glow_kinds": ("band", "edge", "corner"),
+    "glow_amplitude_sigma": (3.0, 200.0),
+    "glow_width_fraction": (0.15, 0.4),
+    "n_hot_pixels": 3.0,
+    "n_hot_segments": Uniform(1.0, 4.0),
+    "n_hot_columns": Uniform(1.0, 4.0),
+    "n_hot_streaks": 0.5,
+    "n_diffuse": Uniform(20.0, 80.0),
+    "diffuse_kev": (0.1, 60.0),         # bright ones too
+    "n_worms": Uniform(2.0, 8.0),
+    "n_muons": Uniform(0.5, 2.0),
+    "n_alphas": 0.2,
+    "n_xrays": Uniform(5.0, 30.0),
+    "xray_side": Choice(("back", "front")),
+    "n_hits": Uniform(2.0, 10.0),
+    "n_long_tracks": 0.5,
+    "events_on_defects": Uniform(0.5, 0.7),
+}
+
+
+def _skipper_noise(rng, p):  # 0.15-2 electrons, never below 0.2 ADU
+    return max(p["gain_adu_per_e"] * float(LogUniform(0.15, 2.0).draw(rng, p)), 0.2)
+
+
+SKIPPER = {
+    "regime": "skipper",
+    "pedestal_adu": Uniform(-500.0, 20000.0),
+    "gain_adu_per_e": LogUniform(1.0, 200.0),
+    "read_noise_adu": Derived(_skipper_noise),
+    "dark_current_e": LogUniform(1e-3, 0.2),
+    "saturation_adu": Derived(lambda rng, p: p["pedestal_adu"] + 2000.0 * p["gain_adu_per_e"]),
+    "row_drift": Choice((True, False), (0.3, 0.7)),
+    "row_drift_adu": Derived(lambda rng, p: p["read_noise_adu"] * rng.uniform(0.2, 2.0)
+                             if p["row_drift"] else 0.0),
+    "glow_fraction": 0.3,
+    "glow_kinds": ("edge", "corner"),
+    "glow_amplitude_sigma": (2.0, 50.0),
+    "glow_width_fraction": (0.02, 0.1),
+    "n_hot_pixels": 2.0,
+    "n_hot_segments": 0.3,
+    "n_hot_columns": 0.1,
+    "n_hot_streaks": 0.1,
+    "n_diffuse": 2.0,
+    "n_worms": 0.3,
+    "n_muons": 0.2,
+    "n_alphas": 0.0,
+    "n_lowe": Uniform(30.0, 150.0),
+    "n_serial": 0.5,
+    "serial_kev": (0.05, 5.0),
+    "baseline_step_probability": 0.3,
+}
+
+DENSE = {
+    **_CCD_NOISE,
+    "glow_fraction": 0.5,
+    "glow_kinds": ("band", "edge", "corner"),
+    "glow_amplitude_sigma": (2.0, 50.0),
+    "glow_width_fraction": (0.03, 0.2),
+    # One occupancy drawn per image (30-70 % of pixels) sets every cluster count.
+    "n_diffuse": Uniform(650.0, 2700.0),
+    "n_worms": Derived(lambda rng, p: 0.1 * p["n_diffuse"]),
+    "n_muons": Derived(lambda rng, p: 0.025 * p["n_diffuse"]),
+    "n_alphas": Derived(lambda rng, p: 0.001 * p["n_diffuse"]),
+    "n_xrays": Derived(lambda rng, p: 0.05 * p["n_diffuse"]),
+    "n_hits": Derived(lambda rng, p: 0.05 * p["n_diffuse"]),
+    "n_long_tracks": Uniform(0.0, 3.0),
+}
+
 #: Preset name -> drawing rules (on top of :data:`BASE`).
 PRESETS: dict[str, dict[str, Any]] = {
     "thesis": THESIS,
+    "thesis-balanced": THESIS_BALANCED,
     "balanced": BALANCED,
     "clusters-only": CLUSTERS_ONLY,
     "damic": DAMIC,
     "random": RANDOM,
+    "fe55": FE55,
+    "isolated-hits": ISOLATED_HITS,
+    "glow-events": GLOW_EVENTS,
+    "skipper": SKIPPER,
+    "dense": DENSE,
 }
 
+#: Preset name -> one line for ``ccdnb simulate --help``.
+DESCRIPTIONS: dict[str, str] = {
+    "thesis": "the thesis's test layout at its Table 1 density (92.1/6.8/0.4/0.7 %): glow left "
+              "in 60 % of images, hot lines at +2200 ADU, pedestal 8800, noise 60/sqrt(10) ADU",
+    "thesis-balanced": "the thesis's balanced training layout (41/25/21/13 %), same detector",
+    "balanced": "glow | hot pixels | clusters side by side at CCD-like noise, classes of similar size",
+    "clusters-only": "clusters only (diffuse, worm, muon, alpha) at CCD-like noise",
+    "damic": "one sparse DAMIC-like amplifier image: edge glow at the readout side, row drift",
+    "random": "every parameter and object kind at random rates, skipper regime included "
+              "(the broad training preset)",
+    "fe55": "Fe-55 calibration frames: 5.9/6.49 keV X-rays from the back or front, "
+            "a few other objects",
+    "isolated-hits": "isolated 1-2 pixel hits of 10-1000 sigma beside hot pixels and glow",
+    "glow-events": "band, edge and corner glow and hot columns with clusters, tracks and "
+                   "X-rays on top of them",
+    "skipper": "skipper CCD: 0.15-2 e- noise, 2-50 e- events, dark current, row drift, "
+               "baseline steps",
+    "dense": "surface-run frames: 30-70 % of pixels carry signal (muons, worms, X-rays, diffuse)",
+}
 
 def draw_parameters(preset, rng, overrides=None):
     """Draw one image's parameters from a preset's rules.

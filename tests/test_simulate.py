@@ -153,8 +153,9 @@ def test_thesis_noiseless_images_are_exactly_threshold_labelled():
         label[signal >= meta["hot_level_adu"]] = HOT_PIXEL
         assert np.array_equal(label, sim.label)
         assert signal[sim.label == CLUSTER].max() < meta["hot_level_adu"]
+        # glow on the left, hot lines and clusters mixed on the right (the thesis's Figure 6)
         columns = [set(np.flatnonzero((sim.label == c).any(axis=0))) for c in (1, 2, 3)]
-        assert not (columns[0] & columns[1] or columns[1] & columns[2] or columns[0] & columns[2])
+        assert not (columns[0] & columns[1] or columns[0] & columns[2])
 
 
 def test_random_preset_covers_the_skipper_regime_and_wide_ranges():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CcdnbInputError
+from ..sim_presets import DESCRIPTIONS, PRESETS
 from . import parse_number
 
 HELP = "simulate CCD images with exact truth and write them as a dataset (.npz)"
@@ -13,21 +14,24 @@ Simulate N images with a preset and write one compressed .npz with arrays
 images (N,H,W) float32 ADU, labels (N,H,W) uint8, instances (N,H,W) int32,
 objects (one row per object) and meta (JSON, one dict per image).
 
-Presets: thesis (the thesis's layout: glow left, hot segments middle, crowded
-clusters right), balanced (same layout, classes of similar size),
-clusters-only, damic (one sparse DAMIC-like amplifier image), random (every
-parameter drawn over wide ranges, skipper regime included).
+Presets:
+{presets}
+
+Object kinds (the objects table's "kind"): glowing band, edge, corner; hot
+pixel pixel, segment (vertical), column, streak (horizontal); cluster diffuse,
+worm, muon, alpha, hit (isolated 1-2 pixels), xray (Fe-55), serial
+(serial-register, one row), lowe (2-50 e-), track (long straight muon).
 
 With --fits DIR, every image is also written as DIR/<stem>_NNNN.fits, as a
 detector would write it (pedestal included, simulation parameters in the
 header). Image i is seeded from (--seed, i): the same seed gives the same data.
-"""
+""".format(presets="\n".join(f"  {name:16s}{text}" for name, text in DESCRIPTIONS.items()))
 
 
 def add_arguments(parser):
     """Add ``simulate``'s options to ``parser``."""
     parser.add_argument("--preset", default="thesis",
-                        help="thesis, balanced, clusters-only, damic or random (default: thesis)")
+                        help=f"one of {', '.join(PRESETS)} (default: thesis)")
     parser.add_argument("--n", default="1", help="number of images (default: 1)")
     parser.add_argument("--size", default="256", help="image size: N or HxW, e.g. 256x512 "
                                                       "(default: 256)")
@@ -43,7 +47,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     """Simulate, write the dataset (and FITS files); return 0."""
-    from ..simulate import PRESETS, parse_shape, save_dataset, simulate_dataset, write_simulated_fits
+    from ..simulate import parse_shape, save_dataset, simulate_dataset, write_simulated_fits
     from ..simulate import SimulatedImage
 
     if args.preset not in PRESETS:
