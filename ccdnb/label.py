@@ -24,6 +24,7 @@ import numpy as np
 from .classes import (BACKGROUND, CLASS_COLOURS, CLASS_IDS, CLASS_NAMES, CLUSTER, GLOWING,
                       HOT_PIXEL, N_CLASSES, PRIORITY)
 from .errors import CcdnbInputError
+from .io_utils import write_text_atomic
 
 #: Half-width of the glow and hot-pixel windows and the background cut, in read-noise
 #: sigma, for images with noise (noiseless images use exact windows).
@@ -165,7 +166,7 @@ def one_hot(labels):
     """
     labels = np.asarray(labels)
     if labels.size and (labels.min() < 0 or labels.max() >= N_CLASSES):
-        raise ValueError(f"class ids must lie in 0..{N_CLASSES - 1}")
+        raise CcdnbInputError(f"class ids must lie in 0..{N_CLASSES - 1}")
     return np.eye(N_CLASSES, dtype=np.float32)[labels]
 
 
@@ -237,7 +238,7 @@ def confusion_counts(truth, other):
     truth = np.asarray(truth, dtype=np.intp).ravel()
     other = np.asarray(other, dtype=np.intp).ravel()
     if truth.shape != other.shape:
-        raise ValueError("truth and other must have the same number of pixels")
+        raise CcdnbInputError("truth and other must have the same number of pixels")
     return np.bincount(truth * N_CLASSES + other,
                        minlength=N_CLASSES * N_CLASSES).reshape(N_CLASSES, N_CLASSES)
 
@@ -286,14 +287,7 @@ def write_label_stats(path, labels):
     """
     stats = {"class_percent": class_percentages(labels).tolist(),
              "class_weights": class_weights(labels).tolist()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(stats, indent=2) + "\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, json.dumps(stats, indent=2) + "\n")
     return stats
 
 
@@ -336,30 +330,30 @@ def _shape_pixels(shape_type, points, size):
     cols, rows = points[:, 0], points[:, 1]
     if shape_type == "polygon":
         if len(points) < 3:
-            raise ValueError("a polygon needs at least 3 points")
+            raise CcdnbInputError("a polygon needs at least 3 points")
         return draw.polygon(rows, cols, shape=size)
     if shape_type == "rectangle":  # two opposite corners, both included (as labelme draws it)
         if len(points) != 2:
-            raise ValueError("a rectangle needs 2 points")
+            raise CcdnbInputError("a rectangle needs 2 points")
         r0, r1 = math.ceil(rows.min()), math.floor(rows.max())
         c0, c1 = math.ceil(cols.min()), math.floor(cols.max())
         rr, cc = np.mgrid[max(r0, 0):min(r1, size[0] - 1) + 1, max(c0, 0):min(c1, size[1] - 1) + 1]
         return rr.ravel(), cc.ravel()
     if shape_type == "circle":  # centre and a point on the circle
         if len(points) != 2:
-            raise ValueError("a circle needs 2 points")
+            raise CcdnbInputError("a circle needs 2 points")
         radius = math.hypot(rows[1] - rows[0], cols[1] - cols[0])
         return draw.disk((rows[0], cols[0]), radius + 0.5, shape=size)
     if shape_type == "point":
         rr, cc = np.rint(rows).astype(int), np.rint(cols).astype(int)
     elif shape_type in ("line", "linestrip"):
         if len(points) < 2:
-            raise ValueError(f"a {shape_type} needs at least 2 points")
+            raise CcdnbInputError(f"a {shape_type} needs at least 2 points")
         r, c = np.rint(rows).astype(int), np.rint(cols).astype(int)
         pieces = [draw.line(r[i], c[i], r[i + 1], c[i + 1]) for i in range(len(r) - 1)]
         rr, cc = np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
     else:
-        raise ValueError(f"shape type {shape_type!r} is not supported "
+        raise CcdnbInputError(f"shape type {shape_type!r} is not supported "
                          "(polygon, rectangle, circle, point, line, linestrip)")
     inside = (rr >= 0) & (rr < size[0]) & (cc >= 0) & (cc < size[1])
     return rr[inside], cc[inside]
@@ -410,9 +404,7 @@ def mask_from_labelme(source, shape=None):
         try:
             cls = labelme_class(item["label"])
             rr, cc = _shape_pixels(item.get("shape_type") or "polygon", item["points"], size)
-        except (KeyError, TypeError, ValueError) as err:
-            raise CcdnbInputError(f"{name}: shape {k}: {err}") from None
-        except CcdnbInputError as err:
+        except (KeyError, TypeError, ValueError) as err:  # CcdnbInputError included
             raise CcdnbInputError(f"{name}: shape {k}: {err}") from None
         wins = best[rr, cc] < rank[cls]
         mask[rr[wins], cc[wins]] = cls

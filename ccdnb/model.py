@@ -19,18 +19,42 @@ hyper-parameters; :data:`ARCHITECTURES` names two settings of them:
 
 Models are Keras 3 ``.keras`` files with a JSON card beside them
 (:func:`card_path`); :func:`save_model` / :func:`load_model` handle both.
+
+Shipped models live in ``ccdnb/models/<name>.keras`` and are addressed by name:
+:func:`available_models` lists them, :func:`model_card` reads a card without
+loading Keras, and :func:`resolve_model_path` turns ``"default"`` or a path into
+a model file. Keras itself is imported on first use only, so listing models and
+reading cards stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
 from pathlib import Path
 
-import keras
-from keras import layers
-
 from .classes import N_CLASSES
+from .errors import CcdnbInputError
+from .io_utils import atomic_path, write_text_atomic
+
+
+class _LazyModule:
+    """A module imported on first attribute access (Keras takes seconds to import)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+keras = _LazyModule("keras")
+layers = _LazyModule("keras.layers")
+
+#: Folder of the models shipped inside the package (``<name>.keras`` + ``<name>.card.json``).
+MODELS_DIR = Path(__file__).parent / "models"
+#: Name of the model used when none is given.
+DEFAULT_MODEL_NAME = "default"
 
 #: Named architectures: every keyword of :func:`build_unet` (overridable per call).
 ARCHITECTURES = {
@@ -48,23 +72,23 @@ def architecture_config(architecture="small", **overrides) -> dict:
 
     Raises
     ------
-    ValueError
-        For an unknown architecture, option or upsampling mode, or a depth or
+    CcdnbInputError
+        (a ValueError) For an unknown architecture, option or upsampling mode, or a depth or
         filter count below 1.
     """
     if architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {architecture!r}; "
+        raise CcdnbInputError(f"unknown architecture {architecture!r}; "
                          f"choose from {', '.join(ARCHITECTURES)}")
     unknown = set(overrides) - set(ARCHITECTURES[architecture])
     if unknown:
-        raise ValueError(f"unknown U-Net option(s) {', '.join(sorted(unknown))}; "
+        raise CcdnbInputError(f"unknown U-Net option(s) {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(ARCHITECTURES[architecture])}")
     config = {**ARCHITECTURES[architecture], **overrides}
     if config["upsampling"] not in UPSAMPLING:
-        raise ValueError(f"upsampling {config['upsampling']!r}: "
+        raise CcdnbInputError(f"upsampling {config['upsampling']!r}: "
                          f"choose from {', '.join(UPSAMPLING)}")
     if int(config["depth"]) < 1 or int(config["base_filters"]) < 1:
-        raise ValueError("depth and base_filters must be at least 1")
+        raise CcdnbInputError("depth and base_filters must be at least 1")
     return config
 
 
@@ -180,20 +204,17 @@ def card_path(path) -> Path:
 def save_model(model, path, card) -> Path:
     """Write ``model`` to ``path`` (``.keras``) and its card beside it.
 
-    Both files are written under a temporary name and renamed, so a crash never
-    leaves a half-written model. Returns ``path``.
+    Both files are written under a temporary name and renamed
+    (:mod:`ccdnb.io_utils`), so a crash never leaves a half-written model.
+    Returns ``path``.
     """
     path = Path(path)
     if path.suffix != ".keras":
-        raise ValueError(f"{path}: a model file must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_model = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp_model)
-    os.replace(tmp_model, path)
-    target = card_path(path)
-    tmp_card = target.with_name(f".{target.name}.tmp")
-    tmp_card.write_text(json.dumps(card, indent=2, sort_keys=True, default=_json_default) + "\n")
-    os.replace(tmp_card, target)
+        raise CcdnbInputError(f"{path}: a model file must end in .keras")
+    with atomic_path(path, suffix=".keras", make_parents=True) as tmp_model:
+        model.save(tmp_model)
+    write_text_atomic(card_path(path),
+                      json.dumps(card, indent=2, sort_keys=True, default=_json_default) + "\n")
     return path
 
 
@@ -241,8 +262,8 @@ def load_pretrained_weights(model, path):
 
     Raises
     ------
-    ValueError
-        When the saved weights do not fit ``model`` (another architecture).
+    CcdnbInputError
+        (a ValueError) When the saved weights do not fit ``model`` (another architecture).
     """
     path = Path(path)
     if path.name.endswith(".weights.h5"):
@@ -251,8 +272,91 @@ def load_pretrained_weights(model, path):
     source, _ = load_model(path)
     theirs, ours = source.get_weights(), model.get_weights()
     if len(theirs) != len(ours) or any(a.shape != b.shape for a, b in zip(theirs, ours)):
-        raise ValueError(f"{path}: its weights do not fit this model "
+        raise CcdnbInputError(f"{path}: its weights do not fit this model "
                          f"({source.count_params():,} vs {model.count_params():,} parameters); "
                          "pretrain with the same architecture")
     model.set_weights(theirs)
     return model
+
+
+# --------------------------------------------------------------------------- shipped models
+
+def available_models() -> list[str]:
+    """Names of the models shipped with ccdnb (``ccdnb/models/<name>.keras``), sorted.
+
+    Any name in the list can be passed as ``model=`` to :func:`ccdnb.segment`,
+    :class:`ccdnb.Segmenter` or ``ccdnb predict --model``.
+    """
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name.removesuffix(".keras") for p in MODELS_DIR.glob("*.keras"))
+
+
+def _looks_like_name(model: str) -> bool:
+    return not any(sep in model for sep in ("/", "\\")) and not model.endswith(".keras")
+
+
+def resolve_model_path(model=DEFAULT_MODEL_NAME) -> Path:
+    """The ``.keras`` file of a shipped model name or a path.
+
+    Parameters
+    ----------
+    model : str or Path
+        A name from :func:`available_models` (``"default"``) or the path of a
+        ``.keras`` file.
+
+    Returns
+    -------
+    Path
+        An existing file.
+
+    Raises
+    ------
+    CcdnbInputError
+        An unknown name, a missing file, or no default model in this installation.
+    """
+    if model is None:
+        model = DEFAULT_MODEL_NAME
+    text = str(model)
+    if isinstance(model, str) and _looks_like_name(text):
+        path = MODELS_DIR / f"{text}.keras"
+        if path.is_file():
+            return path
+        if text == DEFAULT_MODEL_NAME:
+            raise CcdnbInputError(
+                f"{path}: no default model is shipped with this installation; pass a "
+                f".keras file (model=PATH, or --model PATH on the command line) from "
+                f"`ccdnb train` or notebook 04")
+        if not Path(text).is_file():
+            shipped = ", ".join(available_models()) or "none"
+            raise CcdnbInputError(f"model {text!r}: neither a shipped model (available: "
+                                  f"{shipped}) nor an existing .keras file")
+    path = Path(model)
+    if path.is_dir():
+        raise CcdnbInputError(f"{path}: is a directory, not a .keras model file")
+    if not path.is_file():
+        raise CcdnbInputError(f"{path}: model file not found")
+    return path
+
+
+def model_card(model=DEFAULT_MODEL_NAME) -> dict:
+    """The card of a shipped model (by name) or of a model file, without loading the model.
+
+    Returns
+    -------
+    dict
+        Training data, recipe, epochs, held-out metrics and ccdnb version;
+        empty when the model has no card.
+
+    Raises
+    ------
+    CcdnbInputError
+        Unknown model, or a card that is not valid JSON.
+    """
+    card = card_path(resolve_model_path(model))
+    if not card.is_file():
+        return {}
+    try:
+        return json.loads(card.read_text())
+    except ValueError as err:
+        raise CcdnbInputError(f"{card}: model card is not valid JSON ({err})") from None
