@@ -11,6 +11,21 @@ import numpy as np
 from ..classes import CLASS_COLOURS, CLASS_NAMES, N_CLASSES
 
 
+def zscale_limits(image) -> tuple[float, float]:
+    """Display limits of a raw ADU image (IRAF/DS9 zscale), ignoring NaN/inf pixels.
+
+    The one zscale of every figure. Returns ``(0.0, 1.0)`` for an image
+    without a finite pixel.
+    """
+    from astropy.visualization import ZScaleInterval
+
+    finite = np.asarray(image)[np.isfinite(image)]
+    if not finite.size:
+        return 0.0, 1.0
+    low, high = ZScaleInterval().get_limits(finite)
+    return float(low), float(high)
+
+
 def class_cmap():
     """Return a :class:`matplotlib.colors.ListedColormap` with the class colours.
 

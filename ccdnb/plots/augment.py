@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import class_legend, show_label
+from . import class_legend, show_label, zscale_limits
 
 #: Display range of normalised inputs, ``asinh(z / 2)``: -2 is about -7 sigma, 5 about 150 sigma.
 INPUT_RANGE = (-2.0, 5.0)
-
-
-def _zscale(image):
-    """Display limits of a raw ADU image (IRAF/DS9 zscale), ignoring NaN/inf."""
-    from astropy.visualization import ZScaleInterval
-
-    finite = np.asarray(image)[np.isfinite(image)]
-    return ZScaleInterval().get_limits(finite) if finite.size else (0.0, 1.0)
 
 
 def _adu_title(name, image):
@@ -51,7 +43,7 @@ def plot_transform_gallery(galleries, *, panel_size=1.7):
                 ax_label.set_axis_off()
                 continue
             name, image, label = gallery[col]
-            vmin, vmax = _zscale(image)
+            vmin, vmax = zscale_limits(image)
             ax_image.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, origin="lower",
                             interpolation="nearest")
             ax_image.set_title(_adu_title(name, image), fontsize=7)

@@ -5,25 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..classes import BACKGROUND, CLASS_COLOURS, CLASS_NAMES, CLUSTER, N_CLASSES
-from . import class_legend, show_label
+from . import class_legend, show_label, zscale_limits
 
 #: Cluster kinds of the simulation, in the order the figures show them.
 CLUSTER_KINDS = ("diffuse", "muon", "worm", "alpha")
-
-
-def _zscale(image):
-    """Display limits of a raw ADU image (IRAF/DS9 zscale), ignoring NaN/inf."""
-    from astropy.visualization import ZScaleInterval
-
-    finite = np.asarray(image)[np.isfinite(image)]
-    return ZScaleInterval().get_limits(finite) if finite.size else (0.0, 1.0)
 
 
 def _show_adu(ax, image, *, scale="linear", colorbar=True, cmap="gray"):
     """Draw an ADU image; ``scale='linear'`` spans min..max (as the thesis), ``'zscale'`` the noise."""
     image = np.asarray(image)
     if scale == "zscale":
-        vmin, vmax = _zscale(image)
+        vmin, vmax = zscale_limits(image)
     else:
         finite = image[np.isfinite(image)]
         vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -167,7 +159,7 @@ def plot_cluster_kinds(dataset, kinds=CLUSTER_KINDS, *, pad=4, panel_size=2.6):
         stamp = dataset.images[k][box]
         extent = (box[1].start - 0.5, box[1].stop - 0.5, box[0].start - 0.5, box[0].stop - 0.5)
         top.imshow(stamp, cmap="gray", origin="lower", interpolation="nearest", extent=extent,
-                   vmin=_zscale(stamp)[0], vmax=float(stamp.max()))
+                   vmin=zscale_limits(stamp)[0], vmax=float(stamp.max()))
         energy = f"{obj['energy_kev']:.3g} keV, " if np.isfinite(obj["energy_kev"]) else ""
         top.set_title(f"{kind}: {energy}{obj['npix']} px", fontsize="small")
         show_label(bottom, dataset.labels[k][box], extent=extent)

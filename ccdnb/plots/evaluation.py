@@ -5,15 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..classes import CLASS_IDS, CLASS_NAMES
-from . import class_legend, show_label
-
-
-def _zscale(image):
-    """Display limits of a raw ADU image (IRAF/DS9 zscale), ignoring NaN/inf."""
-    from astropy.visualization import ZScaleInterval
-
-    finite = np.asarray(image)[np.isfinite(image)]
-    return ZScaleInterval().get_limits(finite) if finite.size else (0.0, 1.0)
+from . import class_legend, show_label, zscale_limits
 
 
 def normalized_confusion_matrix(truth, pred) -> np.ndarray:
@@ -89,7 +81,7 @@ def plot_examples(images, truths, predictions: dict, *, titles=None, panel_size=
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(panel_size * n_cols, panel_size * n_rows),
                              squeeze=False)
     for row, (image, truth) in enumerate(zip(images, truths)):
-        vmin, vmax = _zscale(image)
+        vmin, vmax = zscale_limits(image)
         axes[row, 0].imshow(image, cmap="gray", vmin=vmin, vmax=vmax, origin="lower",
                             interpolation="nearest")
         show_label(axes[row, 1], truth)

@@ -10,24 +10,13 @@ import numpy as np
 
 from ..classes import CLASS_COLOURS, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, N_CLASSES
 from ..sections import class_id, class_percentages
-from . import class_legend, show_label
+from . import class_legend, show_label, zscale_limits
+
+#: Display limits of a raw ADU image (zscale); the shared :func:`ccdnb.plots.zscale_limits`.
+image_limits = zscale_limits
 
 #: Classes drawn over the image by default (background is left clear).
 DEFAULT_OVERLAY_CLASSES = (GLOWING, HOT_PIXEL, CLUSTER)
-
-
-def image_limits(image) -> tuple[float, float]:
-    """Display limits of a raw ADU image (zscale), ignoring NaN/inf pixels.
-
-    Returns ``(0, 1)`` for an image without a finite pixel.
-    """
-    from astropy.visualization import ZScaleInterval
-
-    finite = np.asarray(image)[np.isfinite(image)]
-    if not finite.size:
-        return 0.0, 1.0
-    low, high = ZScaleInterval().get_limits(finite)
-    return float(low), float(high)
 
 
 def show_image(ax, image, *, extent=None, limits=None):
