@@ -28,16 +28,24 @@ HDU layout, so that HDU ``i`` of the masks file belongs to HDU ``i`` of the inpu
   ``PLANE0..PLANE3``) and a ``CATALOG`` binary table (see :mod:`ccdnb.catalog`).
 
 The file is written under a temporary name in the output directory and renamed
-over the final name at the end (:func:`atomic_outputs`), so a failure never
-leaves a partial file.
+over the final name at the end (:func:`ccdnb.io_utils.atomic_outputs`), so a
+failure never leaves a partial file.
+
+Provenance (:class:`Provenance`), ccdproc-style, in every mask HDU: the input
+file name (``CCDNBIN``) and its SHA-256 (``CCDNBSHA``), the tiling
+(``CCDNBTIL``, ``CCDNBMRG``) and the image's estimated background: pedestal,
+the median of the per-row pedestals (``CCDNBPED``), and read noise
+(``CCDNBRN``), both in ADU (:func:`ccdnb.normalize.estimate_background`); the
+same facts as ``HISTORY`` lines.
+
+Astropy's warnings about a broken file are caught (they become the one error
+line), so they never reach the terminal.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+import hashlib
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +55,7 @@ import numpy as np
 from . import __version__
 from .classes import CLASS_NAMES
 from .errors import CcdnbInputError
+from .io_utils import atomic_outputs  # noqa: F401  (the one atomic writer; re-exported)
 
 #: Suffixes stripped (case-insensitively) from an input name to form ``<stem>``.
 FITS_SUFFIXES = (".fits", ".fit", ".fts")
@@ -115,7 +124,8 @@ class HduSummary:
 class FitsContents:
     """Everything :func:`write_masks` needs to mirror a file: its HDUs and images."""
 
-    path: Path
+    path: Path | str
+    """The file, or the name of an HDUList in memory (:func:`hdulist_name`)."""
     hdus: list[HduSummary]
     """Every HDU of the file, in order."""
     images: list[FitsImage]
@@ -228,13 +238,15 @@ def _trailing_bytes(hdul, path: Path) -> int:
     return len(tail) if tail.strip(b"\0") else 0
 
 
-def read_fits_images(path) -> FitsContents:
-    """Read every 2-D image HDU of a FITS file.
+def read_fits_images(source) -> FitsContents:
+    """Read every 2-D image HDU of a FITS file or of an open HDUList.
 
     Parameters
     ----------
-    path : str or Path
-        A FITS file (``.fits``, ``.fit``, ``.fts``, fpack ``.fz``...).
+    source : str, Path or astropy.io.fits.HDUList
+        A FITS file (``.fits``, ``.fit``, ``.fts``, fpack ``.fz``...), or an
+        HDUList in memory (its ``filename()``, when it has one, names it in
+        messages; it is not closed).
 
     Returns
     -------
@@ -249,18 +261,23 @@ def read_fits_images(path) -> FitsContents:
         One line naming the file and the problem: missing, empty, not FITS,
         truncated or corrupt, no image HDU, an image HDU that is not 2-D (1-D
         rows or 3-D cubes: split cubes into 2-D HDUs first), or an image
-        without a single finite pixel.
+        without a single finite pixel. Astropy's warnings on the way are
+        caught, never shown.
     """
-    path = Path(path)
+    from astropy.io import fits  # imported before catching: astropy's logger hooks warnings
+
+    if isinstance(source, fits.HDUList):
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            return _read_hdulist(source, hdulist_name(source))
+    if isinstance(source, fits.hdu.base._BaseHDU):
+        raise CcdnbInputError("read_fits_images takes a file or an HDUList; "
+                              "wrap a single HDU as fits.HDUList([hdu])")
+    path = Path(source)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # astropy reports truncation only as a warning
         with _open_checked(path) as hdul:
-            hdus, images = [], []
-            for index, hdu in enumerate(hdul):
-                summary, image = _read_hdu(hdu, index, path)
-                hdus.append(summary)
-                if image is not None:
-                    images.append(image)
+            contents = _read_hdulist(hdul, path, require_images=False)
             trailing = _trailing_bytes(hdul, path)
     truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
     if truncated:
@@ -268,11 +285,100 @@ def read_fits_images(path) -> FitsContents:
     if trailing:
         raise CcdnbInputError(
             f"{path}: truncated or corrupt FITS file ({trailing} bytes after HDU "
-            f"{len(hdus) - 1} do not form a complete HDU)")
-    if not images:
-        listing = ", ".join(f"{h.extname or h.index}: {h.kind}" for h in hdus)
-        raise CcdnbInputError(f"{path}: no image data in any HDU ({listing})")
-    return FitsContents(path, hdus, images)
+            f"{len(contents.hdus) - 1} do not form a complete HDU)")
+    _require_images(contents)
+    return contents
+
+
+def hdulist_name(hdulist) -> str:
+    """The file an HDUList was read from, or ``<HDUList in memory>``."""
+    name = hdulist.filename() if hasattr(hdulist, "filename") else None
+    return str(name) if name else "<HDUList in memory>"
+
+
+def _read_hdulist(hdul, path, *, require_images: bool = True) -> FitsContents:
+    hdus, images = [], []
+    for index, hdu in enumerate(hdul):
+        summary, image = _read_hdu(hdu, index, path)
+        hdus.append(summary)
+        if image is not None:
+            images.append(image)
+    contents = FitsContents(path, hdus, images)
+    if require_images:
+        _require_images(contents)
+    return contents
+
+
+def _require_images(contents: FitsContents) -> None:
+    if not contents.images:
+        listing = ", ".join(f"{h.extname or h.index}: {h.kind}" for h in contents.hdus)
+        raise CcdnbInputError(f"{contents.path}: no image data in any HDU ({listing or 'no HDU'})")
+
+
+def file_sha256(path, *, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (frames are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Provenance:
+    """What a masks header records about how it was made (ccdproc-style).
+
+    ``backgrounds`` maps an HDU index to ``(pedestal, read_noise)`` in ADU:
+    the median of the per-row pedestals and the read noise that
+    :func:`ccdnb.normalize.estimate_background` finds in that image.
+    """
+
+    input_name: str
+    """The input file's name (no folders), or ``<HDUList in memory>``."""
+    input_sha256: str | None
+    """Hex SHA-256 of the input file; None for an HDUList without a file."""
+    tile: int
+    margin: int
+    backgrounds: dict = field(default_factory=dict)
+
+    @classmethod
+    def measure(cls, contents: FitsContents, *, tile: int, margin: int, sha256=None):
+        """Estimate the background of every image of ``contents`` and collect the facts."""
+        from .normalize import estimate_background
+
+        backgrounds = {}
+        for image in contents.images:
+            background = estimate_background(image.data)
+            pedestal = np.asarray(background.pedestal, dtype=np.float64)
+            finite = pedestal[np.isfinite(pedestal)]
+            median = float(np.median(finite)) if finite.size else float("nan")
+            backgrounds[image.index] = (median, float(background.noise))
+        return cls(Path(str(contents.path)).name, sha256, int(tile), int(margin), backgrounds)
+
+    def apply(self, header, index: int) -> None:
+        """Add the keywords and HISTORY lines of image HDU ``index`` to ``header``."""
+        checksum = f"sha256:{self.input_sha256}" if self.input_sha256 else "none (in memory)"
+        header["CCDNBIN"] = (self.input_name, "input file segmented by ccdnb")
+        header["CCDNBSHA"] = (checksum, "checksum of the input file")
+        header["CCDNBTIL"] = (self.tile, "tile side (pixels) fed to the model")
+        header["CCDNBMRG"] = (self.margin, "tile margin (pixels) discarded on stitching")
+        history = [f"ccdnb {__version__}: segmented {self.input_name} ({checksum})",
+                   f"ccdnb: model {header.get('CCDNBMOD', 'unknown')}, "
+                   f"tiles {self.tile} px, margin {self.margin} px"]
+        if index in self.backgrounds:
+            pedestal, noise = self.backgrounds[index]
+            header["CCDNBPED"] = (_finite_or_nan(pedestal),
+                                  "[adu] pedestal, median of per-row estimates")
+            header["CCDNBRN"] = (_finite_or_nan(noise), "[adu] read noise estimated by ccdnb")
+            history.append(f"ccdnb: pedestal {pedestal:.6g} ADU (row median), "
+                           f"read noise {noise:.6g} ADU")
+        for line in history:
+            header.add_history(line)
+
+
+def _finite_or_nan(value: float):
+    """A header value: the float rounded to 6 significant digits, or the string 'nan'."""
+    return float(f"{value:.6g}") if np.isfinite(value) else "nan"
 
 
 def copy_header(header):
@@ -305,7 +411,8 @@ def _named_hdu(kind, header, extname: str, extver, data=None):
 
 
 def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None, model_id=None,
-                        probabilities: dict | None = None, catalog=None):
+                        probabilities: dict | None = None, catalog=None,
+                        provenance: Provenance | None = None):
     """Build the masks file's HDUs (see the module docstring for the layout).
 
     Parameters
@@ -320,6 +427,9 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
         HDU index -> (H, W, 4) float32 probabilities; adds ``<EXTNAME>_PROB`` HDUs.
     catalog : astropy.table.Table, optional
         Added as the ``CATALOG`` binary table.
+    provenance : Provenance, optional
+        Input file, checksum, tiling and background of each image, recorded in
+        every mirrored HDU (keywords and HISTORY, see :class:`Provenance`).
 
     Returns
     -------
@@ -333,6 +443,8 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
         primary = summary.index == 0
         header = copy_header(summary.header)
         _provenance(header, model_name, model_id)
+        if provenance is not None:
+            provenance.apply(header, summary.index)
         image = images.get(summary.index)
         if image is None:
             header["CCDNBSKP"] = (f"input HDU is {summary.kind}", "not segmented by ccdnb")
@@ -365,37 +477,6 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
     if not isinstance(hdus[0], fits.PrimaryHDU):  # pragma: no cover - astropy always lists one
         hdus.insert(0, fits.PrimaryHDU())
     return fits.HDUList(hdus)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_outputs(*final_paths):
-    """Yield temporary paths beside ``final_paths``; rename them all over the finals on success.
-
-    On any exception the temporary files are removed and nothing appears at
-    the final paths, so related outputs (a masks file and its CSV catalog)
-    appear together or not at all.
-    """
-    tmp_paths = []
-    try:
-        for final_path in map(Path, final_paths):
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{final_path.name}.", suffix=".tmp",
-                                            dir=final_path.parent)
-            os.close(fd)
-            tmp_paths.append(Path(tmp_name))
-        yield tmp_paths
-        mode = 0o666 & ~_current_umask()  # mkstemp makes 0600 files; outputs are ordinary
-        for tmp_path, final_path in zip(tmp_paths, final_paths):
-            os.chmod(tmp_path, mode)
-            os.replace(tmp_path, final_path)
-    finally:
-        for tmp_path in tmp_paths:
-            tmp_path.unlink(missing_ok=True)
 
 
 def write_masks(out_path, contents: FitsContents, masks: dict, **extras) -> Path:

@@ -6,10 +6,14 @@ batches and keeps only their centres (:mod:`ccdnb.tiling`): memory is bounded
 by one batch of tiles plus the image-sized outputs, and the result does not
 depend on where tile borders fall.
 
-:func:`predict_file` is what ``ccdnb predict`` and notebook 06 call: it reads
-every image HDU of a FITS file (:mod:`ccdnb.fitsio`), segments each one and
-writes ``<stem>.masks.fits`` (optionally with probabilities and a cluster
-catalog, :mod:`ccdnb.catalog`) atomically into an output directory.
+:func:`predict_fits` reads every image HDU of a FITS file or an HDUList
+(:mod:`ccdnb.fitsio`), segments each one with :func:`predict_image` and returns
+the masks HDUList in memory (optionally with probabilities and a cluster
+catalog, :mod:`ccdnb.catalog`, and always with the provenance of every mask).
+:func:`predict_file` writes exactly that HDUList to ``<stem>.masks.fits``
+atomically, so the file and the in-memory result cannot differ. The public
+API (:func:`ccdnb.segment`, :func:`ccdnb.segment_fits`, :class:`ccdnb.Segmenter`)
+and ``ccdnb predict`` are thin callers of these functions.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import numpy as np
 
 from .classes import BACKGROUND, N_CLASSES
 from .errors import CcdnbInputError
-from .fitsio import (atomic_outputs, build_masks_hdulist, masks_path, one_line, output_stem,
-                     read_fits_images, write_hdulist)
+from .fitsio import (Provenance, build_masks_hdulist, file_sha256, masks_path, one_line,
+                     output_stem, read_fits_images, write_hdulist)
+from .io_utils import atomic_outputs
+from .model import DEFAULT_MODEL_NAME, MODELS_DIR
 from .tiling import TileGrid, iter_tile_batches, stitch
 
-#: The pretrained model shipped inside the package.
-DEFAULT_MODEL = Path(__file__).parent / "models" / "default.keras"
+#: The pretrained model shipped inside the package (``ccdnb.model.resolve_model_path("default")``).
+DEFAULT_MODEL = MODELS_DIR / f"{DEFAULT_MODEL_NAME}.keras"
 #: Card keys, in order of preference, that identify a model.
 MODEL_ID_KEYS = ("id", "model_id", "sha256", "hash")
 
@@ -78,11 +84,9 @@ def load_default_model():
     CcdnbInputError
         When this installation ships no default model.
     """
-    if not DEFAULT_MODEL.is_file():
-        raise CcdnbInputError(
-            f"{DEFAULT_MODEL}: no default model is shipped with this installation; "
-            f"pass --model PATH (a .keras file from `ccdnb train` or notebook 04)")
-    return load_model_file(DEFAULT_MODEL)
+    from .model import resolve_model_path
+
+    return load_model_file(resolve_model_path(DEFAULT_MODEL_NAME))
 
 
 def model_identity(path, card: dict) -> tuple[str, str]:
@@ -204,11 +208,111 @@ def _tile_progress(enabled, label: str, total: int):
                 disable=None if enabled else True)
 
 
+def check_tiling(tile: int, margin: int, batch_size: int) -> None:
+    """Reject a tiling that cannot work before any image is read.
+
+    Raises
+    ------
+    CcdnbInputError
+        ``tile`` not above ``2 * margin``, a negative margin, or ``batch_size`` < 1.
+    """
+    for name, value in (("tile", tile), ("margin", margin), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise CcdnbInputError(f"{name} {value!r}: expected an integer")
+    if batch_size < 1:
+        raise CcdnbInputError(f"batch size must be at least 1, got {batch_size}")
+    TileGrid.for_image((1, 1), tile, margin)
+
+
+def _segment_contents(model, contents, *, model_name, model_id, input_sha256, probabilities,
+                      catalog, tile, margin, batch_size, progress):
+    """Segment every image of ``contents``; return ``(hdulist, catalog table or None)``."""
+    total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
+                for image in contents.images)
+    masks, probs = {}, {}
+    label = Path(str(contents.path)).name
+    with _tile_progress(progress, label, total) as bar:
+        for image in contents.images:
+            start = bar.n
+            result = predict_image(model, image.data, tile=tile, margin=margin,
+                                   batch_size=batch_size, probabilities=probabilities,
+                                   progress=lambda done, _total: bar.update(start + done - bar.n))
+            masks[image.index], probs[image.index] = result if probabilities else (result, None)
+
+    table = None
+    if catalog:
+        from .catalog import build_catalog
+
+        table = build_catalog(contents.images, masks)
+    provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256)
+    hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
+                                  probabilities=probs if probabilities else None, catalog=table,
+                                  provenance=provenance)
+    return hdulist, table
+
+
+def predict_fits(model, source, *, model_name=None, model_id=None, probabilities: bool = False,
+                 catalog: bool = False, tile: int = 256, margin: int = 32, batch_size: int = 8,
+                 progress: bool = False):
+    """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A loaded model (see :class:`ccdnb.Segmenter` for models by name or path).
+    source : str, Path or astropy.io.fits.HDUList
+        The input (see :func:`ccdnb.fitsio.read_fits_images`); never modified.
+    model_name, model_id : str, optional
+        Recorded in the headers (``CCDNBMOD``, ``CCDNBMID``); ``model_name``
+        defaults to the Keras model's name.
+    probabilities : bool
+        Add one ``<EXTNAME>_PROB`` cube (4, H, W) float32 per image.
+    catalog : bool
+        Add the cluster catalog (:mod:`ccdnb.catalog`) as a ``CATALOG`` table.
+    tile, margin, batch_size : int
+        Tiling (see :func:`predict_image`).
+    progress : bool
+        Show a tqdm bar over the tiles on stderr when it is a terminal.
+
+    Returns
+    -------
+    astropy.io.fits.HDUList
+        The layout and headers of ``<stem>.masks.fits`` (:mod:`ccdnb.fitsio`),
+        provenance included: input name and SHA-256 (a file only), tile,
+        margin, and each image's pedestal and read noise.
+
+    Raises
+    ------
+    CcdnbInputError
+        Bad input or tiling.
+    """
+    hdulist, _ = _predict_fits(model, source, model_name=model_name, model_id=model_id,
+                               probabilities=probabilities, catalog=catalog, tile=tile,
+                               margin=margin, batch_size=batch_size, progress=progress)
+    return hdulist
+
+
+def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog, tile,
+                  margin, batch_size, progress):
+    from astropy.io import fits
+
+    check_tiling(tile, margin, batch_size)
+    contents = read_fits_images(source)
+    sha256 = None if isinstance(source, fits.HDUList) else file_sha256(source)
+    return _segment_contents(model, contents, model_name=model_name or getattr(model, "name", None),
+                             model_id=model_id, input_sha256=sha256,
+                             probabilities=probabilities, catalog=catalog, tile=tile,
+                             margin=margin, batch_size=batch_size, progress=progress)
+
+
 def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                  probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
                  tile: int = 256, margin: int = 32, batch_size: int = 8,
                  progress: bool = True) -> Path:
     """Segment every image HDU of a FITS file and write ``out_dir/<stem>.masks.fits``.
+
+    What is written is :func:`predict_fits`'s HDUList, byte for byte what
+    :func:`ccdnb.segment_fits` returns for the same file and options.
 
     Parameters
     ----------
@@ -216,11 +320,12 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         The input FITS file (see :func:`ccdnb.fitsio.read_fits_images`); never modified.
     out_dir : str or Path
         Output directory, created if needed.
-    model : keras.Model, str or Path, optional
-        A loaded model, a ``.keras`` file, or None for the shipped default model.
+    model : keras.Model, ccdnb.Segmenter, str or Path, optional
+        A loaded model, a Segmenter, a shipped model name or a ``.keras`` file,
+        or None for the shipped default model.
     model_name, model_id : str, optional
         Recorded in the headers (``CCDNBMOD``, ``CCDNBMID``); derived from the
-        file and its card when ``model`` is a path or None.
+        file and its card when ``model`` is not a loaded Keras model.
     probabilities : bool
         Add one ``<EXTNAME>_PROB`` cube (4, H, W) float32 per image.
     catalog : bool
@@ -251,32 +356,15 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
             if target.exists():
                 raise CcdnbInputError(
                     f"{in_path}: output {target} exists; pass --overwrite to replace it")
-    contents = read_fits_images(in_path)
-    if model is None or isinstance(model, (str, Path)):
-        model_path = DEFAULT_MODEL if model is None else Path(model)
-        model, card = load_default_model() if model is None else load_model_file(model_path)
-        derived_name, derived_id = model_identity(model_path, card)
-        model_name, model_id = model_name or derived_name, model_id or derived_id
-    model_name = model_name or getattr(model, "name", None)
+    if model is None or isinstance(model, (str, Path)) or hasattr(model, "segment_fits"):
+        from .api import get_segmenter
 
-    total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
-                for image in contents.images)
-    masks, probs = {}, {}
-    with _tile_progress(progress, Path(in_path).name, total) as bar:
-        for image in contents.images:
-            start = bar.n
-            result = predict_image(model, image.data, tile=tile, margin=margin,
-                                   batch_size=batch_size, probabilities=probabilities,
-                                   progress=lambda done, _total: bar.update(start + done - bar.n))
-            masks[image.index], probs[image.index] = result if probabilities else (result, None)
-
-    table = None
-    if catalog:
-        from .catalog import build_catalog
-
-        table = build_catalog(contents.images, masks)
-    hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
-                                  probabilities=probs if probabilities else None, catalog=table)
+        segmenter = get_segmenter(DEFAULT_MODEL_NAME if model is None else model)
+        model = segmenter.model
+        model_name, model_id = model_name or segmenter.name, model_id or segmenter.model_id
+    hdulist, table = _predict_fits(
+        model, in_path, model_name=model_name, model_id=model_id, probabilities=probabilities,
+        catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress)
     ensure_output_dir(out_dir)
     try:
         with atomic_outputs(*targets) as tmp_paths:
@@ -287,3 +375,40 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         raise CcdnbInputError(
             f"{in_path}: cannot write {out_path} ({err.strerror or one_line(err)})") from None
     return out_path
+
+
+def seam_shares(label, cls, *, tile: int) -> dict:
+    """Share of a class beside tile borders against its share everywhere, per axis.
+
+    A seam left by tiling shows as an excess of a class (the thesis saw false
+    glowing lines) in the rows or columns on either side of a tile border,
+    every ``tile`` pixels.
+
+    Parameters
+    ----------
+    label : ndarray, shape (H, W)
+        Class mask.
+    cls : int or str
+        Class id or name (``"glowing"``).
+    tile : int
+        Tile side: borders lie at multiples of it.
+
+    Returns
+    -------
+    dict
+        ``{"columns": (beside, everywhere), "rows": (beside, everywhere)}``:
+        fractions (0..1) of the pixels in the columns (rows) at either side of
+        a border, and in all columns (rows); ``beside`` is NaN when the image
+        holds no border along that axis.
+    """
+    from .sections import class_id
+
+    hits = np.asarray(label) == class_id(cls)
+    shares = {}
+    for name, axis in (("columns", 0), ("rows", 1)):
+        profile = hits.mean(axis=axis)
+        borders = np.arange(tile, profile.size, tile)
+        near = np.concatenate([borders - 1, borders])
+        beside = float(profile[near].mean()) if near.size else float("nan")
+        shares[name] = (beside, float(profile.mean()))
+    return shares

@@ -101,3 +101,28 @@ def test_atomic_outputs_leave_nothing_when_writing_fails(tmp_path):
         for temp in temps:
             temp.write_text("done")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in finals)
+
+
+def test_one_file_atomic_writers_leave_nothing_on_failure(tmp_path):
+    from ccdnb.io_utils import atomic_path, write_text_atomic
+
+    final = tmp_path / "sub" / "stats.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(final, make_parents=True) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert list((tmp_path / "sub").iterdir()) == []
+    assert write_text_atomic(final, "{}\n") == final and final.read_text() == "{}\n"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["stats.json"]
+
+
+def test_an_hdulist_in_memory_is_read_like_a_file(tmp_path):
+    path = tmp_path / "mef.fits"
+    science, raw = _multi_extension_file(path)
+    with fits.open(path) as hdul:
+        contents = read_fits_images(hdul)
+    assert contents.path == str(path)
+    assert [i.index for i in contents.images] == [1, 3, 4]
+    np.testing.assert_array_equal(contents.images[1].data, raw.astype(np.float32))
+    with pytest.raises(CcdnbInputError, match="in memory.*no image data"):
+        read_fits_images(fits.HDUList([fits.PrimaryHDU()]))

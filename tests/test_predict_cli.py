@@ -108,9 +108,9 @@ def test_unreadable_model_file_is_one_line(tmp_path, capsys):
 
 
 def test_missing_default_model_is_one_line(tmp_path, capsys, monkeypatch):
-    import ccdnb.predict
+    import ccdnb.model
 
-    monkeypatch.setattr(ccdnb.predict, "DEFAULT_MODEL", tmp_path / "models" / "default.keras")
+    monkeypatch.setattr(ccdnb.model, "MODELS_DIR", tmp_path / "models")
     image = _write(tmp_path / "img.fits", fits.PrimaryHDU(detector_image((40, 40))))
     assert main(["predict", str(image), "--out-dir", str(tmp_path / "out")]) == 2
     assert "--model" in _assert_one_error_line(capsys, "default.keras")
@@ -213,3 +213,21 @@ def test_real_detector_frames(tmp_path, model_path, package, name, images):
         for extname in images:
             assert out[extname].data.shape == src[extname].data.shape
             assert out[extname].data.dtype == np.uint8 and out[extname].data.max() <= 3
+
+
+def test_truncated_file_gives_exactly_one_stderr_line_and_no_astropy_warnings(tmp_path,
+                                                                              model_path):
+    """A real process: astropy's logger and TensorFlow's start-up notes write past capsys."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "cut.fits"
+    _cut(8000)(path)
+    result = subprocess.run(
+        [sys.executable, "-m", "ccdnb", "predict", str(path), "--out-dir", str(tmp_path / "out"),
+         "--model", str(model_path), *FAST], capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"ccdnb: error: {path}: ") and "truncated" in lines[0]
+    assert result.stdout == ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 HELP = "segment FITS files: write DIR/<stem>.masks.fits per input file"
 DESCRIPTION = """\
@@ -19,7 +18,12 @@ Output layout mirrors the input: HDU i of the masks file belongs to HDU i of
 the input. Each image HDU gives a uint8 mask HDU with the same EXTNAME (the
 primary stays primary; compressed stays compressed), carrying the input
 header plus CLASS0..CLASS3, CCDNBVER, CCDNBMOD (model file), CCDNBMID (model
-id/hash). Tables and empty HDUs give empty placeholder HDUs (CCDNBSKP).
+id/hash) and the provenance: CCDNBIN/CCDNBSHA (input file name and SHA-256),
+CCDNBTIL/CCDNBMRG (tile, margin), CCDNBPED/CCDNBRN (the image's pedestal, median
+over rows, and read noise in ADU), also as HISTORY lines. Tables and empty
+HDUs give empty placeholder HDUs (CCDNBSKP).
+The same masks are available in Python: ccdnb.segment_fits(FILE) returns this
+HDUList in memory, ccdnb.segment(array) one mask.
   --probabilities  appends one <EXTNAME>_PROB HDU per image: a (4, H, W)
                    float32 cube, planes named by PLANE0..PLANE3.
   --catalog        appends a CATALOG binary table AND writes
@@ -54,9 +58,10 @@ def add_arguments(parser):
     parser.add_argument("files", nargs="+", metavar="FILE", help="input FITS files")
     parser.add_argument("--out-dir", required=True, metavar="DIR",
                         help="where <stem>.masks.fits (and .catalog.csv) go; created if needed")
-    parser.add_argument("--model", default=None, metavar="PATH",
-                        help="a .keras model (its <name>.card.json is read when present); "
-                             "default: the model shipped in ccdnb/models/default.keras")
+    parser.add_argument("--model", default=None, metavar="NAME|PATH",
+                        help="a model shipped with ccdnb, by name, or a .keras file (its "
+                             "<name>.card.json is read when present); default: the shipped "
+                             "model 'default' (ccdnb/models/default.keras)")
     parser.add_argument("--probabilities", action="store_true",
                         help="also write per-class float32 probabilities (<EXTNAME>_PROB HDUs)")
     parser.add_argument("--catalog", action="store_true",
@@ -77,26 +82,22 @@ def run(args) -> int:
     """Segment every file; return 0, or 2 if any file failed."""
     from tqdm.auto import tqdm
 
+    from ..api import Segmenter
     from ..errors import CcdnbInputError
-    from ..predict import (DEFAULT_MODEL, ensure_output_dir, load_default_model,
-                           load_model_file, model_identity, predict_file)
-    from ..tiling import TileGrid
+    from ..predict import check_tiling, ensure_output_dir, predict_file
 
-    TileGrid.for_image((1, 1), args.tile, args.margin)  # reject a bad tile/margin up front
-    model_path = Path(args.model) if args.model else DEFAULT_MODEL
-    model, card = load_model_file(model_path) if args.model else load_default_model()
+    check_tiling(args.tile, args.margin, args.batch_size)  # reject a bad tiling up front
+    segmenter = Segmenter(args.model or "default")  # loaded once, before any output exists
     out_dir = ensure_output_dir(args.out_dir)
-    model_name, model_id = model_identity(model_path, card)
 
     failed = 0
     for in_path in tqdm(args.files, desc="files", unit="file", file=sys.stderr,
                         disable=None if len(args.files) > 1 else True):
         try:
             out_path = predict_file(
-                in_path, out_dir, model=model, model_name=model_name, model_id=model_id,
-                probabilities=args.probabilities, catalog=args.catalog,
-                overwrite=args.overwrite, tile=args.tile, margin=args.margin,
-                batch_size=args.batch_size)
+                in_path, out_dir, model=segmenter, probabilities=args.probabilities,
+                catalog=args.catalog, overwrite=args.overwrite, tile=args.tile,
+                margin=args.margin, batch_size=args.batch_size)
         except CcdnbInputError as err:
             failed += 1
             tqdm.write(f"ccdnb: error: {err}", file=sys.stderr)
