@@ -280,7 +280,7 @@ def select_efficiency(rows, kind, low=0.0, high=np.inf) -> dict:
             "efficiency_any": k_any / n if n else np.nan}
 
 
-def false_cluster_components(pred, instances, objects) -> int:
+def false_cluster_components(pred, instances, objects, *, on_background_only=False) -> int:
     """Count predicted cluster components that touch no true cluster footprint.
 
     Parameters
@@ -288,12 +288,17 @@ def false_cluster_components(pred, instances, objects) -> int:
     pred, instances : array_like of int, shape (N, H, W) or (H, W)
     objects : structured ndarray
         Objects table (fields ``image``, ``id``, ``cls``).
+    on_background_only : bool
+        Count only the components that touch no true object of any class
+        (fakes made of noise or unlabelled charge), leaving out clusters
+        predicted on hot pixels or glow (class confusions).
 
     Returns
     -------
     int
         Connected components (8-connectivity) of ``pred == CLUSTER`` with no pixel
-        on or next to (8-neighbour) a true cluster footprint, summed over images.
+        on or next to (8-neighbour) a true cluster footprint (with
+        ``on_background_only``: any true object's footprint), summed over images.
         "Next to" keeps a prediction that spills one pixel beyond the 1-sigma
         footprint of a real cluster from counting as false.
     """
@@ -306,8 +311,10 @@ def false_cluster_components(pred, instances, objects) -> int:
         components, n = label_groups(pred[image] == CLUSTER)
         if n == 0:
             continue
-        ids = clusters["id"][clusters["image"] == image]
-        truth = np.isin(instances[image], ids)
+        if on_background_only:
+            truth = instances[image] > 0
+        else:
+            truth = np.isin(instances[image], clusters["id"][clusters["image"] == image])
         near_truth = ndimage.binary_dilation(truth, structure=EIGHT_CONNECTED)
         touched = np.unique(components[near_truth])
         total += n - int(np.count_nonzero(touched))

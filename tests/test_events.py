@@ -220,3 +220,11 @@ def evaluate_baseline(image, seed, grow):
     from ccdnb.baseline import classify_baseline
 
     return classify_baseline(image, seed_sigma=seed, grow_sigma=min(grow, seed))
+
+
+def test_false_clusters_on_background_leave_out_clusters_on_other_objects():
+    pred, instances, objects = scene()
+    pred[0, 5, 19] = CLUSTER      # a cluster pixel on the hot column: false, a class confusion
+    pred[0, 0, 10] = CLUSTER      # alone on background: false, a fake
+    assert events.false_cluster_components(pred, instances, objects) == 2
+    assert events.false_cluster_components(pred, instances, objects, on_background_only=True) == 1
