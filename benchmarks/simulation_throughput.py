@@ -32,7 +32,7 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=100, help="images per run")
     parser.add_argument("--repeats", type=int, default=5, help="runs per preset")
     parser.add_argument("--size", default="256", help="image size, N or HxW")
-    parser.add_argument("--presets", nargs="+", default=["thesis", "random"])
+    parser.add_argument("--presets", nargs="+", default=["thesis", "thesis-balanced", "random"])
     parser.add_argument("--frame", action="store_true",
                         help="also time a 4096x4096 frame with 4 amplifiers (damic)")
     args = parser.parse_args(argv)

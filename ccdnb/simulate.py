@@ -30,7 +30,7 @@ from .sim_truth import OBJECT_DTYPE, Scene, label_from_components, on_float32_gr
 __all__ = [
     "BASE", "EV_PER_PAIR", "OBJECT_DTYPE", "PRESETS", "Choice", "Dataset", "Derived",
     "LogUniform", "SimulatedImage", "Uniform", "concatenate_datasets", "derive_seed",
-    "label_from_components",
+    "THESIS_DENSITIES", "class_density_table", "label_from_components", "simulate_kind_examples",
     "load_dataset", "save_dataset", "simulate_dataset", "simulate_frame", "simulate_image",
     "write_simulated_fits",
 ]
@@ -396,3 +396,65 @@ def simulate_frame(shape=(4096, 4096), n_amplifiers=4, seed=0, preset="damic", *
         sim.meta.update(amplifier=string.ascii_uppercase[k % 26], readout_edge=edge)
         images.append(sim)
     return images
+
+
+#: The thesis's class shares (% of pixels: background, glowing, hot pixel, cluster):
+#: its Table 1 test set and its balanced training set (section 4.1.5).
+THESIS_DENSITIES = {"thesis": (92.1, 6.8, 0.4, 0.7), "thesis-balanced": (41.0, 25.0, 21.0, 13.0)}
+
+#: Object kind -> overrides that make an image with that kind only (see simulate_kind_examples).
+_KIND_ONLY = {
+    "band": dict(glow_fraction=1.0, glow_kinds=("band",), glow_width_fraction=(0.2, 0.3)),
+    "edge": dict(glow_fraction=1.0, glow_kinds=("edge",), glow_width_fraction=(0.2, 0.3)),
+    "corner": dict(glow_fraction=1.0, glow_kinds=("corner",), glow_width_fraction=(0.3, 0.5)),
+    "pixel": dict(n_hot_pixels=3), "segment": dict(n_hot_segments=2),
+    "column": dict(n_hot_columns=1), "streak": dict(n_hot_streaks=2),
+    "diffuse": dict(n_diffuse=12), "worm": dict(n_worms=2), "muon": dict(n_muons=2),
+    "alpha": dict(n_alphas=1), "hit": dict(n_hits=6), "xray": dict(n_xrays=6),
+    "serial": dict(n_serial=2), "lowe": dict(n_lowe=12, read_noise_adu=2.0),
+    "track": dict(n_long_tracks=1),
+}
+
+
+def simulate_kind_examples(shape=64, seed=0, kinds=None):
+    """One image per object kind, with nothing else in it, at DAMIC-like noise.
+
+    Parameters
+    ----------
+    shape : int, (int, int) or str
+    seed : int
+    kinds : sequence of str, optional
+        Default: every kind (glow, hot pixel and cluster kinds).
+
+    Returns
+    -------
+    kinds : list of str
+    dataset : Dataset
+        Image ``i`` shows ``kinds[i]``.
+    """
+    kinds = list(kinds or _KIND_ONLY)
+    nothing = dict(glow_fraction=0.0, n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0,
+                   n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0,
+                   pedestal_adu=5000.0, gain_adu_per_e=10.0, read_noise_adu=20.0,
+                   dark_current_e=0.0, glow_offset_probability=0.0, glow_edges=("left",))
+    images = [simulate_dataset("damic", 1, shape, derive_seed(seed, i), **{**nothing, **_KIND_ONLY[k]})
+              for i, k in enumerate(kinds)]
+    return kinds, concatenate_datasets(images)
+
+
+def class_density_table(presets=("thesis", "thesis-balanced"), n=50, shape=256, seed=0):
+    """Percentage of pixels per class of ``n`` images of each preset, beside the thesis's.
+
+    Returns
+    -------
+    list of dict
+        One row per preset: ``preset``, ``simulated`` (4 percentages) and
+        ``thesis`` (4 percentages, or None where the thesis gave none).
+    """
+    rows = []
+    for preset in presets:
+        labels = simulate_dataset(preset, n, shape, seed).labels
+        share = 100.0 * np.bincount(labels.ravel(), minlength=4) / labels.size
+        rows.append({"preset": preset, "simulated": [round(float(s), 2) for s in share],
+                     "thesis": THESIS_DENSITIES.get(preset)})
+    return rows

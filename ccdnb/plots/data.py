@@ -273,3 +273,41 @@ def plot_class_percentages(percentages, *, figsize=(6.4, 3.6)):
     ax.legend(handles=handles, fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def plot_object_kinds(kinds, dataset, *, panel_size=1.9, per_row=8):
+    """Every object kind: the image (zscale) with its truth labels below it.
+
+    Parameters
+    ----------
+    kinds : sequence of str
+        ``kinds[i]`` is what image ``i`` of ``dataset`` shows
+        (see :func:`ccdnb.simulate.simulate_kind_examples`).
+    dataset : ccdnb.simulate.Dataset
+    panel_size : float
+    per_row : int
+        Kinds per row of the figure (each takes two panels, image above truth).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    n_rows = -(-len(kinds) // per_row)
+    fig, axes = plt.subplots(2 * n_rows, per_row, figsize=(panel_size * per_row, 2 * n_rows * panel_size),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i, kind in enumerate(kinds):
+        top, bottom = axes[2 * (i // per_row), i % per_row], axes[2 * (i // per_row) + 1, i % per_row]
+        image = dataset.images[i]
+        top.imshow(image, cmap="gray", origin="lower", interpolation="nearest",
+                   vmin=zscale_limits(image)[0], vmax=float(image.max()))
+        top.set_title(kind, fontsize="small")
+        show_label(bottom, dataset.labels[i])
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
