@@ -1,4 +1,4 @@
-"""Network input from raw ADU: per-row pedestal, noise and a compressive scaling.
+"""Network input from raw ADU: the zero-charge peak gives pedestal and noise.
 
 :func:`normalize_image` is the one preprocessing step shared by training and
 prediction, so the two can never disagree. It depends on nothing but the image:
@@ -7,19 +7,33 @@ makes the result independent of the detector's pedestal, gain and noise scale::
 
     normalize_image(a * image + b) == normalize_image(image)    # any a > 0
 
-Steps (see :func:`estimate_background`):
+Charge only ever adds to the pedestal. So the pedestal and the read noise live
+in the **zero-charge peak** of the pixel histogram (the pixels that hold no
+charge) and in its low side, whatever share of the pixels carries signal: a
+spread over all pixels (standard deviation, MAD) grows with the occupancy and
+fails on crowded images. :func:`estimate_background` works the way DAMIC-M
+reductions do, in steps:
 
-1. a rough per-row pedestal from row medians (on a column subsample for speed);
-2. the read noise from the robust spread (normalised median absolute deviation)
-   of the residuals, which ignores the signal's tail as a sigma clip would;
-3. a per-row sigma-clipped mean as the final pedestal: the detector drifts row
-   by row, so the pedestal is per row. Never per column: that would erase hot
-   columns and glow bands, two of the classes the network must see;
-4. a row whose pedestal sticks out far above or below both its two neighbours
+1. a rough per-row level: a low quantile of each row (below the signal, which
+   only adds), so that row drift does not smear the histogram;
+2. the zero-charge peak of the residuals: the lowest peak of the histogram
+   that holds a fair share of the pixels (glow, hot columns and dense clusters
+   make peaks only above it), then a Gaussian fit of its low side and top
+   (binned, so quantised integer data fit as well) gives its offset and the
+   read noise;
+3. per row, the zero-charge peak of that row (the lowest prominent peak of its
+   histogram in steps of the noise, so a baseline step covering a minority of
+   the row is not taken for the pedestal) refined by the mean of the row's
+   low-side pixels, corrected for the truncation of the Gaussian: the
+   detector drifts row by row, so the pedestal is per row. Never per column:
+   that would erase hot columns and glow bands, two of the classes the network
+   must see;
+4. the noise is fitted again on the residuals from the per-row pedestals;
+5. a row whose pedestal sticks out far above or below both its two neighbours
    and the running median around it is taken to hold a full-width signal (a
    horizontal hot streak) and gets the running median instead, so the streak
    survives; smooth drift, however strong, is left alone;
-5. ``z = (x - pedestal_row) / noise`` and ``asinh(z / ASINH_SOFTENING)``: linear
+6. ``z = (x - pedestal_row) / noise`` and ``asinh(z / ASINH_SOFTENING)``: linear
    within a few sigma, logarithmic beyond, so a 1-sigma cluster pixel and a
    saturated hot column (z ~ 1e5) both land in a range of about +-12.
 
@@ -32,24 +46,64 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import ndtr
 
 #: ``asinh(z / ASINH_SOFTENING)``: z (in read-noise sigma) is mapped linearly
 #: below about this value and logarithmically above it.
 ASINH_SOFTENING = 2.0
-#: Clipping threshold, in read-noise sigma, for the pedestal and noise estimates.
-CLIP_SIGMA = 3.0
 #: A row whose pedestal differs from its neighbours' by more than this many
 #: sigma is treated as a full-width signal, not as detector drift.
 ROW_OUTLIER_SIGMA = 5.0
-#: Rows in the running median that replaces outlier rows.
-ROW_WINDOW = 15
-#: At most this many columns per row enter the rough row median, and at most
-#: this many pixels the noise estimate (strided subsamples: deterministic and fast).
-MAX_MEDIAN_COLUMNS = 512
+#: At most this many columns per row enter the per-row statistics before the
+#: final pass, and at most this many pixels the noise fit (strided subsamples:
+#: deterministic and fast).
+MAX_ROW_COLUMNS = 1024
 MAX_NOISE_SAMPLES = 1_000_000
+#: Quantile (percent) of each row that gives the rough row level of step 1.
+ROUGH_ROW_PERCENT = 5.0
+#: A peak of the histogram counts as the zero-charge peak when it is at least
+#: this share of the highest peak (fluctuations in the far low tail are not).
+PEAK_SHARE = 0.3
+#: Window of the Gaussian fit of the zero-charge peak, in noise sigma around
+#: the peak: all of the low side and a little of the top, where signal hardly
+#: reaches.
+LOW_SIDE = (-3.0, 0.5)
+#: Weight window of the per-row levels, in noise sigma around the level:
+#: full weight from ``[1]`` to ``[2]``, ramping linearly to zero at ``[0]`` and
+#: ``[3]``. Wider on the top than the fit's window, because a row has few pixels
+#: and each one counts (the estimate's spread is about 1.2 / sqrt(n) sigma, 1.75
+#: / sqrt(n) with the fit's window); ramps instead of hard edges make the level
+#: a continuous function of the pixels, so float rounding cannot move it.
+ROW_WINDOW_SIGMA = (-3.5, -2.5, 1.0, 2.0)
 
-#: Percent trimmed from each tail in the noise estimate of quantised data.
-TRIM_PERCENT = 0.5
+
+def _row_weight(u):
+    """Weight of a pixel ``u`` noise sigma from the row level (see ROW_WINDOW_SIGMA)."""
+    a, b, c, d = ROW_WINDOW_SIGMA
+    return np.clip((u - a) / (b - a), 0.0, 1.0) * np.clip((d - u) / (d - c), 0.0, 1.0)
+
+
+def _weighted_gaussian_moments():
+    """Weighted mean of a unit Gaussian around its centre, and its slope when the window moves."""
+    u = np.linspace(-8.0, 8.0, 64001)
+    pdf = np.exp(-0.5 * u * u)
+
+    def mean(shift):  # the weighted mean when the window sits ``shift`` off the centre
+        w = _row_weight(u - shift) * pdf
+        return float(np.sum(w * u) / np.sum(w))
+
+    h = 1e-4
+    return mean(0.0), (mean(h) - mean(-h)) / (2 * h)
+
+
+#: Offset of a Gaussian's weighted mean from its centre (sigma), and how much
+#: of a move of the window the mean follows (for Newton steps on the level).
+ROW_WINDOW_MEAN, ROW_WINDOW_SLOPE = _weighted_gaussian_moments()
+#: Histogram bins per noise sigma in the peak searches.
+BINS_PER_SIGMA = 4
+#: Fewest low-side pixels a row needs for a pedestal of its own; rows with
+#: fewer take the pedestal of their neighbours.
+MIN_ROW_PIXELS = 8
 
 
 class Background(NamedTuple):
@@ -74,25 +128,40 @@ def _stride(n: int, limit: int) -> int:
     return max(1, -(-n // limit))
 
 
-def _row_medians(x: np.ndarray, finite: np.ndarray, all_finite: bool) -> np.ndarray:
-    """Median of each row over a column subsample; NaN for rows with no finite pixel."""
-    cols = slice(None, None, _stride(x.shape[1], MAX_MEDIAN_COLUMNS))
+def _row_sample(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """A strided column subsample of every row, float64, NaN where not finite."""
+    cols = slice(None, None, _stride(x.shape[1], MAX_ROW_COLUMNS))
     sample = x[:, cols].astype(np.float64)
-    if all_finite:
-        return np.median(sample, axis=1)
     sample[~finite[:, cols]] = np.nan
+    return sample
+
+
+def _rough_row_levels(sample: np.ndarray) -> np.ndarray:
+    """A low quantile of each row (NaN for rows with no finite pixel)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows with no finite pixel
-        return np.nanmedian(sample, axis=1)
+        return np.nanpercentile(sample, ROUGH_ROW_PERCENT, axis=1, method="lower")
 
 
-def _fill_missing_rows(pedestal: np.ndarray) -> np.ndarray:
-    """Give rows without a pedestal (no usable pixel) that of the nearest rows."""
+def _fill_missing_rows(pedestal: np.ndarray, lowest: bool = False) -> np.ndarray:
+    """Give rows without a pedestal (no usable pixel) that of the nearest rows.
+
+    Interpolated linearly between the nearest rows with a pedestal, or, with
+    ``lowest``, the lower of the two: a row without a zero-charge population
+    usually sits on signal, and a ramp between a bright block and the
+    background would hide the block's edge from :func:`_protect_bright_rows`.
+    """
     missing = ~np.isfinite(pedestal)
     if missing.any() and not missing.all():
         rows = np.arange(pedestal.size)
         pedestal = pedestal.copy()
-        pedestal[missing] = np.interp(rows[missing], rows[~missing], pedestal[~missing])
+        known = rows[~missing]
+        if lowest:
+            after = np.clip(np.searchsorted(known, rows[missing]), 0, known.size - 1)
+            before = np.clip(after - 1, 0, known.size - 1)
+            pedestal[missing] = np.minimum(pedestal[known[before]], pedestal[known[after]])
+        else:
+            pedestal[missing] = np.interp(rows[missing], known, pedestal[known])
     return pedestal
 
 
@@ -105,62 +174,286 @@ def _residual_sample(x, finite, pedestal) -> np.ndarray:
     return flat[keep] - pedestal[rows[keep]]
 
 
-def _robust_noise(residuals: np.ndarray, scale: float) -> float:
-    """Read noise from the spread of ``residuals`` (pixel minus row pedestal).
+def _lowest_prominent_peak(counts: np.ndarray) -> np.ndarray:
+    """Index of the lowest local maximum holding at least PEAK_SHARE of the highest.
 
-    The normalised median absolute deviation ignores the signal's tail (hot
-    pixels, clusters) as a sigma clip would. On quantised low-noise data (integer
-    ADU with sigma below about 0.5 ADU) most residuals are exactly 0 and the MAD
-    is 0; then the standard deviation of the residuals with the 0.5 % tails on
-    each side trimmed is used. The floor is the data's float resolution, so the
-    noise is never 0.
+    ``counts`` is (..., n_bins), already smoothed; works along the last axis.
     """
-    from astropy.stats import mad_std
+    padded = np.concatenate([np.full(counts.shape[:-1] + (1,), -np.inf), counts,
+                             np.full(counts.shape[:-1] + (1,), -np.inf)], axis=-1)
+    is_peak = (counts >= padded[..., :-2]) & (counts > padded[..., 2:])
+    is_peak &= counts >= PEAK_SHARE * counts.max(axis=-1, keepdims=True)
+    is_peak &= counts > 0
+    return np.argmax(is_peak, axis=-1)
 
-    noise = 0.0
-    if residuals.size:
-        noise = float(mad_std(residuals))
-        if not noise > 0:
-            low, high = np.percentile(residuals, [TRIM_PERCENT, 100.0 - TRIM_PERCENT])
-            noise = float(np.std(residuals[(residuals >= low) & (residuals <= high)]))
+
+def _is_quantised(values: np.ndarray) -> bool:
+    return bool(values.size) and bool(np.all(values == np.round(values)))
+
+
+def _binned_gaussian_fit(values, centre, width, edges):
+    """Fit ``A * (Phi((e1 - mu)/s) - Phi((e0 - mu)/s))`` to the histogram in ``edges``.
+
+    Returns (mu, sigma) or None when the fit fails.
+    """
+    from scipy.optimize import least_squares
+
+    counts, _ = np.histogram(values, bins=edges)
+    total = counts.sum()
+    if total < 10 or np.count_nonzero(counts) < 2:
+        return None
+    lo, hi = edges[:-1], edges[1:]
+    weights = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+
+    def residuals(p):
+        amplitude, mu, log_sigma = p
+        s = np.exp(log_sigma)
+        model = amplitude * (ndtr((hi - mu) / s) - ndtr((lo - mu) / s))
+        return (model - counts) * weights
+
+    start = [total / max(ndtr((edges[-1] - centre) / width) - ndtr((edges[0] - centre) / width),
+                         1e-3), centre, np.log(width)]
+    try:
+        fit = least_squares(residuals, start, method="lm", x_scale=[total, width, 1.0],
+                            xtol=1e-12, ftol=1e-12)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    amplitude, mu, log_sigma = fit.x
+    sigma = float(np.exp(log_sigma))
+    if not (fit.success and np.isfinite(mu) and np.isfinite(sigma) and amplitude > 0):
+        return None
+    return float(mu), sigma
+
+
+def _peak_histogram(v, start, stop, step, quantised):
+    """Bin edges and counts over [start, stop]; on the integer grid for quantised data."""
+    if quantised:
+        step = max(1.0, float(np.round(step)))
+        start, stop = np.floor(start) - 0.5, np.ceil(stop) + 0.5
+    n = int(min(max(np.ceil((stop - start) / step), 1), 20_000))  # bounded for wild spreads
+    edges = start + step * np.arange(n + 1)
+    counts, _ = np.histogram(v, bins=edges)
+    return edges, counts
+
+
+def fit_zero_charge_peak(values) -> tuple[float, float]:
+    """Centre and width of the zero-charge peak of a sample of pixel values.
+
+    Parameters
+    ----------
+    values : array_like
+        Pixel values (or residuals from a rough pedestal); finite.
+
+    Returns
+    -------
+    centre, width : float
+        The lowest prominent peak of the histogram (charge only adds, so glow,
+        hot pixels and clusters make peaks above it, never below) and its
+        Gaussian sigma, from a binned Gaussian fit of the peak's low side and
+        top (:data:`LOW_SIDE`). Quantised data (integers) are binned on their
+        integer grid, which also resolves a sigma well below one unit. The
+        width is 0 when the peak has no spread.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return 0.0, 0.0
+    q_low, q1, q5 = np.percentile(v, [0.1, 1.0, 5.0])
+    quantised = _is_quantised(v)
+    # A first width from the lowest quantiles: they lie 1.7 to 2.3 sigma below
+    # the peak at any occupancy, since the lowest pixels are always background.
+    width = (q5 - q1) / 0.68
+    if quantised:
+        width = max(width, 0.5)
+    elif not width > 0:
+        return float(q1), 0.0
+    edges, counts = _peak_histogram(v, q_low - 2.0 * width, q_low + 20.0 * width,
+                                    width / BINS_PER_SIGMA, quantised)
+    step = edges[1] - edges[0]
+    smooth = gaussian_filter1d(counts.astype(float), max(0.5 * width / step, 0.5))
+    k = int(_lowest_prominent_peak(smooth))
+    centre = 0.5 * (edges[k] + edges[k + 1])
+    if quantised and np.count_nonzero(counts[max(k - 3, 0):k + 4]) < 2:
+        return centre, 0.0  # every pixel of the peak on one value: no measurable noise
+    for _ in range(12):
+        low, high = LOW_SIDE[0] * width, LOW_SIDE[1] * width
+        if quantised:  # a few integer bins on each side, whatever the width
+            low, high = min(low, -3.0), max(high, 1.5)
+        if quantised:
+            edges, _ = _peak_histogram(v, centre + low, centre + high, 1.0, True)
+        else:  # bins anchored on the peak: the fit moves exactly with the data
+            edges = centre + width * np.arange(LOW_SIDE[0] * BINS_PER_SIGMA,
+                                               LOW_SIDE[1] * BINS_PER_SIGMA + 1) / BINS_PER_SIGMA
+        fit = _binned_gaussian_fit(v, centre, width, edges)
+        if fit is None:
+            break
+        converged = abs(fit[1] - width) < 1e-9 * width and abs(fit[0] - centre) < 1e-9 * width
+        centre, width = fit
+        if converged:
+            break
+    return float(centre), float(width)
+
+
+def _row_peaks(sample, level, noise):
+    """Per row, the lowest prominent peak of the row's histogram (in noise steps)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    lo, hi = -6.0, 12.0
+    n_bins = int((hi - lo) * BINS_PER_SIGMA)
+    z = (sample - level[:, None]) / noise
+    bins = np.floor((z - lo) * BINS_PER_SIGMA)
+    ok = np.isfinite(bins) & (bins >= 0) & (bins < n_bins)
+    rows = np.broadcast_to(np.arange(sample.shape[0])[:, None], sample.shape)
+    flat = rows[ok] * n_bins + bins[ok].astype(np.int64)
+    counts = np.bincount(flat, minlength=sample.shape[0] * n_bins).reshape(-1, n_bins)
+    smooth = gaussian_filter1d(counts.astype(float), 0.5 * BINS_PER_SIGMA, axis=1, mode="constant")
+    k = _lowest_prominent_peak(smooth)
+    return level + (lo + (k + 0.5) / BINS_PER_SIGMA) * noise
+
+
+def _row_levels(x, finite, start, noise, iterations, chunk_rows=256):
+    """Per-row zero-charge level from the weighted mean around it.
+
+    Starting from ``start`` (H,), each iteration takes the mean of the row's
+    pixels weighted by :func:`_row_weight` around the current level; for a
+    Gaussian that mean sits :data:`ROW_WINDOW_MEAN` sigma off the centre and
+    follows a move of the window by :data:`ROW_WINDOW_SLOPE`, which gives a
+    Newton step to the level where the two agree. Rows with too little weight
+    take their neighbours' level. Computed in float64, in blocks of rows to
+    bound the memory.
+    """
+    level = start.astype(np.float64)
+    for _ in range(iterations):
+        count = np.zeros(level.size)
+        total = np.zeros(level.size)
+        for r0 in range(0, x.shape[0], chunk_rows):
+            rows = slice(r0, r0 + chunk_rows)
+            residual = x[rows] - level[rows, None]  # float64
+            weight = _row_weight(residual * (1.0 / noise))
+            weight[~finite[rows]] = 0.0
+            residual[~finite[rows]] = 0.0
+            count[rows] = weight.sum(axis=1)
+            total[rows] = np.einsum("ij,ij->i", weight, residual)
+        mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+        level = level + (mean - ROW_WINDOW_MEAN * noise) / (1.0 - ROW_WINDOW_SLOPE)
+        level[count < MIN_ROW_PIXELS] = np.nan
+        level = _fill_missing_rows(level, lowest=True)
+    return level
+
+
+def _noise_floor(scale: float) -> float:
     floor = np.finfo(np.float32).eps * scale
-    if not noise > floor:
-        noise = floor if floor > 0 else 1.0
-    return noise
-
-
-def _clipped_row_means(x, finite, pedestal, noise) -> np.ndarray:
-    """Per-row mean of the pixels within ``CLIP_SIGMA`` noise of the row pedestal."""
-    residual = x - pedestal[:, None].astype(x.dtype)
-    keep = finite & (np.abs(residual) < CLIP_SIGMA * noise)
-    count = keep.sum(axis=1)
-    total = np.where(keep, residual, 0).sum(axis=1, dtype=np.float64)
-    shift = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-    return pedestal + shift
+    return floor if floor > 0 else 1.0
 
 
 def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
-    """Give rows that stick out of the drift their neighbours' running median.
+    """Give rows that hold a full-width signal the pedestal of the rows around them.
 
-    A row is an outlier when its pedestal is far both from the running median
-    of the rows around it and from the mean of its two neighbours. The second
-    test keeps a smooth drift, however strong, from being taken for a signal
-    where it curves (at a peak the running median lags behind the drift).
+    A row whose every pixel carries charge (a horizontal hot streak, a glow
+    band along the top or bottom edge) has no zero-charge peak of its own: its
+    level sits on the signal. The rows are cut into blocks where the level
+    jumps by more than :data:`ROW_OUTLIER_SIGMA` noise beyond the row-to-row
+    steps around it (a drift, however strong, takes steps of similar size and
+    is left alone). Charge only adds, so a block that lies above the nearest
+    unflagged blocks on both sides (or on its one side at the image edge) is
+    flagged, repeatedly, so that a streak inside a band goes with the band.
+    Flagged rows get the level interpolated between the unflagged rows around
+    them. Blocks covering more than half of the rows are never flagged on
+    both-sided evidence alone: most rows cannot all hold signal.
     """
-    if pedestal.size < 3:
-        return pedestal
     from scipy.ndimage import median_filter
 
-    local = median_filter(pedestal, size=min(ROW_WINDOW, pedestal.size | 1), mode="nearest")
-    padded = np.pad(pedestal, 1, mode="edge")
-    bump = pedestal - 0.5 * (padded[:-2] + padded[2:])
+    pedestal = np.asarray(pedestal, dtype=np.float64).copy()
+    if pedestal.size < 3:
+        return pedestal
     limit = ROW_OUTLIER_SIGMA * noise
-    outlier = (np.abs(pedestal - local) > limit) & (np.abs(bump) > limit)
-    return np.where(outlier, local, pedestal)
+    steps = np.diff(pedestal)
+    jumps = np.flatnonzero(np.abs(steps - median_filter(steps, size=5, mode="nearest")) > limit) + 1
+    if jumps.size == 0:
+        return pedestal
+    bounds = np.concatenate([[0], jumps, [pedestal.size]])
+    blocks = list(zip(bounds[:-1], bounds[1:]))
+    flagged = [False] * len(blocks)
+
+    def neighbour_level(index, direction):
+        """Edge level of the nearest unflagged block in ``direction`` (+1 or -1)."""
+        k = index + direction
+        while 0 <= k < len(blocks) and flagged[k]:
+            k += direction
+        if not 0 <= k < len(blocks):
+            return None
+        first, stop = blocks[k]
+        return pedestal[first] if direction > 0 else pedestal[stop - 1]
+
+    changed = True
+    while changed:
+        changed = False
+        for i, (first, stop) in enumerate(blocks):
+            if flagged[i]:
+                continue
+            sides = [v for v in (neighbour_level(i, -1), neighbour_level(i, +1)) if v is not None]
+            if not sides or (len(sides) == 2 and stop - first > pedestal.size // 2):
+                continue
+            if all(pedestal[first] - v > limit and pedestal[stop - 1] - v > limit for v in sides):
+                flagged[i] = changed = True
+    bad = np.zeros(pedestal.size, bool)
+    for (first, stop), flag in zip(blocks, flagged):
+        bad[first:stop] = flag
+    if bad.any() and not bad.all():
+        rows = np.arange(pedestal.size)
+        pedestal[bad] = np.interp(rows[bad], rows[~bad], pedestal[~bad])
+    return pedestal
+
+
+def _refit_noise(x, finite, pedestal, noise, floor):
+    """The zero-charge peak's width in the residuals from per-row ``pedestal``.
+
+    Quantised data stay on their grid (residuals from rounded levels); below a
+    few units of noise that rounding would add more than it removes, and the
+    first estimate stays.
+    """
+    sample = x.reshape(-1)[: 10_000]
+    quantised = _is_quantised(sample[np.isfinite(sample)])
+    if quantised and noise <= 3.0:
+        return noise
+    levels = np.round(pedestal) if quantised else pedestal
+    residual = x - levels[:, None]
+    sag = _column_sag(residual, finite, noise)
+    if sag is not None:  # a baseline that sags along the row would widen the low side
+        residual -= np.round(sag) if quantised else sag
+    _, refit = fit_zero_charge_peak(_residual_sample(residual, finite, np.zeros(x.shape[0])))
+    return refit if refit > floor else noise
+
+
+def _column_sag(residual, finite, noise):
+    """Per-column level of the zero-charge peak where it sits below the row pedestals.
+
+    Skipper readout can make the baseline sag along the row (a step or a
+    transient in the column direction). Charge never lowers a pixel, so a run
+    of columns whose zero-charge level lies significantly below 0 can only be
+    the baseline. Returns that (W,) negative level (0 elsewhere), or None when
+    there is none. Positive column levels are left alone: they are hot columns
+    and glow, which the network must see.
+    """
+    height = residual.shape[0]
+    if height < 2 * MIN_ROW_PIXELS:
+        return None
+    rows = slice(None, None, _stride(height, MAX_ROW_COLUMNS))
+    columns = residual[rows].T
+    ok = finite[rows].T
+    start = np.zeros(columns.shape[0])
+    level = _row_levels(np.where(ok, columns, np.nan), ok, start, noise, iterations=3)
+    n = np.count_nonzero(ok, axis=1)
+    # Significant: 4 standard errors of a column's level below zero.
+    significant = level < -4.0 * 1.2 * noise / np.sqrt(np.maximum(n, 1))
+    if not significant.any():
+        return None
+    return np.where(significant, level, 0.0)
 
 
 def estimate_background(image) -> Background:
-    """Estimate the per-row pedestal and the read noise of an image.
+    """Estimate the per-row pedestal and the read noise from the zero-charge peak.
 
     Parameters
     ----------
@@ -170,29 +463,41 @@ def estimate_background(image) -> Background:
     Returns
     -------
     Background
-        ``(pedestal, noise)``: ``pedestal`` (H,) float64 per-row pedestal, ``noise``
-        the read noise (float, > 0). Rows without a finite pixel get the pedestal
-        of the nearest rows; an image without any finite pixel gets pedestal 0 and
-        noise 1.
+        ``(pedestal, noise)``: ``pedestal`` (H,) float64 per-row level of the
+        zero-charge peak, ``noise`` its Gaussian sigma (float, > 0). Both hold
+        whatever share of the pixels carries charge (see the module notes).
+        Rows without a finite pixel get the pedestal of the nearest rows; an
+        image without any finite pixel gets pedestal 0 and noise 1.
 
     Notes
     -----
     Both estimates are equivariant: for ``a > 0``, ``a * image + b`` gives
-    pedestal ``a * pedestal + b`` and noise ``a * noise`` (up to float rounding).
+    pedestal ``a * pedestal + b`` and noise ``a * noise`` (up to float rounding;
+    integer data are fitted on their integer grid).
     """
     x = _working_array(image)
     finite = np.isfinite(x)
-    all_finite = bool(finite.all())
     if x.size == 0 or not finite.any():
         return Background(np.zeros(x.shape[0]), 1.0)
 
-    pedestal = _fill_missing_rows(_row_medians(x, finite, all_finite))
-    scale = float(np.max(np.abs(pedestal)))
-    # The noise comes from the row-median residuals: on integer data they stay on
-    # the integer grid, which the quantised-data fallback relies on.
-    noise = _robust_noise(_residual_sample(x, finite, pedestal), scale)
-    pedestal = _clipped_row_means(x, finite, pedestal, noise)
+    sample = _row_sample(x, finite)
+    rough = _fill_missing_rows(_rough_row_levels(sample))
+    scale = float(np.max(np.abs(rough)))
+    offset, noise = fit_zero_charge_peak(_residual_sample(x, finite, rough))
+    floor = _noise_floor(scale)
+    if not noise > floor:  # no spread at all: every finite pixel on one level
+        return Background(_protect_bright_rows(rough + offset, floor), floor)
+
+    pedestal = _row_peaks(sample, rough + offset, noise)
+    pedestal = _row_levels(sample, np.isfinite(sample), pedestal, noise, iterations=3)
     pedestal = _protect_bright_rows(pedestal, noise)
+    # The noise again, now free of the rough levels' scatter and of rows that
+    # hold signal across their full width; then the final levels on every pixel.
+    noise = _refit_noise(x, finite, pedestal, noise, floor)
+    sag = _column_sag(x - pedestal[:, None], finite, noise)
+    pedestal = _row_levels(x if sag is None else x - sag, finite, pedestal, noise, iterations=1)
+    pedestal = _protect_bright_rows(pedestal, noise)
+    noise = _refit_noise(x, finite, pedestal, noise, floor)
     return Background(pedestal, noise)
 
 
