@@ -131,11 +131,43 @@ def _trim_to_multiple(images, labels, multiple):
     return images[:, :height, :width], labels[:, :height, :width]
 
 
+def _stop_after_minutes_class():
+    import keras
+
+    class StopAfterMinutes(keras.callbacks.Callback):
+        """Stop training after the first epoch that ends past a wall-clock budget.
+
+        Placed before EarlyStopping, whose end-of-training step then restores
+        the best epoch's weights as usual.
+        """
+
+        def __init__(self, minutes):
+            super().__init__()
+            self.seconds = 60.0 * float(minutes)
+            self.stopped_epoch = None
+
+        def on_train_begin(self, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if time.perf_counter() - self._start > self.seconds:
+                self.stopped_epoch = epoch + 1
+                self.model.stop_training = True
+
+    return StopAfterMinutes
+
+
+def __getattr__(name):  # the callback class needs Keras: built on first use
+    if name == "StopAfterMinutes":
+        return _stop_after_minutes_class()
+    raise AttributeError(name)
+
+
 def train_model(train_images, train_labels, *, out_dir, architecture, epochs, batch_size,
                 steps_per_epoch, optimizer, loss, learning_rate=None,
                 validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
                 strategy=None, pretrained=None, data_info=None, card_extra=None,
-                verbose=1) -> TrainingResult:
+                max_minutes=None, verbose=1) -> TrainingResult:
     """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
 
     Parameters
@@ -156,6 +188,9 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         Batches per epoch; 0 or None for one pass over the training images.
     optimizer : str
         A name of :data:`ccdnb.losses.OPTIMIZERS`.
+    max_minutes : float, optional
+        Wall-clock budget: training stops after the first epoch that ends past
+        it (the best epoch's weights are kept, as with early stopping).
     loss : str
         A name of :data:`ccdnb.losses.LOSSES`; class weights are the inverse
         class frequencies of the training labels.
@@ -248,6 +283,8 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         keras.callbacks.ModelCheckpoint(model_path, monitor=monitor, save_best_only=True),
         keras.callbacks.CSVLogger(out_dir / HISTORY_FILE),
     ]
+    if max_minutes:
+        callbacks.insert(0, _stop_after_minutes_class()(max_minutes))
     initial_lr = float(f"{float(keras.ops.convert_to_numpy(optimizer_object.learning_rate)):.6g}")
     start = time.perf_counter()
     fit = model.fit(train_data, validation_data=val_data, epochs=int(epochs),
@@ -280,6 +317,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         "pretrained": str(pretrained) if pretrained else None,
         "replicas": replicas,
         "training_time_s": round(training_time, 1),
+        "max_minutes": max_minutes,
         **(card_extra or {}),
     }
     save_model(model, model_path, card)

@@ -60,6 +60,9 @@ def add_arguments(parser):
                         help="mirror training over all visible GPUs (tf.distribute)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in bfloat16 (mixed_bfloat16 policy; softmax stays float32)")
+    parser.add_argument("--max-minutes", default=None,
+                        help="wall-clock budget: stop after the first epoch past it, keeping "
+                             "the best epoch (default: none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -70,7 +73,7 @@ def command_line(args) -> str:
     words = ["ccdnb", "train", "--data", *args.data]
     for option in ("out_dir", "architecture", "epochs", "batch_size", "steps_per_epoch",
                    "optimizer", "learning_rate", "loss", "validation_split", "augment",
-                   "crop_size", "seed", "pretrained"):
+                   "crop_size", "seed", "pretrained", "max_minutes"):
         value = getattr(args, option)
         if value is not None:
             words += ["--" + option.replace("_", "-"), str(value)]
@@ -112,6 +115,9 @@ def run(args) -> int:
         if learning_rate == 0.0:
             raise CcdnbInputError(f"--learning-rate {args.learning_rate!r}: must be positive")
     crop_size = None if args.crop_size is None else parse_number(args.crop_size, "--crop-size", int, 1)
+    max_minutes = None
+    if args.max_minutes is not None:
+        max_minutes = parse_number(args.max_minutes, "--max-minutes", float, 0.0)
     if args.pretrained and not Path(args.pretrained).is_file():
         raise CcdnbInputError(f"--pretrained {args.pretrained}: file not found")
 
@@ -146,7 +152,8 @@ def run(args) -> int:
                              learning_rate=learning_rate, validation_split=split,
                              augment=augment, crop_size=crop_size, seed=seed,
                              strategy=strategy, pretrained=args.pretrained,
-                             data_info=data_info, verbose=0 if args.quiet else 1,
+                             data_info=data_info, max_minutes=max_minutes,
+                             verbose=0 if args.quiet else 1,
                              card_extra={"command": command_line(args)})
     except ValueError as err:
         about_pretrained = args.pretrained and str(args.pretrained) in str(err)
