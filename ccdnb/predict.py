@@ -30,6 +30,7 @@ from .fitsio import (Provenance, build_masks_hdulist, file_sha256, masks_path, o
                      output_stem, read_fits_images, write_hdulist)
 from .io_utils import atomic_outputs
 from .model import DEFAULT_MODEL_NAME, MODELS_DIR
+from .signal_floor import SIGNAL_SIGMA, best_signal_class, keep_significant_signal
 from .tiling import TileGrid, iter_tile_batches, stitch
 
 #: The pretrained model shipped inside the package (``ccdnb.model.resolve_model_path("default")``).
@@ -117,7 +118,7 @@ def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size: int = 8,
-                  probabilities: bool = False, progress=None):
+                  probabilities: bool = False, progress=None, signal_floor=SIGNAL_SIGMA):
     """Segment a whole image with overlapping tiles.
 
     Parameters
@@ -138,6 +139,10 @@ def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size
         Also return the stitched class probabilities.
     progress : callable, optional
         Called as ``progress(tiles_done, tiles_total)`` after every batch.
+    signal_floor : float or None
+        No pixel at or above this significance (read-noise sigma) stays
+        background: it gets the network's most probable other class
+        (:mod:`ccdnb.signal_floor`). None leaves the network's mask as it is.
 
     Returns
     -------
@@ -152,8 +157,10 @@ def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size
     if image.ndim != 2 or image.size == 0:
         raise CcdnbInputError(f"expected a non-empty 2-D image, got shape {image.shape}")
     grid = TileGrid.for_image(image.shape, tile, margin)
-    padded = grid.pad(normalize_image(image))
+    normalised = normalize_image(image)
+    padded = grid.pad(normalised)
     mask = np.zeros(image.shape, dtype=np.uint8)
+    signal_class = np.zeros(image.shape, dtype=np.uint8) if signal_floor is not None else None
     probs = np.zeros(image.shape + (N_CLASSES,), dtype=np.float32) if probabilities else None
     done = 0
     for origins, tiles in iter_tile_batches(padded, grid, batch_size):
@@ -168,11 +175,15 @@ def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size
                 f"the model cannot segment {tile}x{tile} tiles ({one_line(err)}); "
                 f"use a tile size that is a multiple of the U-Net's 2**depth") from None
         stitch(mask, grid, origins, np.argmax(out, axis=-1).astype(np.uint8))
+        if signal_class is not None:
+            stitch(signal_class, grid, origins, best_signal_class(out))
         if probs is not None:
             stitch(probs, grid, origins, out)
         done += len(origins)
         if progress is not None:
             progress(done, len(grid))
+    if signal_class is not None:
+        keep_significant_signal(mask, normalised, signal_class, sigma=signal_floor)
     nonfinite = ~np.isfinite(image)
     if nonfinite.any():  # no measurement there: background, with certainty
         mask[nonfinite] = BACKGROUND

@@ -49,8 +49,9 @@ def test_tile_not_larger_than_margins_is_an_input_error(tile, margin):
 @pytest.mark.parametrize("shape", [(517, 1031), (40, 23)])
 def test_tiled_prediction_equals_whole_image_prediction_away_from_border(model, shape):
     image = detector_image(shape, seed=3)
+    # The network's own mask (no significance floor): tiling alone is under test.
     mask, probs = predict_image(model, image, tile=TILE, margin=MARGIN, batch_size=16,
-                                probabilities=True)
+                                probabilities=True, signal_floor=None)
     whole = model.predict_on_batch(normalize_image(image)[None, ..., None])[0]
     # Tiles pad by reflection, the whole-image net by zeros: they may differ only
     # within the receptive field of the image border.

@@ -1,0 +1,62 @@
+"""No signal lost: pixels at 5 sigma or more never end up as background."""
+
+import numpy as np
+
+from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+from ccdnb.normalize import normalize_image
+from ccdnb.signal_floor import (SIGNAL_SIGMA, best_signal_class, input_threshold,
+                                keep_significant_signal)
+
+
+def background_only_model(favourite=HOT_PIXEL):
+    """A 1x1-convolution net that calls every pixel background, ``favourite`` second."""
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    logits = keras.layers.Conv2D(4, 1, use_bias=True, kernel_initializer="zeros")(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax()(logits))
+    bias = np.full(4, -5.0, np.float32)
+    bias[BACKGROUND], bias[favourite] = 5.0, 0.0
+    model.layers[1].set_weights([np.zeros((1, 1, 1, 4), np.float32), bias])
+    return model
+
+
+def test_input_threshold_is_five_sigma_in_network_units():
+    z = np.array([[4.99, 5.0, 5.01, 50.0]])
+    u = np.arcsinh(z / 2.0)
+    assert list(u[0] >= input_threshold()) == [False, True, True, True]
+
+
+def test_best_signal_class_ignores_background():
+    probs = np.array([[0.9, 0.02, 0.05, 0.03], [0.1, 0.5, 0.1, 0.3], [0.97, 0.0, 0.0, 0.03]])
+    assert list(best_signal_class(probs)) == [HOT_PIXEL, GLOWING, CLUSTER]
+
+
+def test_significant_background_pixels_take_the_best_signal_class_and_nothing_else_moves():
+    rng = np.random.default_rng(0)
+    image = 500.0 + rng.normal(0.0, 4.0, (64, 64))
+    image[10, 10] += 30 * 4.0       # an isolated 30-sigma hit
+    image[40, 20:23] += 8 * 4.0     # a faint 8-sigma serial hit
+    u = normalize_image(image)
+    mask = np.zeros(image.shape, np.uint8)
+    mask[30, 30] = GLOWING          # the network's own decisions stay
+    signal = np.full(image.shape, CLUSTER, np.uint8)
+    out, changed = keep_significant_signal(mask.copy(), u, signal)
+    assert out[10, 10] == CLUSTER and (out[40, 20:23] == CLUSTER).all()
+    assert out[30, 30] == GLOWING
+    assert changed == np.count_nonzero(out != mask) >= 4
+    assert np.count_nonzero(out) - 1 == changed   # nothing else turned on
+
+
+def test_predict_image_keeps_a_bright_hit_that_the_network_calls_background():
+    from ccdnb.predict import predict_image
+
+    rng = np.random.default_rng(1)
+    image = (800.0 + rng.normal(0.0, 3.0, (96, 96))).astype(np.float32)
+    image[50, 60] += 200 * 3.0
+    model = background_only_model(favourite=CLUSTER)
+    raw = predict_image(model, image, tile=32, margin=8, signal_floor=None)
+    kept = predict_image(model, image, tile=32, margin=8)
+    assert raw[50, 60] == BACKGROUND and kept[50, 60] == CLUSTER
+    z = (image - 800.0) / 3.0
+    assert not np.any((kept == BACKGROUND) & (z >= SIGNAL_SIGMA + 0.5))
