@@ -76,8 +76,10 @@ def test_transforms_change_what_they_say():
     assert np.allclose(transform_image(image, "pedestal", pedestal_shift_adu=-2000.0),
                        image - 2000.0, atol=1e-2)
     inverted = transform_image(image, "inverted")
-    # mirrored about the estimated row pedestal, which is good to a fraction of the noise
-    assert np.allclose(inverted + image, 2 * PEDESTAL, atol=0.5 * NOISE)
+    # mirrored about the estimated row pedestal, which is good to a fraction of the
+    # noise: each row's level comes from its own zero-charge peak (about 1.2 sigma /
+    # sqrt(row length) of scatter), and the sum holds twice that scatter
+    assert np.allclose(inverted + image, 2 * PEDESTAL, atol=0.75 * NOISE)
     assert abs(np.mean(inverted + image) - 2 * PEDESTAL) < 0.05 * NOISE
     noisier = transform_image(image, "noise", seed=1, noise_factor=3.0)
     assert np.std(noisier) == pytest.approx(3 * NOISE, rel=0.05)
