@@ -85,6 +85,11 @@ def _cell_of_failure(executed_path: Path, err) -> tuple[int, str]:
     return cell_index, source
 
 
+def default_figures_dir(profile: str) -> Path:
+    """``<repo>/figures/<profile>``: each profile keeps its own committed figures."""
+    return REPO_ROOT / "figures" / profile
+
+
 def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
                  figures_dir: str | Path | None = None, only=None,
                  notebooks_dir: str | Path | None = None,
@@ -99,7 +104,8 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         Where notebooks exchange data and executed copies land; default
         ``<repo>/runs/<profile>``.
     figures_dir : path, optional
-        Where figures and reports go; default ``<repo>/figures``.
+        Where figures and reports go; default ``<repo>/figures/<profile>``, so a
+        fast profile never overwrites the figures of a slower one.
     only : str or list of str, optional
         Run only these notebooks (``"04,05"``); they read what earlier ones left in ``run_dir``.
     notebooks_dir : path, optional
@@ -124,7 +130,7 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         raise CcdnbInputError(f"{notebooks_dir}: notebooks folder not found "
                               "(ccdnb reproduce runs from a checkout of the repository)")
     run_dir = Path(run_dir) if run_dir else REPO_ROOT / "runs" / profile
-    figures_dir = Path(figures_dir) if figures_dir else REPO_ROOT / "figures"
+    figures_dir = Path(figures_dir) if figures_dir else default_figures_dir(profile)
     run_dir, figures_dir = run_dir.resolve(), figures_dir.resolve()
     executed_dir = run_dir / "notebooks"
     executed_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ import pytest
 
 from ccdnb import cli
 from ccdnb.errors import CcdnbInputError
-from ccdnb.pipeline import REPO_ROOT, NotebookFailure, run_pipeline, select_notebooks
+from ccdnb.pipeline import (REPO_ROOT, NotebookFailure, default_figures_dir, run_pipeline,
+                            select_notebooks)
 from ccdnb.profiles import NOTEBOOKS, PROFILES
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -99,3 +100,9 @@ def test_smoke_profile_runs_the_whole_chain(tmp_path):
     assert "05_classification_report.txt" in figures
     timings = json.loads((run / "timings.json").read_text())
     assert set(timings["seconds"]) == set(NOTEBOOKS)
+
+
+def test_each_profile_writes_its_own_figures_folder():
+    folders = {default_figures_dir(p) for p in ("smoke", "quick", "thesis")}
+    assert len(folders) == 3 and all(f.parent == REPO_ROOT / "figures" for f in folders)
+    assert default_figures_dir("quick").name == "quick"

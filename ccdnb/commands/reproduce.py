@@ -7,7 +7,7 @@ import time
 
 from ..profiles import DEFAULT_PROFILE, PROFILES
 
-HELP = "run the notebooks 01..06 headless (papermill) and regenerate figures/"
+HELP = "run the notebooks 01..06 headless (papermill) and regenerate figures/<profile>/"
 DESCRIPTION = """\
 Run notebooks/01_simulate .. 06_damic_inference in order with papermill.
 
@@ -15,7 +15,7 @@ Profiles: smoke (seconds to minutes; what the tests run), quick (default: a
 useful model on a 2-core CPU in ~20 min), thesis (the thesis's sizes: 200
 training and 42 test images of 256x256, up to 100 epochs; for a long run or
 a GPU). Executed notebooks go to RUN_DIR/notebooks; figures and the
-classification report go to FIGURES_DIR. One line per notebook with its
+classification report go to FIGURES_DIR (default figures/<profile>). One line per notebook with its
 elapsed time; a failing notebook is named with its failing cell, exit 1.
 """
 
@@ -28,7 +28,7 @@ def add_arguments(parser):
                         help="where notebooks exchange data and executed copies land "
                              "(default: runs/<profile>)")
     parser.add_argument("--figures-dir", default=None,
-                        help="where figures and reports go (default: figures/)")
+                        help="where figures and reports go (default: figures/<profile>)")
     parser.add_argument("--only", default=None, metavar="NN[,NN...]",
                         help="run only these notebooks, e.g. 04,05 (they read what earlier "
                              "notebooks left in the run directory)")
