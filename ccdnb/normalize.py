@@ -54,11 +54,11 @@ ASINH_SOFTENING = 2.0
 #: A row whose pedestal differs from its neighbours' by more than this many
 #: sigma is treated as a full-width signal, not as detector drift.
 ROW_OUTLIER_SIGMA = 5.0
-#: At most this many columns per row enter the per-row statistics before the
-#: final pass, and at most this many pixels the noise fit (strided subsamples:
-#: deterministic and fast).
-MAX_ROW_COLUMNS = 1024
-MAX_NOISE_SAMPLES = 1_000_000
+#: At most this many columns per row enter the per-row statistics, and at most
+#: this many pixels the noise fit (strided subsamples: deterministic and fast;
+#: a row of 512 pixels places its level to 0.05 sigma).
+MAX_ROW_COLUMNS = 512
+MAX_NOISE_SAMPLES = 250_000
 #: Quantile (percent) of each row that gives the rough row level of step 1.
 ROUGH_ROW_PERCENT = 5.0
 #: A peak of the histogram counts as the zero-charge peak when it is at least
@@ -80,7 +80,12 @@ ROW_WINDOW_SIGMA = (-3.5, -2.5, 1.0, 2.0)
 def _row_weight(u):
     """Weight of a pixel ``u`` noise sigma from the row level (see ROW_WINDOW_SIGMA)."""
     a, b, c, d = ROW_WINDOW_SIGMA
-    return np.clip((u - a) / (b - a), 0.0, 1.0) * np.clip((d - u) / (d - c), 0.0, 1.0)
+    rise = (u - a) * (1.0 / (b - a))
+    np.clip(rise, 0.0, 1.0, out=rise)
+    fall = (d - u) * (1.0 / (d - c))
+    np.clip(fall, 0.0, 1.0, out=fall)
+    rise *= fall
+    return rise
 
 
 def _weighted_gaussian_moments():
@@ -138,6 +143,8 @@ def _row_sample(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
 
 def _rough_row_levels(sample: np.ndarray) -> np.ndarray:
     """A low quantile of each row (NaN for rows with no finite pixel)."""
+    if not np.isnan(sample).any():
+        return np.percentile(sample, ROUGH_ROW_PERCENT, axis=1, method="lower")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows with no finite pixel
         return np.nanpercentile(sample, ROUGH_ROW_PERCENT, axis=1, method="lower")
@@ -191,49 +198,77 @@ def _is_quantised(values: np.ndarray) -> bool:
     return bool(values.size) and bool(np.all(values == np.round(values)))
 
 
-def _binned_gaussian_fit(values, centre, width, edges):
+def _counts(sorted_values, edges):
+    """Histogram of already sorted values (a binary search per edge, no pass over the data)."""
+    return np.diff(np.searchsorted(sorted_values, edges)).astype(np.float64)
+
+
+def _binned_gaussian_fit(sorted_values, centre, width, edges, iterations=50):
     """Fit ``A * (Phi((e1 - mu)/s) - Phi((e0 - mu)/s))`` to the histogram in ``edges``.
 
-    Returns (mu, sigma) or None when the fit fails.
+    Levenberg-Marquardt on three parameters (A, mu, log s) with the analytic
+    Jacobian and Poisson weights, written out because it runs on every image
+    and a general-purpose solver's overhead would dominate. Returns (mu, sigma)
+    or None when the fit fails.
     """
-    from scipy.optimize import least_squares
-
-    counts, _ = np.histogram(values, bins=edges)
+    counts = _counts(sorted_values, edges)
     total = counts.sum()
     if total < 10 or np.count_nonzero(counts) < 2:
         return None
     lo, hi = edges[:-1], edges[1:]
     weights = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    inv_sqrt_2pi = 1.0 / np.sqrt(2.0 * np.pi)
 
-    def residuals(p):
+    def model(p):
         amplitude, mu, log_sigma = p
         s = np.exp(log_sigma)
-        model = amplitude * (ndtr((hi - mu) / s) - ndtr((lo - mu) / s))
-        return (model - counts) * weights
+        a, b = (lo - mu) / s, (hi - mu) / s
+        mass = ndtr(b) - ndtr(a)
+        residual = (amplitude * mass - counts) * weights
+        pdf_a, pdf_b = inv_sqrt_2pi * np.exp(-0.5 * a * a), inv_sqrt_2pi * np.exp(-0.5 * b * b)
+        jac = np.stack([mass, amplitude * (pdf_a - pdf_b) / s,
+                        amplitude * (a * pdf_a - b * pdf_b)], axis=1) * weights[:, None]
+        return residual, jac
 
-    start = [total / max(ndtr((edges[-1] - centre) / width) - ndtr((edges[0] - centre) / width),
-                         1e-3), centre, np.log(width)]
-    try:
-        fit = least_squares(residuals, start, method="lm", x_scale=[total, width, 1.0],
-                            xtol=1e-12, ftol=1e-12)
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    amplitude, mu, log_sigma = fit.x
+    mass0 = ndtr((edges[-1] - centre) / width) - ndtr((edges[0] - centre) / width)
+    p = np.array([total / max(mass0, 1e-3), centre, np.log(width)])
+    scale = np.array([total, width, 1.0])  # parameters in comparable units
+    residual, jac = model(p)
+    cost, damping = residual @ residual, 1e-3
+    for _ in range(iterations):
+        js = jac * scale
+        normal = js.T @ js
+        gradient = js.T @ residual
+        try:
+            step = -np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-12), gradient)
+        except np.linalg.LinAlgError:
+            return None
+        trial = p + step * scale
+        new_residual, new_jac = model(trial)
+        new_cost = new_residual @ new_residual
+        if np.isfinite(new_cost) and new_cost <= cost:
+            small = np.all(np.abs(step) < 1e-8)
+            p, residual, jac, cost, damping = trial, new_residual, new_jac, new_cost, damping / 10
+            if small:
+                break
+        else:
+            damping *= 10
+            if damping > 1e10:
+                break
+    amplitude, mu, log_sigma = p
     sigma = float(np.exp(log_sigma))
-    if not (fit.success and np.isfinite(mu) and np.isfinite(sigma) and amplitude > 0):
+    if not (np.isfinite(mu) and np.isfinite(sigma) and amplitude > 0):
         return None
     return float(mu), sigma
 
 
-def _peak_histogram(v, start, stop, step, quantised):
-    """Bin edges and counts over [start, stop]; on the integer grid for quantised data."""
+def _peak_edges(start, stop, step, quantised):
+    """Uniform bin edges over [start, stop]; on the integer grid for quantised data."""
     if quantised:
         step = max(1.0, float(np.round(step)))
         start, stop = np.floor(start) - 0.5, np.ceil(stop) + 0.5
     n = int(min(max(np.ceil((stop - start) / step), 1), 20_000))  # bounded for wild spreads
-    edges = start + step * np.arange(n + 1)
-    counts, _ = np.histogram(v, bins=edges)
-    return edges, counts
+    return start + step * np.arange(n + 1)
 
 
 def fit_zero_charge_peak(values) -> tuple[float, float]:
@@ -256,10 +291,10 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
     """
     from scipy.ndimage import gaussian_filter1d
 
-    v = np.asarray(values, dtype=np.float64)
+    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if v.size == 0:
         return 0.0, 0.0
-    q_low, q1, q5 = np.percentile(v, [0.1, 1.0, 5.0])
+    q_low, q1, q5 = (v[min(int(q * (v.size - 1)), v.size - 1)] for q in (0.001, 0.01, 0.05))
     quantised = _is_quantised(v)
     # A first width from the lowest quantiles: they lie 1.7 to 2.3 sigma below
     # the peak at any occupancy, since the lowest pixels are always background.
@@ -268,27 +303,26 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
         width = max(width, 0.5)
     elif not width > 0:
         return float(q1), 0.0
-    edges, counts = _peak_histogram(v, q_low - 2.0 * width, q_low + 20.0 * width,
-                                    width / BINS_PER_SIGMA, quantised)
+    edges = _peak_edges(q_low - 2.0 * width, q_low + 20.0 * width, width / BINS_PER_SIGMA,
+                        quantised)
+    counts = _counts(v, edges)
     step = edges[1] - edges[0]
-    smooth = gaussian_filter1d(counts.astype(float), max(0.5 * width / step, 0.5))
+    smooth = gaussian_filter1d(counts, max(0.5 * width / step, 0.5))
     k = int(_lowest_prominent_peak(smooth))
     centre = 0.5 * (edges[k] + edges[k + 1])
     if quantised and np.count_nonzero(counts[max(k - 3, 0):k + 4]) < 2:
         return centre, 0.0  # every pixel of the peak on one value: no measurable noise
-    for _ in range(12):
-        low, high = LOW_SIDE[0] * width, LOW_SIDE[1] * width
+    for _ in range(8):
         if quantised:  # a few integer bins on each side, whatever the width
-            low, high = min(low, -3.0), max(high, 1.5)
-        if quantised:
-            edges, _ = _peak_histogram(v, centre + low, centre + high, 1.0, True)
+            low, high = min(LOW_SIDE[0] * width, -3.0), max(LOW_SIDE[1] * width, 1.5)
+            edges = _peak_edges(centre + low, centre + high, 1.0, True)
         else:  # bins anchored on the peak: the fit moves exactly with the data
             edges = centre + width * np.arange(LOW_SIDE[0] * BINS_PER_SIGMA,
                                                LOW_SIDE[1] * BINS_PER_SIGMA + 1) / BINS_PER_SIGMA
         fit = _binned_gaussian_fit(v, centre, width, edges)
         if fit is None:
             break
-        converged = abs(fit[1] - width) < 1e-9 * width and abs(fit[0] - centre) < 1e-9 * width
+        converged = abs(fit[1] - width) < 1e-6 * width and abs(fit[0] - centre) < 1e-6 * width
         centre, width = fit
         if converged:
             break
@@ -406,23 +440,25 @@ def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
     return pedestal
 
 
-def _refit_noise(x, finite, pedestal, noise, floor):
-    """The zero-charge peak's width in the residuals from per-row ``pedestal``.
+def _refit_noise(sample, pedestal, noise, floor):
+    """The zero-charge peak's width in the residuals of ``sample`` from per-row ``pedestal``.
 
+    A baseline sagging along the row (:func:`_column_sag`) is taken out first.
     Quantised data stay on their grid (residuals from rounded levels); below a
     few units of noise that rounding would add more than it removes, and the
     first estimate stays.
     """
-    sample = x.reshape(-1)[: 10_000]
-    quantised = _is_quantised(sample[np.isfinite(sample)])
+    finite = np.isfinite(sample)
+    quantised = _is_quantised(sample[finite][:10_000])
     if quantised and noise <= 3.0:
         return noise
-    levels = np.round(pedestal) if quantised else pedestal
-    residual = x - levels[:, None]
+    residual = sample - (np.round(pedestal) if quantised else pedestal)[:, None]
     sag = _column_sag(residual, finite, noise)
-    if sag is not None:  # a baseline that sags along the row would widen the low side
+    if sag is not None:
         residual -= np.round(sag) if quantised else sag
-    _, refit = fit_zero_charge_peak(_residual_sample(residual, finite, np.zeros(x.shape[0])))
+    values = residual[finite]
+    values = values[:: _stride(values.size, MAX_NOISE_SAMPLES)]
+    _, refit = fit_zero_charge_peak(values)
     return refit if refit > floor else noise
 
 
@@ -430,8 +466,8 @@ def _column_sag(residual, finite, noise):
     """Per-column level of the zero-charge peak where it sits below the row pedestals.
 
     Skipper readout can make the baseline sag along the row (a step or a
-    transient in the column direction). Charge never lowers a pixel, so a run
-    of columns whose zero-charge level lies significantly below 0 can only be
+    transient in the column direction). Charge never lowers a pixel, so a
+    column whose zero-charge level lies significantly below 0 can only hold
     the baseline. Returns that (W,) negative level (0 elsewhere), or None when
     there is none. Positive column levels are left alone: they are hot columns
     and glow, which the network must see.
@@ -440,10 +476,9 @@ def _column_sag(residual, finite, noise):
     if height < 2 * MIN_ROW_PIXELS:
         return None
     rows = slice(None, None, _stride(height, MAX_ROW_COLUMNS))
-    columns = residual[rows].T
+    columns = np.ascontiguousarray(residual[rows].T)
     ok = finite[rows].T
-    start = np.zeros(columns.shape[0])
-    level = _row_levels(np.where(ok, columns, np.nan), ok, start, noise, iterations=3)
+    level = _row_levels(columns, ok, np.zeros(columns.shape[0]), noise, iterations=3)
     n = np.count_nonzero(ok, axis=1)
     # Significant: 4 standard errors of a column's level below zero.
     significant = level < -4.0 * 1.2 * noise / np.sqrt(np.maximum(n, 1))
@@ -473,7 +508,9 @@ def estimate_background(image) -> Background:
     -----
     Both estimates are equivariant: for ``a > 0``, ``a * image + b`` gives
     pedestal ``a * pedestal + b`` and noise ``a * noise`` (up to float rounding;
-    integer data are fitted on their integer grid).
+    integer data are fitted on their integer grid). Every statistic works on a
+    strided subsample of at most :data:`MAX_ROW_COLUMNS` columns, which keeps a
+    4k x 4k frame well under a second.
     """
     x = _working_array(image)
     finite = np.isfinite(x)
@@ -481,23 +518,27 @@ def estimate_background(image) -> Background:
         return Background(np.zeros(x.shape[0]), 1.0)
 
     sample = _row_sample(x, finite)
+    sample_finite = np.isfinite(sample)
     rough = _fill_missing_rows(_rough_row_levels(sample))
     scale = float(np.max(np.abs(rough)))
-    offset, noise = fit_zero_charge_peak(_residual_sample(x, finite, rough))
+    residual = (sample - rough[:, None])[sample_finite]
+    offset, noise = fit_zero_charge_peak(residual[:: _stride(residual.size, MAX_NOISE_SAMPLES)])
     floor = _noise_floor(scale)
     if not noise > floor:  # no spread at all: every finite pixel on one level
         return Background(_protect_bright_rows(rough + offset, floor), floor)
 
     pedestal = _row_peaks(sample, rough + offset, noise)
-    pedestal = _row_levels(sample, np.isfinite(sample), pedestal, noise, iterations=3)
+    pedestal = _row_levels(sample, sample_finite, pedestal, noise, iterations=3)
     pedestal = _protect_bright_rows(pedestal, noise)
     # The noise again, now free of the rough levels' scatter and of rows that
-    # hold signal across their full width; then the final levels on every pixel.
-    noise = _refit_noise(x, finite, pedestal, noise, floor)
-    sag = _column_sag(x - pedestal[:, None], finite, noise)
-    pedestal = _row_levels(x if sag is None else x - sag, finite, pedestal, noise, iterations=1)
+    # hold signal across their full width; then the levels once more with a
+    # sagging baseline taken out, and the noise with those levels.
+    noise = _refit_noise(sample, pedestal, noise, floor)
+    sag = _column_sag(sample - pedestal[:, None], sample_finite, noise)
+    levels_from = sample if sag is None else sample - sag
+    pedestal = _row_levels(levels_from, sample_finite, pedestal, noise, iterations=2)
     pedestal = _protect_bright_rows(pedestal, noise)
-    noise = _refit_noise(x, finite, pedestal, noise, floor)
+    noise = _refit_noise(sample, pedestal, noise, floor)
     return Background(pedestal, noise)
 
 
