@@ -9,13 +9,15 @@ extra read noise) are custom augmenters working on float data with no 0-255 or
 
 Two details matter for CCD images:
 
-- :func:`augment_pair` subtracts the image's median before augmenting and adds
-  it back after. imgaug fills the area a transform uncovers with an *integer*
-  ``cval`` (it casts the fill value to int even for float images), and a fill of
-  0 ADU next to a pedestal of thousands would look like a huge negative signal.
-  With the pedestal removed, ``cval=0`` fills with the image's own pedestal: a
-  flat, noiseless patch that :func:`ccdnb.normalize.normalize_image` maps to 0,
-  as it maps the NaN pixels of real data.
+- imgaug fills the area a transform uncovers with an *integer* ``cval`` (it
+  casts the fill value to int even for float images). :func:`augment_pair`
+  therefore carries a second channel of ones through the transforms: where it
+  comes out 0 no input pixel landed, and the image gets NaN there, a pixel
+  without a measurement, exactly as real data mark missing pixels.
+  :func:`ccdnb.normalize.estimate_background` ignores NaN and
+  :func:`ccdnb.normalize.normalize_image` maps it to 0. (A fill with any ADU
+  value would add a flat, noiseless patch: a spike in the pixel histogram that
+  the zero-charge-peak estimate could take for the background.)
 - Geometric transforms use nearest-neighbour interpolation (``order=0``) for the
   image as for the mask, so every output pixel is a real input pixel: the read
   noise stays white with its true sigma, and image and mask stay exactly aligned
@@ -80,9 +82,14 @@ class _FloatIntensity(meta.Augmenter):
         if batch.images is None:
             return batch
         for i, image in enumerate(batch.images):
-            plane = image[..., 0] if image.ndim == 3 else image
-            out = self._apply(plane.astype(np.float32, copy=False), random_state)
-            batch.images[i] = out.reshape(image.shape).astype(image.dtype, copy=False)
+            plane = (image[..., 0] if image.ndim == 3 else image).astype(np.float32)
+            if image.ndim == 3 and image.shape[-1] > 1:  # augment_pair's validity channel
+                plane[image[..., 1] < 0.5] = np.nan
+            out = self._apply(plane, random_state)
+            if image.ndim == 3:
+                image[..., 0] = out
+            else:
+                batch.images[i] = out.astype(image.dtype, copy=False)
         return batch
 
     def _apply(self, image, rng):
@@ -189,7 +196,9 @@ def build_augmenter(preset="default", *, seed=0, **overrides) -> iaa.Sequential:
     -------
     imgaug.augmenters.Sequential
         Apply it with :func:`augment_pair` (which supplies the pedestal-relative
-        data the fill value and intensity transforms expect).
+        data the fill value and intensity transforms expect). The ``invert``
+        probability is kept as its ``ccdnb_invert`` attribute: the inversion is
+        a sign flip of the normalised input, made by :class:`AugmentedSequence`.
     """
     opt = augmenter_options(preset, **overrides)
     steps = []
@@ -206,8 +215,6 @@ def build_augmenter(preset="default", *, seed=0, **overrides) -> iaa.Sequential:
             rotate=(-opt["rotate"], opt["rotate"]),
             translate_percent={"x": (-t, t), "y": (-t, t)},
             scale=tuple(opt["scale"]), order=0, cval=0, mode="constant")))
-    if opt["invert"] > 0:
-        steps.append(iaa.Sometimes(opt["invert"], InvertAboutPedestal()))
     if opt["gain"] is not None:
         steps.append(GainJitter(opt["gain"]))
     if opt["pedestal_shift"] > 0 or opt["row_drift"] > 0:
@@ -216,6 +223,11 @@ def build_augmenter(preset="default", *, seed=0, **overrides) -> iaa.Sequential:
         steps.append(AddReadNoise(opt["noise"]))
     augmenter = iaa.Sequential(steps)
     augmenter.seed_(int(seed))
+    # The thesis's colour inversion acts on the network's input, where it is a
+    # sign flip (AugmentedSequence applies it): in ADU an inverted image holds
+    # charge below the pedestal, which no detector makes and which the
+    # zero-charge-peak background estimate rightly does not expect.
+    augmenter.ccdnb_invert = float(opt["invert"])
     return augmenter
 
 
@@ -234,7 +246,8 @@ def augment_pair(augmenter, image, label):
     Returns
     -------
     image : ndarray, float32
-        The augmented image in ADU; uncovered areas hold the image's median.
+        The augmented image in ADU; NaN where a transform uncovered the frame
+        (no input pixel landed there).
     label : ndarray, uint8
         The mask, transformed with nearest-neighbour and filled with background.
     """
@@ -243,10 +256,14 @@ def augment_pair(augmenter, image, label):
     if image.ndim != 2 or image.shape != label.shape:
         raise ValueError(f"image {image.shape} and label {label.shape} must be equal 2-D shapes")
     finite = np.isfinite(image)
+    # Pedestal-relative values keep the float32 arithmetic of the transforms exact.
     reference = np.float32(np.median(image[finite])) if finite.any() else np.float32(0)
+    planes = np.stack([image - reference, np.ones_like(image)], axis=-1)
     segmap = SegmentationMapsOnImage(label.astype(np.int32), shape=image.shape)
-    out, out_map = augmenter(image=image - reference, segmentation_maps=segmap)
-    return out + reference, out_map.get_arr().astype(np.uint8)
+    out, out_map = augmenter(image=planes, segmentation_maps=segmap)
+    augmented = out[..., 0] + reference
+    augmented[out[..., 1] < 0.5] = np.nan
+    return augmented, out_map.get_arr().astype(np.uint8)
 
 
 def transform_gallery(image, label, *, seed=0, crop_size=None):
@@ -397,6 +414,8 @@ class AugmentedSequence(keras.utils.PyDataset):
             if augmenter is not None:
                 image, label = augment_pair(augmenter, image, label)
             x = normalize_image(image)
+            if augmenter is not None and rng.random() < getattr(augmenter, "ccdnb_invert", 0.0):
+                x = -x  # the thesis's colour inversion, about the pedestal (see build_augmenter)
             if self.crop_size is not None:
                 x, label = self._crop(x, label, rng)
             xs.append(x)

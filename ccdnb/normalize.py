@@ -243,6 +243,9 @@ def _binned_gaussian_fit(sorted_values, centre, width, edges, iterations=50):
             step = -np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-12), gradient)
         except np.linalg.LinAlgError:
             return None
+        # A Gaussian peak fitted on its own window moves by a fraction of its
+        # width per step; a larger step is a wild extrapolation: shorten it.
+        step *= min(1.0, 0.5 / max(abs(step[2]), 1e-300), 2.0 / max(abs(step[1]), 1e-300))
         trial = p + step * scale
         new_residual, new_jac = model(trial)
         new_cost = new_residual @ new_residual
@@ -299,15 +302,16 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
     # A first width from the lowest quantiles: they lie 1.7 to 2.3 sigma below
     # the peak at any occupancy, since the lowest pixels are always background.
     width = (q5 - q1) / 0.68
+    resolution = 64 * np.finfo(np.float64).eps * max(abs(q_low), abs(q5))
     if quantised:
         width = max(width, 0.5)
-    elif not width > 0:
+    elif not width > resolution:  # no spread the float grid can resolve
         return float(q1), 0.0
     edges = _peak_edges(q_low - 2.0 * width, q_low + 20.0 * width, width / BINS_PER_SIGMA,
                         quantised)
     counts = _counts(v, edges)
     step = edges[1] - edges[0]
-    smooth = gaussian_filter1d(counts, max(0.5 * width / step, 0.5))
+    smooth = gaussian_filter1d(counts, min(max(0.25 * width / step, 0.5), 0.25 * BINS_PER_SIGMA))
     k = int(_lowest_prominent_peak(smooth))
     centre = 0.5 * (edges[k] + edges[k + 1])
     if quantised and np.count_nonzero(counts[max(k - 3, 0):k + 4]) < 2:
@@ -320,8 +324,9 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
             edges = centre + width * np.arange(LOW_SIDE[0] * BINS_PER_SIGMA,
                                                LOW_SIDE[1] * BINS_PER_SIGMA + 1) / BINS_PER_SIGMA
         fit = _binned_gaussian_fit(v, centre, width, edges)
-        if fit is None:
-            break
+        if fit is None or not (0.25 * width < fit[1] < 4.0 * width
+                               and abs(fit[0] - centre) < 3.0 * width):
+            break  # no Gaussian peak in this window: keep the last good estimate
         converged = abs(fit[1] - width) < 1e-6 * width and abs(fit[0] - centre) < 1e-6 * width
         centre, width = fit
         if converged:

@@ -23,8 +23,12 @@ def hot_line_scene(shape=(40, 56), seed=0):
 
 
 def signal_pixels(image):
-    """Pixels far (> 50 sigma) from the image's median, of either sign (inversion)."""
-    return np.abs(image - np.median(image)) > 100.0
+    """Pixels far (> 50 sigma) from the image's median, of either sign (inversion).
+
+    NaN (area a transform uncovered: no measurement) is no signal.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.abs(image - np.nanmedian(image)) > 100.0
 
 
 SINGLE_TRANSFORMS = {
@@ -62,20 +66,35 @@ def test_exact_transforms_keep_the_line_whole():
             assert np.abs(out - np.median(out)).max() == pytest.approx(LINE_ADU, abs=15.0)
 
 
-def test_uncovered_area_is_filled_with_the_pedestal_not_zero():
+def test_uncovered_area_has_no_measurement_and_no_label():
     image, label = hot_line_scene()
-    image += 20000.0  # a pedestal far from 0 ADU
+    image += 20000.0  # a pedestal far from 0 ADU: a fill of 0 ADU would be a huge signal
     augmenter = build_augmenter("none", seed=3, affine=1.0, translate=0.4, rotate=30.0)
     for _ in range(4):
         out, out_label = augment_pair(augmenter, image, label)
-        assert out.min() > 20000.0 + PEDESTAL - 20.0
-        filled = out == np.float32(np.median(image))
-        assert filled.sum() > 0.05 * out.size and not out_label[filled].any()
+        uncovered = np.isnan(out)
+        assert uncovered.sum() > 0.05 * out.size and not out_label[uncovered].any()
+        assert np.nanmin(out) > 20000.0 + PEDESTAL - 20.0   # every pixel left is a real one
+        x = normalize_image(out)                             # NaN means 0 to the network
+        assert np.isfinite(x).all() and not x[uncovered].any()
 
 
-def test_inversion_flips_the_signal_about_the_pedestal():
+def test_inversion_flips_the_normalised_input_about_the_pedestal():
     image, label = hot_line_scene()
-    out, _ = augment_pair(build_augmenter("none", seed=0, invert=1.0), image, label)
+    images, labels = image[None], label[None]
+    plain = AugmentedSequence(images, labels, batch_size=1, seed=0,
+                              augmenter=build_augmenter("none", seed=0))[0][0]
+    inverted = AugmentedSequence(images, labels, batch_size=1, seed=0,
+                                 augmenter=build_augmenter("none", seed=0, invert=1.0))[0][0]
+    np.testing.assert_allclose(inverted, -plain)
+    line = label == HOT_PIXEL
+    assert inverted[0, ..., 0][line].max() < -5.0 and abs(np.median(inverted[0, ..., 0])) < 0.2
+
+
+def test_inversion_in_adu_for_the_gallery():
+    image, label = hot_line_scene()
+    gallery = dict((name, out) for name, out, _ in transform_gallery(image, label, seed=0))
+    out = gallery["inversion"]
     line = label == HOT_PIXEL
     assert np.median(out[~line]) == pytest.approx(PEDESTAL, abs=0.5)
     assert np.median(out[line]) == pytest.approx(PEDESTAL - LINE_ADU, abs=3.0)
