@@ -549,6 +549,9 @@ def format_signal_lost(lost: dict) -> str:
             f"{lost['threshold_sigma']:g} sigma predicted background throughout"
             + ("" if share is None or (isinstance(share, float) and math.isnan(share))
                else f" ({100 * share:.3f} %)"))
+    if lost.get("object_groups"):
+        text += (f"; of the {lost['object_groups']} groups holding a simulated object, "
+                 f"{lost['object_lost']} lost ({100 * lost['object_share']:.3f} %)")
     by_truth = lost.get("lost_by_truth")
     if by_truth and lost["lost"]:
         text += "; lost by truth class: " + ", ".join(

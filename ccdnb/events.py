@@ -427,7 +427,7 @@ def signal_lost(images, pred, *, meta=None, labels=None, threshold=SIGNAL_SIGMA)
     labels = None if labels is None else _stack(labels)
     rank = np.zeros(len(PRIORITY), dtype=np.intp)  # class id -> priority rank (higher wins)
     rank[list(PRIORITY)] = np.arange(len(PRIORITY))[::-1]
-    groups = lost = 0
+    groups = lost = object_groups = object_lost = 0
     lost_by = np.zeros(len(CLASS_NAMES), dtype=np.int64)
     for k in range(images.shape[0]):
         significant = significance_map(images[k], meta[k]) >= threshold
@@ -438,6 +438,10 @@ def signal_lost(images, pred, *, meta=None, labels=None, threshold=SIGNAL_SIGMA)
         lost_ids = np.flatnonzero(seen[1:] == 0) + 1
         groups += n
         lost += lost_ids.size
+        if labels is not None:  # groups holding a simulated object, not noise or dark charge
+            holds_object = np.bincount(groups_k[labels[k] != BACKGROUND], minlength=n + 1) > 0
+            object_groups += int(holds_object[1:].sum())
+            object_lost += int(holds_object[lost_ids].sum())
         if labels is not None and lost_ids.size:
             inside = np.isin(groups_k, lost_ids)
             best = np.zeros(n + 1, dtype=np.intp)
@@ -448,4 +452,6 @@ def signal_lost(images, pred, *, meta=None, labels=None, threshold=SIGNAL_SIGMA)
               "share": lost / groups if groups else np.nan}
     if labels is not None:
         result["lost_by_truth"] = {name: int(c) for name, c in zip(CLASS_NAMES, lost_by)}
+        result.update(object_groups=object_groups, object_lost=object_lost,
+                      object_share=object_lost / object_groups if object_groups else np.nan)
     return result

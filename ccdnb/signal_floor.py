@@ -9,6 +9,13 @@ network's most probable class among the other three. A 5-sigma fluctuation of
 pure read noise happens in 3 pixels of 10 million, so the floor adds almost no
 false signal on its own.
 
+One exception: a single pixel between 5 and :data:`LONE_PIXEL_SIGMA` sigma with
+no significant neighbour is left to the network. In a skipper CCD one electron
+is 3 to 7 sigma of read noise, so such pixels are mostly dark-current electrons,
+which carry no event (the simulation's truth calls them background); a real
+isolated deposit of that size is rare, and bright isolated hits (10 to 1000
+sigma) stay under the floor.
+
 The significance is read off the network's input (:func:`ccdnb.normalize.normalize_image`
 maps ``z`` to ``asinh(z / ASINH_SOFTENING)``), so training and prediction share
 the one background estimate.
@@ -24,6 +31,9 @@ from .normalize import ASINH_SOFTENING
 #: Significance (read-noise sigma above the row pedestal) at and above which a
 #: pixel is signal that the mask must keep.
 SIGNAL_SIGMA = 5.0
+#: A lone significant pixel (no 8-neighbour at SIGNAL_SIGMA) must reach this
+#: significance to fall under the floor (see the module notes).
+LONE_PIXEL_SIGMA = 10.0
 
 
 def input_threshold(sigma: float = SIGNAL_SIGMA) -> float:
@@ -65,11 +75,21 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
     Returns
     -------
     mask : ndarray of uint8
-        ``mask`` with no pixel at or above ``sigma`` left as background.
+        ``mask`` with no pixel at or above ``sigma`` left as background, except
+        lone pixels below :data:`LONE_PIXEL_SIGMA` (see the module notes).
     n_changed : int
         How many pixels the floor relabelled.
     """
-    lost = (np.asarray(normalised) >= input_threshold(sigma)) & (mask == BACKGROUND)
+    from scipy.ndimage import convolve
+
+    normalised = np.asarray(normalised)
+    significant = normalised >= input_threshold(sigma)
+    lost = significant & (mask == BACKGROUND)
+    if lost.any():
+        neighbours = convolve(significant.astype(np.uint8), np.ones((3, 3), np.uint8),
+                              mode="constant") - significant
+        lone_and_faint = (neighbours == 0) & (normalised < input_threshold(LONE_PIXEL_SIGMA))
+        lost &= ~lone_and_faint
     n_changed = int(np.count_nonzero(lost))
     if n_changed:
         mask[lost] = np.asarray(signal_class)[lost]

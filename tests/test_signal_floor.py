@@ -60,3 +60,17 @@ def test_predict_image_keeps_a_bright_hit_that_the_network_calls_background():
     assert raw[50, 60] == BACKGROUND and kept[50, 60] == CLUSTER
     z = (image - 800.0) / 3.0
     assert not np.any((kept == BACKGROUND) & (z >= SIGNAL_SIGMA + 0.5))
+
+
+def test_a_lone_pixel_below_ten_sigma_is_left_to_the_network():
+    """One electron of dark current in a skipper CCD: 5-7 sigma, alone."""
+    rng = np.random.default_rng(2)
+    image = 500.0 + rng.normal(0.0, 1.0, (64, 64))
+    image[20, 20] += 6.5          # a lone single electron at 6.5 sigma
+    image[40, 40] += 12.0         # a lone isolated hit at 12 sigma
+    image[50, 10:12] += 8.0       # two neighbouring 8-sigma pixels: a small event
+    u = normalize_image(image)
+    mask = np.zeros(image.shape, np.uint8)
+    out, _ = keep_significant_signal(mask, u, np.full(image.shape, CLUSTER, np.uint8))
+    assert out[20, 20] == BACKGROUND
+    assert out[40, 40] == CLUSTER and (out[50, 10:12] == CLUSTER).all()
