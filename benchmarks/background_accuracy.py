@@ -60,7 +60,7 @@ def measure(images) -> dict:
 
 def dense_overrides(target):
     """Overrides of the ``balanced`` preset that fill about ``target`` of the pixels."""
-    from ccdnb.simulate import Uniform
+    from ccdnb.simulation import Uniform
 
     scale = {0.3: 1.0, 0.5: 2.5, 0.7: 5.0}[target]
     return dict(layout="anywhere", n_diffuse=Uniform(600 * scale, 900 * scale),
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=77)
     args = parser.parse_args(argv)
 
-    from ccdnb.simulate import PRESETS, simulate_image
+    from ccdnb.simulation import PRESETS, simulate_image
 
     cases = [(name, {}) for name in PRESETS]
     cases += [(f"balanced, ~{int(t * 100)} % target", dense_overrides(t)) for t in DENSE_TARGETS]

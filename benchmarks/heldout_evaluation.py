@@ -17,7 +17,7 @@ written FITS file), and prints, per set:
 - false clusters per megapixel, hot-pixel and glow object recall;
 - the classical baseline (:mod:`ccdnb.baseline`) at its default thresholds, and
   tuned to the model's false-cluster rate on the same images (bisection on its
-  seed threshold, :func:`ccdnb.evaluate.baseline_at_false_rate`, on the set's
+  seed threshold, :func:`ccdnb.evaluation.report.baseline_at_false_rate`, on the set's
   first ~0.5 Mpix, then applied to every image): both 3-5 sigma efficiencies
   and the tuned thresholds. Where no seed threshold brings the
   baseline down to the model's rate (its clusters on hot pixels and glow come
@@ -142,7 +142,7 @@ KIND_GATES = (
 
 def make_set(spec: HeldOutSet, quick: bool):
     """The simulated data of one set: a Dataset, or a list of SimulatedImage for the frame."""
-    from ccdnb.simulate import Uniform, simulate_dataset, simulate_frame
+    from ccdnb.simulation import Uniform, simulate_dataset, simulate_frame
 
     if spec.frame:
         n_amplifiers = spec.n_quick if quick else spec.n
@@ -155,7 +155,7 @@ def make_set(spec: HeldOutSet, quick: bool):
 
 def stack_frame(frame):
     """A multi-amplifier frame (list of SimulatedImage) as one Dataset-like stack."""
-    from ccdnb.simulate import Dataset
+    from ccdnb.simulation import Dataset
 
     objects = []
     for k, sim in enumerate(frame):
@@ -173,7 +173,7 @@ def predict_frame_via_file(frame, model_path, tile, margin, batch_size):
     from astropy.io import fits
 
     from ccdnb.predict import predict_file
-    from ccdnb.simulate import write_simulated_fits
+    from ccdnb.simulation import write_simulated_fits
 
     with tempfile.TemporaryDirectory() as scratch:
         path = write_simulated_fits(Path(scratch) / "frame.fits.fz", frame, compress=True)
@@ -201,7 +201,7 @@ def _gate(gate, value, target, passed, n=None, note=""):
 def check_gates(name, metrics, tuned, tuned_metrics, masks):
     """The gates of issue 11 that apply to set ``name``, as rows (see :func:`_gate`)."""
     from ccdnb.classes import CLASS_NAMES
-    from ccdnb.events import select_efficiency
+    from ccdnb.evaluation.events import select_efficiency
 
     rows = metrics["cluster_efficiency_by_kind"]
     gates = []
@@ -267,7 +267,7 @@ def format_gates(gates) -> str:
 
 
 def _eff(metrics, low, high=np.inf):
-    from ccdnb.events import select_efficiency
+    from ccdnb.evaluation.events import select_efficiency
 
     return _number(select_efficiency(metrics["cluster_efficiency_by_kind"], "all", low, high)
                    ["efficiency_cluster"])
@@ -288,9 +288,9 @@ def tune_baseline(dataset, masks, args):
     """
     from types import SimpleNamespace
 
-    from ccdnb import events
-    from ccdnb.baseline import classify_baseline
-    from ccdnb.evaluate import baseline_at_false_rate, predict_dataset
+    from ccdnb.evaluation import events
+    from ccdnb.evaluation.baseline import classify_baseline
+    from ccdnb.evaluation.report import baseline_at_false_rate, predict_dataset
 
     n = len(dataset.labels)
     k = min(n, max(1, math.ceil(args.tune_megapixels / (dataset.labels[0].size / 1e6))))
@@ -323,9 +323,9 @@ def tune_baseline(dataset, masks, args):
 
 def evaluate_set(spec, data, args, model, model_path):
     """Predict, evaluate and gate one set; print everything; return its JSON record."""
-    from ccdnb.baseline import classify_baseline
+    from ccdnb.evaluation.baseline import classify_baseline
     from ccdnb.classes import CLUSTER
-    from ccdnb.evaluate import (baseline_at_false_rate, evaluate_predictions, format_kind_table,
+    from ccdnb.evaluation.report import (baseline_at_false_rate, evaluate_predictions, format_kind_table,
                                 format_report, format_signal_lost, predict_dataset)
     from ccdnb.predict import predict_image
 
@@ -409,7 +409,7 @@ def evaluate_set(spec, data, args, model, model_path):
 
 
 def summary_table(results) -> str:
-    from ccdnb.evaluate import format_table
+    from ccdnb.evaluation.report import format_table
 
     rows = []
     for name, record in results.items():
@@ -461,8 +461,8 @@ def main(argv=None) -> int:
     from ccdnb.quiet_tensorflow import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from ccdnb.predict import DEFAULT_MODEL, load_model_file
-    from ccdnb.sim_presets import PRESETS
+    from ccdnb.model import DEFAULT_MODEL, load_model_file
+    from ccdnb.simulation.presets import PRESETS
 
     total = time.perf_counter()
     model_path = args.model or DEFAULT_MODEL
@@ -492,7 +492,7 @@ def main(argv=None) -> int:
     print(f"\nall gates met: {'yes' if evaluated and not misses else 'no'} "
           f"({len(misses)} MISS in {len(evaluated)} set(s)); {seconds:.0f} s in all")
     if args.json:
-        from ccdnb.evaluate import save_metrics
+        from ccdnb.evaluation.report import save_metrics
 
         save_metrics(args.json, {
             "script": "python benchmarks/heldout_evaluation.py"

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from ccdnb.label import threshold_labels
-from ccdnb.simulate import simulate_dataset
+from ccdnb.simulation import simulate_dataset
 
 
 def main(argv=None):

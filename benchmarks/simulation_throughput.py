@@ -16,7 +16,7 @@ import argparse
 import statistics
 import time
 
-from ccdnb.simulate import simulate_frame, simulate_image
+from ccdnb.simulation import simulate_frame, simulate_image
 
 
 def images_per_second(preset, n, size, seed):

@@ -1,6 +1,6 @@
 """Training throughput of the U-Net architectures: images per second at 256 x 256.
 
-For each architecture, builds the model, compiles it as :func:`ccdnb.train.train_model`
+For each architecture, builds the model, compiles it as :func:`ccdnb.training.train.train_model`
 does (weighted cross-entropy, Adam, the training metrics), runs a few warm-up
 steps on a fixed random batch, then times single training steps and prints the
 median (data loading and augmentation are not included: this is the network's
@@ -42,9 +42,9 @@ def measure(architecture, *, batch_size, steps, warmup, seed=0):
     import keras
 
     from ccdnb.classes import N_CLASSES
-    from ccdnb.losses import make_loss, make_optimizer
+    from ccdnb.training.losses import make_loss, make_optimizer
     from ccdnb.model import build_unet, conv_flops
-    from ccdnb.train import segmentation_metrics
+    from ccdnb.training.train import segmentation_metrics
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)

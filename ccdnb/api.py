@@ -115,7 +115,7 @@ class Segmenter:
     """
 
     def __init__(self, model=DEFAULT_MODEL_NAME, *, model_id: str | None = None):
-        from .predict import load_model_file, model_identity
+        from .model import load_model_file, model_identity
 
         if model is None:
             model = DEFAULT_MODEL_NAME

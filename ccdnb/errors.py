@@ -9,3 +9,9 @@ class CcdnbInputError(ValueError):
     is wrong with it; :func:`ccdnb.cli.main` prints it as one line on stderr and
     exits with code 2.
     """
+
+
+def one_line(err: BaseException) -> str:
+    """The first line of an exception's message (error reports stay one line)."""
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

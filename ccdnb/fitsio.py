@@ -54,7 +54,7 @@ import numpy as np
 
 from . import __version__
 from .classes import CLASS_NAMES
-from .errors import CcdnbInputError
+from .errors import CcdnbInputError, one_line
 from .io_utils import atomic_outputs  # noqa: F401  (the one atomic writer; re-exported)
 
 #: Suffixes stripped (case-insensitively) from an input name to form ``<stem>``.
@@ -135,12 +135,6 @@ class FitsContents:
     def n_nonfinite(self) -> int:
         """NaN/inf pixels over all images."""
         return sum(image.n_nonfinite for image in self.images)
-
-
-def one_line(err: BaseException) -> str:
-    """The first line of an exception's message (error reports stay one line)."""
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
 
 
 def output_stem(path) -> str:

@@ -9,12 +9,15 @@ card or statistics file behind.
 :func:`atomic_outputs` handles several related files at once (a masks file and
 its CSV catalog appear together); :func:`atomic_path` is the one-file case and
 :func:`write_text_atomic` writes a text file.
+
+:func:`redirect_stderr_fd` points file descriptor 2 at a file for a while.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -106,3 +109,21 @@ def write_text_atomic(path, text: str, *, make_parents: bool = True) -> Path:
     with atomic_path(path, make_parents=make_parents) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def redirect_stderr_fd(file):
+    """Point file descriptor 2 (inherited by child processes) at ``file`` for a while.
+
+    C++ libraries and subprocesses write there directly, past ``sys.stderr``
+    (TensorFlow's start-up notes, the notebook kernels of ``ccdnb reproduce``).
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -29,12 +29,13 @@ reading cards stays fast.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 from pathlib import Path
 
 from .classes import N_CLASSES
-from .errors import CcdnbInputError
+from .errors import CcdnbInputError, one_line
 from .io_utils import atomic_path, write_text_atomic
 
 
@@ -234,12 +235,79 @@ def load_model(path):
     card : dict
         Empty when the model has no card.
     """
-    from . import losses  # noqa: F401  registers ccdnb's serialisable objects
+    from . import model_losses  # noqa: F401  registers ccdnb's serialisable losses
 
     path = Path(path)
     model = keras.saving.load_model(path, compile=False)
     card = card_path(path)
     return model, (json.loads(card.read_text()) if card.is_file() else {})
+
+
+#: The pretrained model shipped inside the package (``resolve_model_path("default")``).
+DEFAULT_MODEL = MODELS_DIR / f"{DEFAULT_MODEL_NAME}.keras"
+#: Card keys, in order of preference, that identify a model.
+MODEL_ID_KEYS = ("id", "model_id", "sha256", "hash")
+
+
+def load_model_file(path):
+    """Load a Keras model and its card for prediction.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.keras`` file; its card (``<name>.card.json``) is read when present.
+
+    Returns
+    -------
+    model : keras.Model
+    card : dict
+        The model card (empty when the model has none).
+
+    Raises
+    ------
+    CcdnbInputError
+        When the file is missing or is not a loadable Keras model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CcdnbInputError(f"{path}: model file not found")
+    try:
+        model, card = load_model(path)
+    except CcdnbInputError:
+        raise
+    except Exception as err:  # zip, HDF5, JSON and Keras errors alike
+        raise CcdnbInputError(f"{path}: cannot load the model ({one_line(err)})") from None
+    return model, dict(card or {})
+
+
+def load_default_model():
+    """Load the pretrained model shipped with ccdnb (``ccdnb/models/default.keras``).
+
+    Returns
+    -------
+    model : keras.Model
+    card : dict
+
+    Raises
+    ------
+    CcdnbInputError
+        When this installation ships no default model.
+    """
+    return load_model_file(resolve_model_path(DEFAULT_MODEL_NAME))
+
+
+def model_identity(path, card: dict) -> tuple[str, str]:
+    """Return ``(name, id)`` recorded in the masks header for a model file.
+
+    The id is the card's ``id`` (or ``model_id``, ``sha256``, ``hash``); without
+    one, ``sha256:`` and the first 16 hex digits of the file's SHA-256.
+    """
+    path = Path(path)
+    for key in MODEL_ID_KEYS:
+        if card.get(key):
+            return path.name, str(card[key])
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return path.name, f"sha256:{digest}"
 
 
 def load_pretrained_weights(model, path):

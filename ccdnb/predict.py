@@ -18,91 +18,19 @@ and ``ccdnb predict`` are thin callers of these functions.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from .classes import BACKGROUND, N_CLASSES
-from .errors import CcdnbInputError
-from .fitsio import (Provenance, build_masks_hdulist, file_sha256, masks_path, one_line,
+from .errors import CcdnbInputError, one_line
+from .fitsio import (Provenance, build_masks_hdulist, file_sha256, masks_path,
                      output_stem, read_fits_images, write_hdulist)
 from .io_utils import atomic_outputs
-from .model import DEFAULT_MODEL_NAME, MODELS_DIR
+from .model import DEFAULT_MODEL_NAME
 from .signal_floor import SIGNAL_SIGMA, best_signal_class, keep_significant_signal
 from .tiling import TileGrid, iter_tile_batches, stitch
-
-#: The pretrained model shipped inside the package (``ccdnb.model.resolve_model_path("default")``).
-DEFAULT_MODEL = MODELS_DIR / f"{DEFAULT_MODEL_NAME}.keras"
-#: Card keys, in order of preference, that identify a model.
-MODEL_ID_KEYS = ("id", "model_id", "sha256", "hash")
-
-
-def load_model_file(path):
-    """Load a Keras model and its card for prediction.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.keras`` file; its card (``<name>.card.json``) is read when present.
-
-    Returns
-    -------
-    model : keras.Model
-    card : dict
-        The model card (empty when the model has none).
-
-    Raises
-    ------
-    CcdnbInputError
-        When the file is missing or is not a loadable Keras model.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CcdnbInputError(f"{path}: model file not found")
-    from .model import load_model
-
-    try:
-        model, card = load_model(path)
-    except CcdnbInputError:
-        raise
-    except Exception as err:  # zip, HDF5, JSON and Keras errors alike
-        raise CcdnbInputError(f"{path}: cannot load the model ({one_line(err)})") from None
-    return model, dict(card or {})
-
-
-def load_default_model():
-    """Load the pretrained model shipped with ccdnb (``ccdnb/models/default.keras``).
-
-    Returns
-    -------
-    model : keras.Model
-    card : dict
-
-    Raises
-    ------
-    CcdnbInputError
-        When this installation ships no default model.
-    """
-    from .model import resolve_model_path
-
-    return load_model_file(resolve_model_path(DEFAULT_MODEL_NAME))
-
-
-def model_identity(path, card: dict) -> tuple[str, str]:
-    """Return ``(name, id)`` recorded in the masks header for a model file.
-
-    The id is the card's ``id`` (or ``model_id``, ``sha256``, ``hash``); without
-    one, ``sha256:`` and the first 16 hex digits of the file's SHA-256.
-    """
-    path = Path(path)
-    for key in MODEL_ID_KEYS:
-        if card.get(key):
-            return path.name, str(card[key])
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return path.name, f"sha256:{digest}"
-
 
 def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
     """Class probabilities (B, T, T, 4) of a batch of normalised tiles (B, T, T)."""

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ccdnb.augment import (OPTION_DEFAULTS, AugmentedSequence, augment_pair, build_augmenter,
+from ccdnb.training.augment import (OPTION_DEFAULTS, AugmentedSequence, augment_pair, build_augmenter,
                            one_hot, transform_gallery)
 from ccdnb.classes import HOT_PIXEL, N_CLASSES
 from ccdnb.normalize import normalize_image

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from ccdnb.baseline import classify_baseline
+from ccdnb.evaluation.baseline import classify_baseline
 from ccdnb.classes import CLUSTER, GLOWING, HOT_PIXEL
-from ccdnb.invariance import invariance_test, transform_image
+from ccdnb.evaluation.invariance import invariance_test, transform_image
 from ccdnb.normalize import normalize_image
 
 PEDESTAL, NOISE = 1500.0, 4.0

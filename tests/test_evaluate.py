@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ccdnb import evaluate, events
+from ccdnb.evaluation import events, report
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 
 # The objects table layout of docs/internals.md ("Simulated data").
@@ -28,19 +28,19 @@ def make_objects(rows):
 def test_report_matches_hand_computed_precision_recall_f1(tmp_path):
     truth = np.array([[0, 0, 0, 0, 3, 3, 3, 2, 1, 1]])
     pred = np.array([[0, 0, 0, 3, 3, 3, 0, 2, 1, 1]])
-    report = evaluate.classification_report_dict(truth, pred)
+    class_report = report.classification_report_dict(truth, pred)
     # cluster: 3 true, 3 predicted, 2 right -> precision 2/3, recall 2/3, F1 2/3
-    assert report["cluster"]["precision"] == pytest.approx(2 / 3)
-    assert report["cluster"]["recall"] == pytest.approx(2 / 3)
-    assert report["cluster"]["f1-score"] == pytest.approx(2 / 3)
-    assert report["cluster"]["support"] == 3
+    assert class_report["cluster"]["precision"] == pytest.approx(2 / 3)
+    assert class_report["cluster"]["recall"] == pytest.approx(2 / 3)
+    assert class_report["cluster"]["f1-score"] == pytest.approx(2 / 3)
+    assert class_report["cluster"]["support"] == 3
     # background: 4 true, 4 predicted (one of them a missed cluster pixel), 3 right
-    assert report["background"]["precision"] == pytest.approx(3 / 4)
-    assert report["background"]["recall"] == pytest.approx(3 / 4)
-    assert report["hot pixel"]["f1-score"] == 1.0
-    assert report["accuracy"] == pytest.approx(8 / 10)
+    assert class_report["background"]["precision"] == pytest.approx(3 / 4)
+    assert class_report["background"]["recall"] == pytest.approx(3 / 4)
+    assert class_report["hot pixel"]["f1-score"] == 1.0
+    assert class_report["accuracy"] == pytest.approx(8 / 10)
 
-    text_path, csv_path = evaluate.save_classification_report(truth, pred, tmp_path, name="r")
+    text_path, csv_path = report.save_classification_report(truth, pred, tmp_path, name="r")
     assert "hot pixel" in text_path.read_text()
     with open(csv_path) as handle:
         rows = {row["class"]: row for row in csv.DictReader(handle)}
@@ -53,19 +53,19 @@ def test_report_has_every_class_even_when_one_is_absent():
     truth = np.zeros((4, 4), dtype=np.uint8)
     pred = truth.copy()
     pred[0, 0] = CLUSTER
-    report = evaluate.classification_report_dict(truth, pred)
-    assert report["glowing"] == {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0.0}
-    assert report["cluster"]["precision"] == 0.0
-    assert report["accuracy"] == pytest.approx(15 / 16)
+    class_report = report.classification_report_dict(truth, pred)
+    assert class_report["glowing"] == {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0.0}
+    assert class_report["cluster"]["precision"] == 0.0
+    assert class_report["accuracy"] == pytest.approx(15 / 16)
 
 
 def test_loss_and_accuracy_from_probabilities():
     truth = np.array([0, 3])
     probs = np.array([[0.5, 0.2, 0.2, 0.1], [0.1, 0.1, 0.6, 0.2]])
-    scores = evaluate.loss_and_accuracy(truth, probs)
+    scores = report.loss_and_accuracy(truth, probs)
     assert scores["loss"] == pytest.approx(-(np.log(0.5) + np.log(0.2)) / 2)
     assert scores["accuracy"] == 0.5
-    weighted = evaluate.loss_and_accuracy(truth, probs, class_weights=[1.0, 1.0, 1.0, 3.0])
+    weighted = report.loss_and_accuracy(truth, probs, class_weights=[1.0, 1.0, 1.0, 3.0])
     assert weighted["loss"] == pytest.approx(-(np.log(0.5) + 3 * np.log(0.2)) / 2)
 
 
@@ -130,17 +130,17 @@ def test_evaluate_dataset_perfect_and_empty_predictors(tmp_path):
     labels = np.where(instances > 0, CLUSTER, BACKGROUND).astype(np.uint8)
     dataset = SimpleNamespace(images=labels.astype(np.float32), labels=labels,
                               instances=instances, objects=objects)
-    perfect = evaluate.evaluate_dataset(lambda image: image.astype(np.uint8), dataset)
+    perfect = report.evaluate_dataset(lambda image: image.astype(np.uint8), dataset)
     assert perfect["f1"]["cluster"] == 1.0
     assert perfect["cluster_efficiency"] == 1.0
     assert perfect["false_clusters"] == 0
     assert perfect["hot_pixel_recall"] is None  # no hot pixel object at all
 
-    blind = evaluate.evaluate_dataset(lambda image: np.zeros(image.shape, np.uint8), dataset)
+    blind = report.evaluate_dataset(lambda image: np.zeros(image.shape, np.uint8), dataset)
     assert blind["cluster_efficiency"] == 0.0
     assert blind["f1"]["cluster"] == 0.0
 
-    path = evaluate.save_metrics(tmp_path / "m.json", {"model": perfect, "baseline": blind})
+    path = report.save_metrics(tmp_path / "m.json", {"model": perfect, "baseline": blind})
     loaded = json.loads(path.read_text())  # strict JSON: NaN must have become null
     by_significance = loaded["baseline"]["cluster_efficiency_by_significance"]
     assert by_significance[0]["n"] == 0 and by_significance[0]["efficiency"] is None
@@ -152,13 +152,13 @@ def test_predict_dataset_collects_probabilities():
     images = np.zeros((2, 4, 4), dtype=np.float32)
     probs = np.zeros((4, 4, 4), dtype=np.float32)
     probs[..., 0] = 1.0
-    masks, p = evaluate.predict_dataset(lambda im: (np.zeros(im.shape, np.uint8), probs), images,
+    masks, p = report.predict_dataset(lambda im: (np.zeros(im.shape, np.uint8), probs), images,
                                         with_probabilities=True)
     assert masks.shape == (2, 4, 4) and p.shape == (2, 4, 4, 4)
 
 
 def test_balanced_resampling_moves_class_shares_toward_equal():
-    from ccdnb.experiments import balanced_indices, class_frequencies
+    from ccdnb.reproduce.experiments import balanced_indices, class_frequencies
 
     labels = np.zeros((20, 8, 8), dtype=np.uint8)
     labels[:2, :2, :2] = CLUSTER            # two images hold the only clusters
@@ -183,7 +183,7 @@ def test_confusion_matrix_rows_are_shares_of_the_true_class(tmp_path):
 
     dataset = SimpleNamespace(images=truth.astype(np.float32), labels=truth.astype(np.uint8),
                               instances=instances, objects=objects)
-    metrics = evaluate.evaluate_predictions(dataset, pred)
+    metrics = report.evaluate_predictions(dataset, pred)
     fig = plot_confusion_matrices(truth, {"model": pred, "baseline": truth})
     assert save_figure(fig, tmp_path, "cm.png").stat().st_size > 0
     fig = plot_cluster_efficiency({"model": metrics})
@@ -197,7 +197,7 @@ def test_model_vs_baseline_names_the_better_predictor():
                 "hot_pixel_recall": None, "glowing_recall": 1.0}
 
     rows = {r["metric"]: r["better"]
-            for r in evaluate.model_vs_baseline(metrics(0.6, 10.0), metrics(0.4, 2.0))}
+            for r in report.model_vs_baseline(metrics(0.6, 10.0), metrics(0.4, 2.0))}
     assert rows["F1 cluster"] == "U-Net"
     assert rows["false_clusters_per_mpix"] == "baseline"  # fewer is better
     assert rows["F1 background"] == "tie"

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ccdnb import evaluate, events
+from ccdnb.evaluation import events, report
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 
 # The objects table layout of the simulator, with the ``on`` field (cluster on glow / hot pixel).
@@ -163,16 +163,16 @@ def test_evaluate_predictions_holds_kind_table_and_signal_lost():
     images = 100.0 + 20.0 * (labels > 0)
     dataset = SimpleNamespace(images=images, labels=labels, instances=instances, objects=objects,
                               meta=[{"row_pedestal_adu": [100.0] * 20, "read_noise_adu": 1.0}])
-    metrics = evaluate.evaluate_predictions(dataset, pred)
+    metrics = report.evaluate_predictions(dataset, pred)
     kinds = rows_by(metrics["cluster_efficiency_by_kind"])
     assert kinds[("hit", "all")]["found_any"] == 1
     assert kinds[("all", "all")]["high"] is None  # JSON-safe infinity
     # the hit, the dot predicted cluster, the x-ray, the missed dot, the hot column
     assert metrics["signal_lost"]["groups"] == 5 and metrics["signal_lost"]["lost"] == 1
-    text = evaluate.format_kind_table(metrics["cluster_efficiency_by_kind"])
+    text = report.format_kind_table(metrics["cluster_efficiency_by_kind"])
     assert "on-glow" in text and "0 (0.000)" in text
-    assert "1 of 5 groups" in evaluate.format_signal_lost(metrics["signal_lost"])
-    headline = evaluate.headline_metrics(metrics)
+    assert "1 of 5 groups" in report.format_signal_lost(metrics["signal_lost"])
+    headline = report.headline_metrics(metrics)
     assert "signal_lost" in headline and "cluster_efficiency_by_kind" in headline
 
 
@@ -197,27 +197,27 @@ def baseline_dataset(n=3, size=64, seed=0):
 def test_tuned_baseline_reaches_the_target_false_rate():
     data = baseline_dataset()
     megapixels = data.images.size / 1e6
-    loose, _ = evaluate.baseline_at_false_rate(data, 1e6, seed_range=(2.5, 40.0))
+    loose, _ = report.baseline_at_false_rate(data, 1e6, seed_range=(2.5, 40.0))
     assert loose["seed_sigma"] == 2.5 and loose["reached"]
     assert loose["false_clusters_per_mpix"] > 0  # 2.5-sigma seeds in pure noise
     target = 0.5 * loose["false_clusters_per_mpix"]
-    info, masks = evaluate.baseline_at_false_rate(data, target, iterations=10)
+    info, masks = report.baseline_at_false_rate(data, target, iterations=10)
     assert info["reached"] and info["false_clusters_per_mpix"] <= target
     assert 2.5 < info["seed_sigma"] < 40.0 and info["grow_sigma"] <= info["seed_sigma"]
     # the lowest seed that meets the target: 2 % lower makes more false clusters
-    lower = evaluate.predict_dataset(
+    lower = report.predict_dataset(
         lambda im: evaluate_baseline(im, info["seed_sigma"] * 0.98, info["grow_sigma"]),
         data.images)
     assert events.false_cluster_components(lower, data.instances, data.objects) / megapixels \
         > target or info["seed_sigma"] * 0.98 < 2.5
     assert masks.shape == data.labels.shape
-    strict, _ = evaluate.baseline_at_false_rate(data, 0.0)
+    strict, _ = report.baseline_at_false_rate(data, 0.0)
     assert strict["false_clusters"] == 0 or not strict["reached"]
     assert 0.0 <= info["efficiency_compare"] <= 1.0
 
 
 def evaluate_baseline(image, seed, grow):
-    from ccdnb.baseline import classify_baseline
+    from ccdnb.evaluation.baseline import classify_baseline
 
     return classify_baseline(image, seed_sigma=seed, grow_sigma=min(grow, seed))
 

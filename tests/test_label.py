@@ -10,7 +10,7 @@ from ccdnb.errors import CcdnbInputError
 from ccdnb.label import (agreement_table, class_percentages, class_weights, from_one_hot, label_to_rgb,
                          mask_from_labelme, mask_to_labelme, one_hot, threshold_labels,
                          write_label_stats)
-from ccdnb.simulate import simulate_dataset, simulate_image
+from ccdnb.simulation import simulate_dataset, simulate_image
 
 # --------------------------------------------------------------------------- thresholds
 

@@ -145,7 +145,7 @@ KNOWN_SHORT = {
 
 
 def _preset_errors(preset, n=4, size=256, seed=31):
-    from ccdnb.simulate import simulate_image
+    from ccdnb.simulation import simulate_image
 
     ratios, pedestal_errors = [], []
     for i in range(n):
@@ -159,7 +159,7 @@ def _preset_errors(preset, n=4, size=256, seed=31):
 
 
 def _presets():
-    from ccdnb.simulate import PRESETS
+    from ccdnb.simulation import PRESETS
 
     return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_SHORT[name]))
             if name in KNOWN_SHORT else name for name in PRESETS]

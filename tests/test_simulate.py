@@ -10,10 +10,10 @@ from astropy.stats import sigma_clipped_stats
 from ccdnb import cli
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.errors import CcdnbInputError
-from ccdnb.sim_physics import THICKNESS_UM, diffusion_sigma_px
-from ccdnb.sim_presets import draw_parameters
-from ccdnb.sim_truth import Scene
-from ccdnb.simulate import (EV_PER_PAIR, OBJECT_DTYPE, PRESETS, derive_seed, label_from_components,
+from ccdnb.simulation.physics import THICKNESS_UM, diffusion_sigma_px
+from ccdnb.simulation.presets import draw_parameters
+from ccdnb.simulation.truth import Scene
+from ccdnb.simulation import (EV_PER_PAIR, OBJECT_DTYPE, PRESETS, derive_seed, label_from_components,
                             load_dataset, save_dataset, simulate_dataset, simulate_frame,
                             simulate_image, write_simulated_fits)
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from ccdnb.cli import main
-from ccdnb.losses import (DiceCrossEntropy, WeightedCategoricalCrossentropy, WeightedFocalLoss,
+from ccdnb.training.losses import (DiceCrossEntropy, WeightedCategoricalCrossentropy, WeightedFocalLoss,
                           make_loss, make_optimizer)
-from ccdnb.simulate import save_dataset, simulate_dataset
-from ccdnb.train import read_history, split_validation, train_model
+from ccdnb.simulation import save_dataset, simulate_dataset
+from ccdnb.training.train import read_history, split_validation, train_model
 
 # Two pixels of one 1x2 image: true classes 0 and 3.
 Y_TRUE = np.array([[[[1, 0, 0, 0], [0, 0, 0, 1]]]], dtype="float32")
@@ -157,8 +157,8 @@ MIRRORED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-    from ccdnb.simulate import simulate_dataset
-    from ccdnb.train import train_model
+    from ccdnb.simulation import simulate_dataset
+    from ccdnb.training.train import train_model
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     data = simulate_dataset("thesis", 4, (32, 32), seed=1)
     result = train_model(data.images, data.labels, out_dir=sys.argv[1], architecture="small",

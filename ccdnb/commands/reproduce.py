@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..profiles import DEFAULT_PROFILE, PROFILES
+from ..reproduce.profiles import DEFAULT_PROFILE, PROFILES
 
 HELP = "run the notebooks 01..06 headless (papermill) and regenerate figures/<profile>/"
 DESCRIPTION = """\
@@ -38,7 +38,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     """Run the pipeline; return 0, or 1 when a notebook fails."""
-    from ..pipeline import NotebookFailure, run_pipeline
+    from ..reproduce.runner import NotebookFailure, run_pipeline
 
     start = time.perf_counter()
     print(f"ccdnb reproduce: profile {args.profile}", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CcdnbInputError
-from ..sim_presets import DESCRIPTIONS, PRESETS
+from ..simulation.presets import DESCRIPTIONS, PRESETS
 from . import parse_number
 
 HELP = "simulate CCD images with exact truth and write them as a dataset (.npz)"
@@ -47,8 +47,8 @@ def add_arguments(parser):
 
 def run(args) -> int:
     """Simulate, write the dataset (and FITS files); return 0."""
-    from ..simulate import parse_shape, save_dataset, simulate_dataset, write_simulated_fits
-    from ..simulate import SimulatedImage
+    from ..simulation import (SimulatedImage, parse_shape, save_dataset, simulate_dataset,
+                              write_simulated_fits)
 
     if args.preset not in PRESETS:
         raise CcdnbInputError(f"--preset {args.preset!r}: unknown; choose from {', '.join(PRESETS)}")

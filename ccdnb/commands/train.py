@@ -90,8 +90,8 @@ def _choice(value, option, choices):
 
 def run(args) -> int:
     """Train and write the model, its card and the history; return 0."""
-    from ..augment import PRESETS as AUGMENT_PRESETS
-    from ..losses import LOSSES, OPTIMIZERS
+    from ..training.augment import PRESETS as AUGMENT_PRESETS
+    from ..training.losses import LOSSES, OPTIMIZERS
     from ..model import ARCHITECTURES
 
     paths = [Path(p) for p in args.data]
@@ -121,7 +121,7 @@ def run(args) -> int:
     if args.pretrained and not Path(args.pretrained).is_file():
         raise CcdnbInputError(f"--pretrained {args.pretrained}: file not found")
 
-    from ..simulate import concatenate_datasets, load_dataset
+    from ..simulation import concatenate_datasets, load_dataset
 
     datasets = []
     for path in paths:
@@ -137,7 +137,7 @@ def run(args) -> int:
     import keras
     import tensorflow as tf
 
-    from ..train import train_model
+    from ..training.train import train_model
 
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")

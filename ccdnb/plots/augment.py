@@ -21,7 +21,7 @@ def plot_transform_gallery(galleries, *, panel_size=1.7):
     Parameters
     ----------
     galleries : list of list of (str, ndarray, ndarray)
-        One :func:`ccdnb.augment.transform_gallery` result per example image.
+        One :func:`ccdnb.training.augment.transform_gallery` result per example image.
     panel_size : float
         Inches per panel.
 
@@ -104,7 +104,7 @@ def plot_network_batch(x, y, *, panel_size=2.0):
     ----------
     x : ndarray, shape (B, H, W, 1)
     y : ndarray, shape (B, H, W, 4)
-        As returned by :class:`ccdnb.augment.AugmentedSequence`.
+        As returned by :class:`ccdnb.training.augment.AugmentedSequence`.
 
     Returns
     -------

@@ -105,7 +105,7 @@ def pick_cluster_examples(dataset, kinds=CLUSTER_KINDS):
 
     Parameters
     ----------
-    dataset : ccdnb.simulate.Dataset
+    dataset : ccdnb.simulation.Dataset
     kinds : sequence of str
 
     Returns
@@ -130,7 +130,7 @@ def plot_cluster_kinds(dataset, kinds=CLUSTER_KINDS, *, pad=4, panel_size=2.6):
 
     Parameters
     ----------
-    dataset : ccdnb.simulate.Dataset
+    dataset : ccdnb.simulation.Dataset
     kinds : sequence of str
     pad : int
         Pixels around the footprint.
@@ -282,8 +282,8 @@ def plot_object_kinds(kinds, dataset, *, panel_size=1.9, per_row=8):
     ----------
     kinds : sequence of str
         ``kinds[i]`` is what image ``i`` of ``dataset`` shows
-        (see :func:`ccdnb.simulate.simulate_kind_examples`).
-    dataset : ccdnb.simulate.Dataset
+        (see :func:`ccdnb.simulation.simulate_kind_examples`).
+    dataset : ccdnb.simulation.Dataset
     panel_size : float
     per_row : int
         Kinds per row of the figure (each takes two panels, image above truth).

@@ -105,7 +105,7 @@ def plot_cluster_efficiency(results: dict, *, figsize=(10, 3.8)):
     Parameters
     ----------
     results : dict
-        Predictor name -> metrics of :func:`ccdnb.evaluate.evaluate_predictions`
+        Predictor name -> metrics of :func:`ccdnb.evaluation.report.evaluate_predictions`
         (uses ``cluster_efficiency_by_significance`` and ``..._by_energy``).
     figsize : tuple of float
 

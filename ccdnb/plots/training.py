@@ -19,8 +19,8 @@ def plot_learning_curves(history, *, best_epoch=None, panels=PANELS, panel_size=
     Parameters
     ----------
     history : dict or str or Path
-        ``{column: values}`` as :attr:`ccdnb.train.TrainingResult.history`, or a
-        ``history.csv`` written by training (:func:`ccdnb.train.read_history`).
+        ``{column: values}`` as :attr:`ccdnb.training.train.TrainingResult.history`, or a
+        ``history.csv`` written by training (:func:`ccdnb.training.train.read_history`).
     best_epoch : int, optional
         1-based epoch whose weights were kept; drawn as a dashed line. By default
         the epoch of the lowest ``val_loss`` (``loss`` without validation).
@@ -37,7 +37,7 @@ def plot_learning_curves(history, *, best_epoch=None, panels=PANELS, panel_size=
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from ..train import best_epoch_of, read_history
+    from ..training.train import best_epoch_of, read_history
 
     if not isinstance(history, dict):
         history = read_history(history)
@@ -84,7 +84,7 @@ def plot_learning_rate(history, *, ax=None):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from ..train import read_history
+    from ..training.train import read_history
 
     if not isinstance(history, dict):
         history = read_history(history)

@@ -1,7 +1,7 @@
 """The thesis's training experiments, re-run on demand from notebook 05.
 
 Each experiment trains two models that differ in one choice, with
-:func:`ccdnb.train.train_model` at the profile's ``04_train`` sizes, and
+:func:`ccdnb.training.train.train_model` at the profile's ``04_train`` sizes, and
 evaluates both on the same test set:
 
 ``balanced_vs_imbalanced``
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import N_CLASSES
+from ..classes import N_CLASSES
 
 #: Experiment name -> (variant name -> changes to the training set-up).
 EXPERIMENTS = {
@@ -73,7 +73,7 @@ def run_experiment(name, train, test, *, out_dir, train_params, seed=0, tile=256
     ----------
     name : str
         A key of :data:`EXPERIMENTS`.
-    train, test : ccdnb.simulate.Dataset
+    train, test : ccdnb.simulation.Dataset
         Training and test sets.
     out_dir : str or Path
         Each variant's model is written to ``out_dir/<name>/<variant>/``.
@@ -90,12 +90,12 @@ def run_experiment(name, train, test, *, out_dir, train_params, seed=0, tile=256
     Returns
     -------
     dict
-        Variant name -> metrics of :func:`ccdnb.evaluate.evaluate_predictions`.
+        Variant name -> metrics of :func:`ccdnb.evaluation.report.evaluate_predictions`.
     """
-    from .evaluate import evaluate_dataset
-    from .model import load_model
-    from .predict import predict_image
-    from .train import train_model
+    from ..evaluation.report import evaluate_dataset
+    from ..model import load_model
+    from ..predict import predict_image
+    from ..training.train import train_model
 
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import CLUSTER
+from ..classes import CLUSTER
 
 #: The transforms :func:`invariance_test` runs by default, in this order.
 INVARIANCE_TRANSFORMS = ("pedestal", "gain", "noise", "inverted")
@@ -51,7 +51,7 @@ def transform_image(image, name, *, seed=0, pedestal_shift_adu=10_000.0, gain_fa
     -------
     ndarray, shape (H, W), float32
     """
-    from .normalize import estimate_background
+    from ..normalize import estimate_background
 
     x = np.asarray(image, dtype=np.float64)
     if name == "pedestal":

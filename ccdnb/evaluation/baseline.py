@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 
 #: Default thresholds and sizes; every one is a keyword of :func:`classify_baseline`.
 BASELINE_DEFAULTS = dict(
@@ -54,7 +54,7 @@ def significance_image(image) -> np.ndarray:
 
     Non-finite pixels come out as 0 (no signal).
     """
-    from .normalize import estimate_background
+    from ..normalize import estimate_background
 
     x = np.asarray(image, dtype=np.float64)
     pedestal, noise = estimate_background(x)

@@ -1,24 +1,11 @@
-"""Losses for per-pixel classification with very unequal classes, and optimizers by name.
+"""The class-weighted losses a saved ccdnb model may name, registered with Keras.
 
-Background is ~99 % of the pixels of a CCD image; an unweighted loss learns to
-call everything background. The thesis weighted the categorical cross-entropy
-by inverse class frequency (:func:`ccdnb.label.class_weights`). Two losses aimed
-at thin, rare classes (one-pixel hot columns, faint clusters) are offered beside it:
+They live beside the model (not in :mod:`ccdnb.training`) so that loading a
+model never needs the training code: :func:`ccdnb.model.load_model` imports this
+module, which registers the classes under the package name ``ccdnb``. How they
+are chosen by name, and the optimizers, are in :mod:`ccdnb.training.losses`.
 
-``cce``
-    plain categorical cross-entropy (the thesis's unweighted comparison).
-``weighted_cce``
-    ``-w_true log p_true`` averaged over pixels (the thesis's loss).
-``focal``
-    weighted focal loss (Lin et al. 2017): ``-w_true (1 - p_true)**gamma log p_true``,
-    so well-classified background pixels stop dominating the gradient.
-``dice_cce``
-    weighted cross-entropy plus the soft Dice loss averaged over the four
-    classes (Milletari et al. 2016): Dice scores each class by overlap,
-    whatever its size, so a thin class counts as much as background.
-
-All are registered Keras-serialisable objects and take probabilities
-(the U-Net's softmax output) and one-hot targets.
+All take probabilities (the U-Net's softmax output) and one-hot targets.
 """
 
 from __future__ import annotations
@@ -30,26 +17,6 @@ from keras import ops
 from .classes import N_CLASSES
 
 EPSILON = 1e-7
-LOSSES = ("cce", "weighted_cce", "focal", "dice_cce")
-
-#: Optimizer name -> (Keras class, default learning rate). Adadelta's is 1.0 as
-#: in Keras 2 (the thesis's setting), not Keras 3's 0.001, with which it barely moves.
-OPTIMIZERS = {
-    "adadelta": (keras.optimizers.Adadelta, 1.0),
-    "adam": (keras.optimizers.Adam, 1e-3),
-    "adagrad": (keras.optimizers.Adagrad, 1e-2),
-    "sgd": (keras.optimizers.SGD, 1e-2),
-}
-
-
-def inverse_frequency_weights(labels) -> np.ndarray:
-    """The thesis's class weights: ``w_k`` proportional to ``1/freq_k``, ``sum(w) = 4``.
-
-    Delegates to :func:`ccdnb.label.class_weights` (absent classes get 0).
-    """
-    from .label import class_weights
-
-    return np.asarray(class_weights(labels), dtype=np.float64)
 
 
 def _weights_tensor(class_weights, dtype):
@@ -159,50 +126,3 @@ class DiceCrossEntropy(_ClassWeightedLoss):
         total = ops.sum(y_true, axis=spatial) + ops.sum(probs, axis=spatial)
         dice = 1.0 - ops.mean((2.0 * overlap + 1.0) / (total + 1.0), axis=-1)  # (B,)
         return cross_entropy + self.dice_weight * dice[:, None, None]
-
-
-def make_loss(name, class_weights=None):
-    """Return the loss called ``name`` (one of :data:`LOSSES`).
-
-    Parameters
-    ----------
-    name : str
-    class_weights : sequence of 4 floats, optional
-        Used by every loss but ``cce``; equal weights when None.
-
-    Raises
-    ------
-    ValueError
-        For an unknown name.
-    """
-    if name == "cce":
-        return WeightedCategoricalCrossentropy(None, name="cce")
-    if name == "weighted_cce":
-        return WeightedCategoricalCrossentropy(class_weights)
-    if name == "focal":
-        return WeightedFocalLoss(class_weights)
-    if name == "dice_cce":
-        return DiceCrossEntropy(class_weights)
-    raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
-
-
-def make_optimizer(name, learning_rate=None):
-    """Return a fresh Keras optimizer by name.
-
-    Parameters
-    ----------
-    name : {"adadelta", "adam", "adagrad", "sgd"}
-    learning_rate : float, optional
-        Default: 1.0 for adadelta (Keras 2's, the thesis's), 1e-3 for adam,
-        1e-2 for adagrad and sgd.
-
-    Raises
-    ------
-    ValueError
-        For an unknown name.
-    """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    cls, default = OPTIMIZERS[name]
-    return cls(learning_rate=default if learning_rate is None else float(learning_rate))
-

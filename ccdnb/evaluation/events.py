@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import BACKGROUND, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
+from ..classes import BACKGROUND, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
 
 #: Edges of the peak-significance bins (read-noise sigma) of the cluster efficiency.
 SIGNIFICANCE_BINS = (0.0, 3.0, 5.0, 10.0, 100.0, np.inf)
@@ -380,7 +380,7 @@ def significance_map(image, meta=None) -> np.ndarray:
         if rows is not None and sigma and np.size(rows) == x.shape[0]:
             pedestal, noise = np.asarray(rows, dtype=np.float64), float(sigma)
     if pedestal is None:
-        from .normalize import estimate_background
+        from ..normalize import estimate_background
 
         pedestal, noise = estimate_background(x)
     z = (x - np.asarray(pedestal, dtype=np.float64)[:, None]) / noise

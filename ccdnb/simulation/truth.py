@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
-from .sim_physics import pixel_weights, window_half_width
+from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
+from .physics import pixel_weights, window_half_width
 
 #: One row per simulated object (see docs/internals.md). ``on`` says what a
 #: cluster sits on: GLOWING, HOT_PIXEL or 0 (see :meth:`Scene.finalize`).

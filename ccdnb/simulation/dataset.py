@@ -1,9 +1,9 @@
 """Simulated CCD images with exact truth (labels, instances, an objects table).
 
 An image is built in three steps: the preset's rules draw the image's
-parameters (:mod:`ccdnb.sim_presets`); glow, hot pixels and clusters are
-placed and rendered on small stamps as noiseless signal (:mod:`ccdnb.sim_objects`,
-:mod:`ccdnb.sim_physics`), from which the truth follows (:mod:`ccdnb.sim_truth`);
+parameters (:mod:`ccdnb.simulation.presets`); glow, hot pixels and clusters are
+placed and rendered on small stamps as noiseless signal (:mod:`ccdnb.simulation.objects`,
+:mod:`ccdnb.simulation.physics`), from which the truth follows (:mod:`ccdnb.simulation.truth`);
 finally the detector response is applied: charge Poisson-fluctuated, gain,
 dark current, pedestal and its per-row drift, Gaussian read noise and
 saturation. The public names are documented in docs/internals.md.
@@ -19,22 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import CLUSTER, GLOWING, HOT_PIXEL
-from .errors import CcdnbInputError
-from .sim_fits import write_simulated_fits
-from .sim_objects import column_windows, place_clusters, place_glow, place_hot_pixels
-from .sim_physics import EV_PER_PAIR
-from .sim_presets import BASE, PRESETS, Choice, Derived, LogUniform, Uniform, draw_parameters
-from .sim_truth import OBJECT_DTYPE, Scene, label_from_components, on_float32_grid
+from ..classes import CLUSTER, GLOWING, HOT_PIXEL
+from ..errors import CcdnbInputError
+from .objects import column_windows, place_clusters, place_glow, place_hot_pixels
+from .presets import draw_parameters
+from .truth import OBJECT_DTYPE, Scene, on_float32_grid
 
 __all__ = [
-    "BASE", "EV_PER_PAIR", "OBJECT_DTYPE", "PRESETS", "Choice", "Dataset", "Derived",
-    "LogUniform", "SimulatedImage", "Uniform", "concatenate_datasets", "derive_seed",
-    "THESIS_DENSITIES", "class_density_table", "label_from_components", "simulate_kind_examples",
-    "load_dataset", "save_dataset", "simulate_dataset", "simulate_frame", "simulate_image",
-    "write_simulated_fits",
+    "Dataset", "SimulatedImage", "THESIS_DENSITIES", "class_density_table", "concatenate_datasets",
+    "derive_seed", "load_dataset", "parse_shape", "save_dataset", "simulate_dataset",
+    "simulate_frame", "simulate_image", "simulate_kind_examples",
 ]
-
 
 @dataclass
 class SimulatedImage:
@@ -197,7 +192,7 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
     Parameters
     ----------
     preset : str
-        A key of :data:`PRESETS` (see :data:`ccdnb.sim_presets.DESCRIPTIONS`),
+        A key of :data:`PRESETS` (see :data:`ccdnb.simulation.presets.DESCRIPTIONS`),
         e.g. ``thesis``, ``thesis-balanced``, ``fe55``, ``skipper`` or ``random``.
     shape : int, (int, int) or str
         Image size (H, W); see :func:`parse_shape`.

@@ -2,12 +2,12 @@
 
 Every notebook also receives ``run_dir`` (where it reads what the previous
 notebook wrote and writes its own products), ``figures_dir`` (where figures
-and reports go) and ``profile`` (the profile's name) from :mod:`ccdnb.pipeline`.
+and reports go) and ``profile`` (the profile's name) from :mod:`ccdnb.reproduce.runner`.
 
 Run-directory layout (the contract between notebooks):
 
 ``data/train.npz``, ``data/test.npz``
-    written by 01 (see :func:`ccdnb.simulate.save_dataset`).
+    written by 01 (see :func:`ccdnb.simulation.save_dataset`).
 ``data/label_stats.json``
     written by 02: class percentages and inverse-frequency class weights.
 ``model/model.keras``, ``model/model.card.json``, ``model/history.csv``

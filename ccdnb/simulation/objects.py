@@ -1,7 +1,7 @@
-"""Placing glow, hot pixels and clusters of one image into a :class:`~ccdnb.sim_truth.Scene`.
+"""Placing glow, hot pixels and clusters of one image into a :class:`~ccdnb.simulation.truth.Scene`.
 
 Each function draws its objects from the image's parameters (see
-:mod:`ccdnb.sim_presets`) and renders them on small stamps. A count given as
+:mod:`ccdnb.simulation.presets`) and renders them on small stamps. A count given as
 a float is the expected number per 256x256 pixels (scaled by the image area,
 Poisson-drawn); given as an int it is the exact number in the image.
 
@@ -17,11 +17,11 @@ import math
 
 import numpy as np
 
-from .classes import GLOWING, HOT_PIXEL
-from .sim_physics import (MIP_E_PER_UM, PIXEL_UM, THICKNESS_UM, diffusion_sigma_px,
+from ..classes import GLOWING, HOT_PIXEL
+from .physics import (MIP_E_PER_UM, PIXEL_UM, THICKNESS_UM, diffusion_sigma_px,
                           electron_range_px, electrons_from_kev, kev_from_electrons,
                           muon_track, worm_track, xray_conversions)
-from .sim_truth import NEGLIGIBLE_SIGMA
+from .truth import NEGLIGIBLE_SIGMA
 
 _REFERENCE_AREA = 256 * 256
 

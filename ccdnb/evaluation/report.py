@@ -3,7 +3,7 @@
 The thesis judged its network by the classification report of its Table 1
 (per-class precision, recall, F1 and support over all test pixels). This module
 computes that report with scikit-learn, the Keras-style loss and accuracy from
-predicted probabilities, and, through :mod:`ccdnb.events`, the event-level
+predicted probabilities, and, through :mod:`ccdnb.evaluation.events`, the event-level
 numbers a physicist needs (cluster detection efficiency, false clusters,
 per-object recall). :func:`evaluate_dataset` is the one code path shared by
 notebook 05 and the benchmark scripts.
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import events
-from .classes import CLASS_IDS, CLASS_NAMES, GLOWING, HOT_PIXEL, N_CLASSES
+from ..classes import CLASS_IDS, CLASS_NAMES, GLOWING, HOT_PIXEL, N_CLASSES
 
 #: The thesis's Table 1 (precision, recall, F1 per class) on its simulated test set.
 THESIS_TABLE1 = {
@@ -326,7 +326,7 @@ def evaluate_predictions(dataset, masks, *, probabilities=None,
 
     Parameters
     ----------
-    dataset : ccdnb.simulate.Dataset
+    dataset : ccdnb.simulation.Dataset
         Anything with ``labels`` (N, H, W), ``instances`` (N, H, W) and ``objects``
         (structured array with at least ``image``, ``id``, ``cls``, ``energy_kev``,
         ``peak_sigma``).
@@ -343,15 +343,15 @@ def evaluate_predictions(dataset, masks, *, probabilities=None,
         ``classification_report`` (see :func:`classification_report_dict`),
         ``f1`` (class name -> F1), ``cluster_efficiency`` (found / all clusters),
         ``cluster_efficiency_by_significance`` and ``..._by_energy`` (rows of
-        :func:`ccdnb.events.efficiency_table`), ``n_clusters``, ``false_clusters``,
+        :func:`ccdnb.evaluation.events.efficiency_table`), ``n_clusters``, ``false_clusters``,
         ``false_clusters_per_mpix``, ``false_clusters_on_background_per_mpix``
         (those touching no true object of any class: fakes from noise rather than
         hot pixels or glow taken for clusters), ``hot_pixel_recall``, ``glowing_recall``
         (share of objects with most of their footprint in their class),
         ``cluster_efficiency_by_kind`` (rows of
-        :func:`ccdnb.events.kind_efficiency_table`: per object kind and per
+        :func:`ccdnb.evaluation.events.kind_efficiency_table`: per object kind and per
         significance bin, the share found as cluster and as any non-background
-        class), ``signal_lost`` (:func:`ccdnb.events.signal_lost`, when the
+        class), ``signal_lost`` (:func:`ccdnb.evaluation.events.signal_lost`, when the
         dataset has ``images``; the true per-row pedestal and noise from
         ``dataset.meta`` where recorded), ``n_images``, ``megapixels`` and, with
         probabilities, ``loss`` and ``accuracy``. Undefined values (an empty bin)
@@ -404,8 +404,8 @@ def evaluate_dataset(predict_fn, dataset, **kwargs) -> dict:
     predict_fn : callable
         ``image (H, W) float ADU -> class mask (H, W)``; for the U-Net, e.g.
         ``lambda im: ccdnb.predict.predict_image(model, im)``; for the classical
-        baseline, :func:`ccdnb.baseline.classify_baseline`.
-    dataset : ccdnb.simulate.Dataset
+        baseline, :func:`ccdnb.evaluation.baseline.classify_baseline`.
+    dataset : ccdnb.simulation.Dataset
         Images with their truth (``images``, ``labels``, ``instances``, ``objects``).
     **kwargs
         Passed to :func:`evaluate_predictions`.
@@ -424,7 +424,7 @@ def baseline_at_false_rate(dataset, target_rate, *, grow_sigmas=(2.0,), seed_ran
     """The classical baseline tuned to a false-cluster rate, for a fair efficiency comparison.
 
     For each ``grow_sigma``, the cluster seed threshold ``seed_sigma`` of
-    :func:`ccdnb.baseline.classify_baseline` is bisected (in log space, over
+    :func:`ccdnb.evaluation.baseline.classify_baseline` is bisected (in log space, over
     ``seed_range``) for the lowest seed whose false-cluster rate on ``dataset``
     is at or below ``target_rate``: the baseline's best efficiency at no more
     false clusters than the predictor it is compared with. Among the grow
@@ -433,7 +433,7 @@ def baseline_at_false_rate(dataset, target_rate, *, grow_sigmas=(2.0,), seed_ran
 
     Parameters
     ----------
-    dataset : ccdnb.simulate.Dataset
+    dataset : ccdnb.simulation.Dataset
         ``images``, ``labels``, ``instances``, ``objects``.
     target_rate : float
         False clusters per megapixel to match (e.g. the model's).
@@ -447,12 +447,12 @@ def baseline_at_false_rate(dataset, target_rate, *, grow_sigmas=(2.0,), seed_ran
         Peak-significance range whose efficiency chooses among grow thresholds.
     on_background_only : bool
         Match the rate of false clusters that touch no true object of any class
-        (see :func:`ccdnb.events.false_cluster_components`): the fakes that the
+        (see :func:`ccdnb.evaluation.events.false_cluster_components`): the fakes that the
         seed threshold controls. The baseline's clusters on hot pixels and glow
         come from its class rules and do not fall with the seed threshold, so
         they can keep its full false-cluster rate above a model's at any seed.
     **options
-        Other :func:`ccdnb.baseline.classify_baseline` options, held fixed.
+        Other :func:`ccdnb.evaluation.baseline.classify_baseline` options, held fixed.
 
     Returns
     -------
@@ -522,7 +522,7 @@ def baseline_at_false_rate(dataset, target_rate, *, grow_sigmas=(2.0,), seed_ran
 
 
 def format_kind_table(rows) -> str:
-    """Per-kind efficiency rows (:func:`ccdnb.events.kind_efficiency_table`) as text.
+    """Per-kind efficiency rows (:func:`ccdnb.evaluation.events.kind_efficiency_table`) as text.
 
     Columns: kind, significance bin, clusters, found as cluster and found as any
     non-background class (count and share).
@@ -543,7 +543,7 @@ def format_kind_table(rows) -> str:
 
 
 def format_signal_lost(lost: dict) -> str:
-    """One line for :func:`ccdnb.events.signal_lost`'s result."""
+    """One line for :func:`ccdnb.evaluation.events.signal_lost`'s result."""
     share = lost.get("share")
     text = (f"signal lost: {lost['lost']} of {lost['groups']} groups >= "
             f"{lost['threshold_sigma']:g} sigma predicted background throughout"
@@ -577,7 +577,7 @@ def save_metrics(path, metrics: dict) -> Path:
 
 def _class_pairs(truth, pred):
     """The 16 (truth, prediction) class pairs and their pixel counts (one bincount)."""
-    from .label import confusion_counts
+    from ..label import confusion_counts
 
     truth, pred = _flat_pair(truth, pred)
     counts = confusion_counts(truth, pred).reshape(-1).astype(np.float64)

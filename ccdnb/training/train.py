@@ -5,7 +5,7 @@ for validation (never augmented), early stopping on the validation loss
 (patience 20, best weights restored), learning rate divided by 10 after 5
 epochs without improvement, the best model checkpointed, every epoch logged to
 ``history.csv``. Augmented batches are made on the fly by
-:class:`ccdnb.augment.AugmentedSequence`, so the dataset is never copied per
+:class:`ccdnb.training.augment.AugmentedSequence`, so the dataset is never copied per
 epoch. Inside a :mod:`tf.distribute` strategy (``MirroredStrategy`` on a
 multi-GPU machine) the model is built and compiled in ``strategy.scope()`` and
 ``batch_size`` is the global batch.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import CLUSTER, HOT_PIXEL, N_CLASSES
+from ..classes import CLUSTER, HOT_PIXEL, N_CLASSES
 
 VALIDATION_SPLIT = 0.21
 EARLY_STOPPING_PATIENCE = 20
@@ -187,19 +187,19 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     steps_per_epoch : int
         Batches per epoch; 0 or None for one pass over the training images.
     optimizer : str
-        A name of :data:`ccdnb.losses.OPTIMIZERS`.
+        A name of :data:`ccdnb.training.losses.OPTIMIZERS`.
     max_minutes : float, optional
         Wall-clock budget: training stops after the first epoch that ends past
         it (the best epoch's weights are kept, as with early stopping).
     loss : str
-        A name of :data:`ccdnb.losses.LOSSES`; class weights are the inverse
+        A name of :data:`ccdnb.training.losses.LOSSES`; class weights are the inverse
         class frequencies of the training labels.
     learning_rate : float, optional
-        Default: the optimizer's (see :func:`ccdnb.losses.make_optimizer`).
+        Default: the optimizer's (see :func:`ccdnb.training.losses.make_optimizer`).
     validation_split : float
         Share of the images held out for validation (0.21 as the thesis).
     augment : str or None
-        A preset of :func:`ccdnb.augment.build_augmenter` for the training
+        A preset of :func:`ccdnb.training.augment.build_augmenter` for the training
         images ("none" or None: no augmentation).
     crop_size : int, optional
         Train on random crops of this size (a multiple of ``2**depth``);
@@ -225,10 +225,10 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     import keras
     import tensorflow as tf
 
-    from . import __version__
+    from .. import __version__
     from .augment import AugmentedSequence, build_augmenter
     from .losses import inverse_frequency_weights, make_loss, make_optimizer
-    from .model import architecture_config, build_unet, save_model
+    from ..model import architecture_config, build_unet, save_model
 
     images, labels = np.asarray(train_images), np.asarray(train_labels)
     if images.ndim != 3 or images.shape != labels.shape:
@@ -268,7 +268,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     with strategy.scope():
         model = build_unet(architecture)
         if pretrained:
-            from .model import load_pretrained_weights
+            from ..model import load_pretrained_weights
 
             load_pretrained_weights(model, pretrained)
         optimizer_object = make_optimizer(optimizer, learning_rate)

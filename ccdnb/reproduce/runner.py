@@ -1,7 +1,7 @@
 """Run the numbered notebooks headless with papermill (``ccdnb reproduce``).
 
 Each notebook gets ``run_dir``, ``figures_dir``, ``profile`` and its entry of
-:data:`ccdnb.profiles.PROFILES`; executed copies land in ``run_dir/notebooks``,
+:data:`ccdnb.reproduce.profiles.PROFILES`; executed copies land in ``run_dir/notebooks``,
 never over the sources.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import CcdnbInputError
+from ..errors import CcdnbInputError
 from .profiles import NOTEBOOKS, notebook_parameters
-from .quiet_tensorflow import stderr_to
+from ..io_utils import redirect_stderr_fd
 
 #: The repository root when ccdnb is installed from a checkout (``pip install -e .``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
     Parameters
     ----------
     profile : str
-        ``smoke``, ``quick`` or ``thesis`` (see :mod:`ccdnb.profiles`).
+        ``smoke``, ``quick`` or ``thesis`` (see :mod:`ccdnb.reproduce.profiles`).
     run_dir : path, optional
         Where notebooks exchange data and executed copies land; default
         ``<repo>/runs/<profile>``.
@@ -148,7 +148,7 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         try:
             # Kernels write TensorFlow's start-up notes and Jupyter's warnings to the
             # inherited stderr; keep them in the run directory, not among our lines.
-            with open(run_dir / "kernels.log", "ab") as kernel_log, stderr_to(kernel_log):
+            with open(run_dir / "kernels.log", "ab") as kernel_log, redirect_stderr_fd(kernel_log):
                 papermill.execute_notebook(str(source), str(executed), parameters=params,
                                            cwd=str(notebooks_dir), kernel_name="python3",
                                            progress_bar=False, log_output=False)

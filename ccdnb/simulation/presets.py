@@ -4,7 +4,7 @@ A preset maps parameter names to rules. A rule is either a plain value (used
 as is; tuples are ranges that the object placement draws from per object) or
 one of :class:`Uniform`, :class:`LogUniform`, :class:`Choice`,
 :class:`Derived`, drawn once per image in the order of :data:`BASE`. Keyword
-overrides of :func:`ccdnb.simulate.simulate_image` replace any rule with a
+overrides of :func:`ccdnb.simulation.simulate_image` replace any rule with a
 value or another rule.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import CcdnbInputError
+from ..errors import CcdnbInputError
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ import numpy as np
 from imgaug.augmentables.segmaps import SegmentationMapsOnImage
 from imgaug.augmenters import meta
 
-from .classes import N_CLASSES
-from .label import one_hot
-from .normalize import estimate_background, normalize_image
+from ..classes import N_CLASSES
+from ..label import one_hot
+from ..normalize import estimate_background, normalize_image
 
 #: Every option of :func:`build_augmenter`, with the value that switches it off.
 OPTION_DEFAULTS = dict(

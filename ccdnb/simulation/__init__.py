@@ -1,0 +1,30 @@
+"""Simulated CCD images with exact truth: the simulation stage.
+
+An image is built in three steps: the preset's rules draw the image's
+parameters (:mod:`.presets`); glow, hot pixels and clusters are placed and
+rendered on small stamps as noiseless signal (:mod:`.objects`, with the charge
+transport of :mod:`.physics`), from which the truth follows (:mod:`.truth`);
+finally the detector response is applied and images are collected into
+datasets (:mod:`.dataset`), written as ``.npz`` or as FITS frames (:mod:`.fits`).
+
+The names below are the simulation's public interface; docs/internals.md
+describes the arrays and the ``meta`` keys.
+"""
+
+from .dataset import (THESIS_DENSITIES, Dataset, SimulatedImage, class_density_table,
+                      concatenate_datasets, derive_seed, load_dataset, parse_shape, save_dataset,
+                      simulate_dataset, simulate_frame, simulate_image, simulate_kind_examples)
+from .fits import amplifier_extname, write_simulated_fits
+from .physics import EV_PER_PAIR
+from .presets import (BASE, DESCRIPTIONS, PRESETS, Choice, Derived, LogUniform, Uniform,
+                      draw_parameters)
+from .truth import OBJECT_DTYPE, label_from_components
+
+__all__ = [
+    "BASE", "DESCRIPTIONS", "EV_PER_PAIR", "OBJECT_DTYPE", "PRESETS", "THESIS_DENSITIES",
+    "Choice", "Dataset", "Derived", "LogUniform", "SimulatedImage", "Uniform",
+    "amplifier_extname", "class_density_table", "concatenate_datasets", "derive_seed",
+    "draw_parameters", "label_from_components", "load_dataset", "parse_shape", "save_dataset",
+    "simulate_dataset", "simulate_frame", "simulate_image", "simulate_kind_examples",
+    "write_simulated_fits",
+]
