@@ -122,7 +122,8 @@ def test_cli_mirrors_hdu_layout(name, predicted):
                 assert hout.data is None or hout.data.size == 0, index
                 assert "CCDNBSKP" in hout.header
         assert n_images >= 1
-    assert not list(out_dir.glob("*.tmp*")), "temporary files left behind"
+    expected = {n.replace(".fits", ".masks.fits") for n in NAMES}
+    assert {p.name for p in out_dir.iterdir()} == expected, "stray or temporary files"
 
 
 @pytest.mark.parametrize("name", NAMES)

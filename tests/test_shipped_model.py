@@ -100,7 +100,8 @@ def quiet_positions(label, rng, n, *, clearance=3, include=()):
         if busy[r, c]:
             continue
         chosen.append((int(r), int(c)))
-        busy[max(r - clearance, 0):r + clearance + 1, max(c - clearance, 0):c + clearance + 1] = True
+        r0, c0 = max(r - clearance, 0), max(c - clearance, 0)
+        busy[r0:r + clearance + 1, c0:c + clearance + 1] = True
         if len(chosen) == n:
             break
     assert len(chosen) == n
