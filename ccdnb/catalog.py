@@ -1,7 +1,7 @@
 """A catalog of the connected clusters in a class mask.
 
 Cluster pixels (class 3) are grouped into clusters by 8-connectivity
-(:func:`scipy.ndimage.label`): diagonal neighbours belong to the same
+(:func:`ccdnb.classes.label_groups`): diagonal neighbours belong to the same
 ionisation event, as a curly electron track often steps diagonally. Charges
 are measured above the per-row pedestal that the network's normalisation
 estimates (:func:`ccdnb.normalize.estimate_background`), in the image's ADU.
@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import CLUSTER
+from .classes import CLUSTER, label_groups
 
 CATALOG_COLUMNS = ("hdu", "extname", "cluster", "x", "y", "npix", "charge_adu", "peak_adu")
-#: 8-connectivity: a pixel touches all its eight neighbours.
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 def label_clusters(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -44,9 +42,7 @@ def label_clusters(mask: np.ndarray) -> tuple[np.ndarray, int]:
     n : int
         Number of clusters.
     """
-    from scipy import ndimage
-
-    labels, n = ndimage.label(np.asarray(mask) == CLUSTER, structure=EIGHT_CONNECTED)
+    labels, n = label_groups(np.asarray(mask) == CLUSTER)
     return labels.astype(np.int32, copy=False), int(n)
 
 

@@ -1,4 +1,19 @@
-"""The four pixel classes: ids, names and colours (the one source of truth)."""
+"""The four pixel classes: ids, names, colours, counting, and what a group of pixels is.
+
+The one source of truth that every stage shares: class ids and names
+(:func:`class_id` turns a name into an id), the thesis colours, encodings
+(:func:`one_hot`, :func:`from_one_hot`, :func:`label_to_rgb`), pixel counts and
+shares per class (:func:`class_counts`, :func:`class_percentages`,
+:func:`confusion_counts`), the thesis's inverse-frequency :func:`class_weights`,
+and :func:`label_groups`: pixels form one group (one cluster, one catalog row,
+one event) when they touch by an edge or a corner (8-connectivity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CcdnbInputError
 
 BACKGROUND = 0
 GLOWING = 1
@@ -23,3 +38,152 @@ N_CLASSES = len(CLASS_IDS)
 #: Where components overlap, the label is the highest priority present
 #: (hot pixel > cluster > glowing > background).
 PRIORITY = (HOT_PIXEL, CLUSTER, GLOWING, BACKGROUND)
+
+#: 8-connectivity: diagonal neighbours belong to the same group (for
+#: :func:`scipy.ndimage.label`, dilation and neighbour counts).
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def class_id(cls) -> int:
+    """Return the class id of ``cls``: an id (0-3) or a name ("cluster", "hot pixel",
+    "hot_pixel", "HOTPIXEL"; any case).
+
+    Raises
+    ------
+    CcdnbInputError
+        For anything else.
+    """
+    if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):
+        if 0 <= int(cls) < N_CLASSES:
+            return int(cls)
+    elif isinstance(cls, str):
+        key = cls.strip().lower().replace("_", " ").replace("-", " ")
+        for k, (name, short) in enumerate(zip(CLASS_NAMES, CLASS_KEYS)):
+            if key in (name, short.lower(), name.replace(" ", "")):
+                return k
+    raise CcdnbInputError(
+        f"unknown class {cls!r}; choose an id 0-{N_CLASSES - 1} or one of {', '.join(CLASS_NAMES)}")
+
+
+# --------------------------------------------------------------------------- encodings
+
+def one_hot(labels):
+    """One-hot encode class masks.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (...)
+        Class ids in ``0 .. N_CLASSES - 1``.
+
+    Returns
+    -------
+    ndarray of float32, shape (..., N_CLASSES)
+    """
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= N_CLASSES):
+        raise CcdnbInputError(f"class ids must lie in 0..{N_CLASSES - 1}")
+    return np.eye(N_CLASSES, dtype=np.float32)[labels]
+
+
+def from_one_hot(encoded):
+    """Class masks (uint8) from one-hot encodings or class probabilities (argmax of the last axis)."""
+    return np.argmax(np.asarray(encoded), axis=-1).astype(np.uint8)
+
+
+def label_to_rgb(labels):
+    """Render class masks in the thesis colours (:data:`ccdnb.classes.CLASS_COLOURS`).
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (...)
+
+    Returns
+    -------
+    ndarray of float32, shape (..., 3), values in [0, 1]
+    """
+    return np.asarray(CLASS_COLOURS, dtype=np.float32)[np.asarray(labels)]
+
+
+# --------------------------------------------------------------------------- counting
+
+def class_counts(labels):
+    """Number of pixels of each class, shape (N_CLASSES,) int64."""
+    return np.bincount(np.asarray(labels, dtype=np.intp).ravel(), minlength=N_CLASSES)[:N_CLASSES]
+
+
+def class_percentages(labels):
+    """Percentage of the pixels in each class, over all images given.
+
+    Returns
+    -------
+    ndarray of float64, shape (N_CLASSES,)
+        Sums to 100 (all zeros for an empty array).
+    """
+    counts = class_counts(labels)
+    return 100.0 * counts / max(int(counts.sum()), 1)
+
+
+def class_weights(labels):
+    """Inverse-frequency class weights, the thesis's weighting of the loss.
+
+    ``w_k`` is proportional to ``1 / freq_k`` and the weights sum to
+    ``N_CLASSES``. A class with no pixel gets weight 0 (there is nothing to
+    weight; 1/0 would be infinite) and the present classes share the sum.
+
+    Parameters
+    ----------
+    labels : array_like of int
+        Class masks (any shape), usually the training set's truth labels.
+
+    Returns
+    -------
+    ndarray of float64, shape (N_CLASSES,)
+    """
+    counts = class_counts(labels).astype(np.float64)
+    inverse = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    total = inverse.sum()
+    return N_CLASSES * inverse / total if total > 0 else inverse
+
+
+def confusion_counts(truth, other):
+    """(N_CLASSES, N_CLASSES) pixel counts: row = class in ``truth``, column = class in ``other``.
+
+    One :func:`numpy.bincount` over all pixels, fast enough for a whole training set.
+    """
+    truth = np.asarray(truth, dtype=np.intp).ravel()
+    other = np.asarray(other, dtype=np.intp).ravel()
+    if truth.shape != other.shape:
+        raise CcdnbInputError("truth and other must have the same number of pixels")
+    return np.bincount(truth * N_CLASSES + other,
+                       minlength=N_CLASSES * N_CLASSES).reshape(N_CLASSES, N_CLASSES)
+
+
+# --------------------------------------------------------------------------- groups
+
+def label_groups(mask):
+    """Number the 8-connected groups of ``True`` pixels.
+
+    Parameters
+    ----------
+    mask : array_like of bool, shape (H, W)
+
+    Returns
+    -------
+    labels : ndarray of int32, shape (H, W)
+        0 outside the mask, ``1..n`` for the groups.
+    n : int
+        Number of groups.
+    """
+    from scipy import ndimage
+
+    labels, n = ndimage.label(np.asarray(mask, dtype=bool), structure=EIGHT_CONNECTED)
+    return labels, int(n)
+
+
+def count_neighbours(mask):
+    """Number of 8-neighbours of each pixel that are ``True`` in ``mask`` (the pixel itself
+    not counted): int array of the mask's shape."""
+    from scipy.ndimage import convolve
+
+    mask = np.asarray(mask, dtype=np.uint8)
+    return convolve(mask, EIGHT_CONNECTED.astype(np.uint8), mode="constant") - mask

@@ -7,8 +7,10 @@ crash or a full disk therefore never leaves a half-written masks file, model,
 card or statistics file behind.
 
 :func:`atomic_outputs` handles several related files at once (a masks file and
-its CSV catalog appear together); :func:`atomic_path` is the one-file case and
-:func:`write_text_atomic` writes a text file.
+its CSV catalog appear together); :func:`atomic_path` is the one-file case,
+:func:`write_text_atomic` writes a text file and :func:`write_json_atomic` a
+JSON file. :func:`jsonable` turns numpy values into plain Python (the one JSON
+sanitiser: metadata of simulated images, model cards, metrics).
 
 :func:`redirect_stderr_fd` points file descriptor 2 at a file for a while.
 """
@@ -16,6 +18,8 @@ its CSV catalog appear together); :func:`atomic_path` is the one-file case and
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import sys
 import tempfile
@@ -109,6 +113,34 @@ def write_text_atomic(path, text: str, *, make_parents: bool = True) -> Path:
     with atomic_path(path, make_parents=make_parents) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+
+def jsonable(value):
+    """``value`` with plain Python types throughout, ready for strict JSON.
+
+    Dicts (keys as strings), lists and tuples are converted recursively; numpy
+    arrays become lists, numpy scalars Python scalars, and NaN or infinite
+    floats ``None`` (JSON has no NaN).
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy arrays, scalars
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(path, value, *, make_parents: bool = True, **dumps_options) -> Path:
+    """Write :func:`jsonable` of ``value`` as strict JSON (indent 2) atomically; return the path.
+
+    ``dumps_options`` go to :func:`json.dumps` (e.g. ``sort_keys=True``).
+    """
+    text = json.dumps(jsonable(value), indent=2, allow_nan=False, **dumps_options) + "\n"
+    return write_text_atomic(path, text, make_parents=make_parents)
 
 
 @contextlib.contextmanager

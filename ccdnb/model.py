@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .classes import N_CLASSES
 from .errors import CcdnbInputError, one_line
-from .io_utils import atomic_path, write_text_atomic
+from .io_utils import atomic_path, write_json_atomic
 
 
 class _LazyModule:
@@ -214,16 +214,8 @@ def save_model(model, path, card) -> Path:
         raise CcdnbInputError(f"{path}: a model file must end in .keras")
     with atomic_path(path, suffix=".keras", make_parents=True) as tmp_model:
         model.save(tmp_model)
-    write_text_atomic(card_path(path),
-                      json.dumps(card, indent=2, sort_keys=True, default=_json_default) + "\n")
+    write_json_atomic(card_path(path), card, sort_keys=True)
     return path
-
-
-def _json_default(value):
-    """JSON for numpy scalars and arrays found in cards."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def load_model(path):

@@ -340,7 +340,7 @@ def seam_shares(label, cls, *, tile: int) -> dict:
         a border, and in all columns (rows); ``beside`` is NaN when the image
         holds no border along that axis.
     """
-    from .sections import class_id
+    from .classes import class_id
 
     hits = np.asarray(label) == class_id(cls)
     shares = {}

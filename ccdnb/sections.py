@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classes import CLASS_KEYS, CLASS_NAMES, N_CLASSES
+from .classes import N_CLASSES, class_counts, class_id
 from .errors import CcdnbInputError
 
 #: Side of a section in the thesis.
@@ -102,39 +102,6 @@ def split_sections(shape, size=DEFAULT_SECTION_SIZE) -> list[Section]:
             sections.append(Section(len(sections), grid_row, grid_col,
                                     y0, min(y0 + rows, height), x0, min(x0 + cols, width)))
     return sections
-
-
-def class_id(cls) -> int:
-    """Return the class id of ``cls``: an id (0-3) or a name ("cluster", "hot pixel",
-    "hot_pixel", "HOTPIXEL"; any case).
-
-    Raises
-    ------
-    CcdnbInputError
-        For anything else.
-    """
-    if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):
-        if 0 <= int(cls) < N_CLASSES:
-            return int(cls)
-    elif isinstance(cls, str):
-        key = cls.strip().lower().replace("_", " ").replace("-", " ")
-        for k, (name, short) in enumerate(zip(CLASS_NAMES, CLASS_KEYS)):
-            if key in (name, short.lower(), name.replace(" ", "")):
-                return k
-    raise CcdnbInputError(
-        f"unknown class {cls!r}; choose an id 0-{N_CLASSES - 1} or one of {', '.join(CLASS_NAMES)}")
-
-
-def class_counts(label) -> np.ndarray:
-    """Pixels of each class in ``label``: int array of length ``N_CLASSES``."""
-    label = np.asarray(label)
-    return np.bincount(label.ravel(), minlength=N_CLASSES)[:N_CLASSES]
-
-
-def class_percentages(label) -> np.ndarray:
-    """Percentage of the pixels of ``label`` in each class (float array summing to 100)."""
-    counts = class_counts(label)
-    return 100.0 * counts / max(int(counts.sum()), 1)
 
 
 def section_class_counts(label, sections) -> np.ndarray:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import BACKGROUND
+from .classes import BACKGROUND, count_neighbours
 from .normalize import ASINH_SOFTENING
 
 #: Significance (read-noise sigma above the row pedestal) at and above which a
@@ -80,14 +80,11 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
     n_changed : int
         How many pixels the floor relabelled.
     """
-    from scipy.ndimage import convolve
-
     normalised = np.asarray(normalised)
     significant = normalised >= input_threshold(sigma)
     lost = significant & (mask == BACKGROUND)
     if lost.any():
-        neighbours = convolve(significant.astype(np.uint8), np.ones((3, 3), np.uint8),
-                              mode="constant") - significant
+        neighbours = count_neighbours(significant)
         lone_and_faint = (neighbours == 0) & (normalised < input_threshold(LONE_PIXEL_SIGMA))
         lost &= ~lone_and_faint
     n_changed = int(np.count_nonzero(lost))

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classes import CLASS_NAMES, N_CLASSES
+from .classes import CLASS_NAMES, N_CLASSES, class_id
 from .plots.inference import DEFAULT_OVERLAY_CLASSES, class_overlay
-from .sections import (DEFAULT_SECTION_SIZE, Section, class_id, section_class_counts,
-                       split_sections)
+from .sections import DEFAULT_SECTION_SIZE, Section, section_class_counts, split_sections
 
 
 @dataclass(frozen=True)

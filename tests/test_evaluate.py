@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ccdnb.evaluation import events, report
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+from ccdnb.evaluation import events, report
 
 # The objects table layout of docs/internals.md ("Simulated data").
 OBJECT_DTYPE = np.dtype([("image", "i4"), ("id", "i4"), ("cls", "u1"), ("kind", "U16"),

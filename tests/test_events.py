@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, label_groups
 from ccdnb.evaluation import events, report
-from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 
 # The objects table layout of the simulator, with the ``on`` field (cluster on glow / hot pixel).
 OBJECT_DTYPE = np.dtype([("image", "i4"), ("id", "i4"), ("cls", "u1"), ("kind", "U16"),
@@ -151,7 +151,7 @@ def test_signal_lost_estimates_the_background_without_truth():
 def test_label_groups_is_eight_connected():
     mask = np.zeros((5, 5), dtype=bool)
     mask[0, 0] = mask[1, 1] = mask[4, 4] = True
-    labels, n = events.label_groups(mask)
+    labels, n = label_groups(mask)
     assert n == 2 and labels[0, 0] == labels[1, 1] != labels[4, 4]
 
 

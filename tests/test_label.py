@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+from ccdnb.classes import (BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, class_percentages, class_weights,
+                           from_one_hot, label_to_rgb, one_hot)
 from ccdnb.errors import CcdnbInputError
-from ccdnb.label import (agreement_table, class_percentages, class_weights, from_one_hot, label_to_rgb,
-                         mask_from_labelme, mask_to_labelme, one_hot, threshold_labels,
-                         write_label_stats)
+from ccdnb.label import agreement_table, format_confusion, threshold_labels, write_label_stats
+from ccdnb.labelme import mask_from_labelme, mask_to_labelme
 from ccdnb.simulation import simulate_dataset, simulate_image
 
 # --------------------------------------------------------------------------- thresholds

@@ -31,7 +31,7 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(model_path):
-    from ccdnb.predict import load_model_file
+    from ccdnb.model import load_model_file
 
     return load_model_file(model_path)[0]
 

@@ -10,12 +10,13 @@ from astropy.stats import sigma_clipped_stats
 from ccdnb import cli
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.errors import CcdnbInputError
+from ccdnb.seeds import derive_seed
+from ccdnb.simulation import (EV_PER_PAIR, OBJECT_DTYPE, PRESETS, label_from_components, load_dataset,
+                              save_dataset, simulate_dataset, simulate_frame, simulate_image,
+                              write_simulated_fits)
 from ccdnb.simulation.physics import THICKNESS_UM, diffusion_sigma_px
 from ccdnb.simulation.presets import draw_parameters
 from ccdnb.simulation.truth import Scene
-from ccdnb.simulation import (EV_PER_PAIR, OBJECT_DTYPE, PRESETS, derive_seed, label_from_components,
-                            load_dataset, save_dataset, simulate_dataset, simulate_frame,
-                            simulate_image, write_simulated_fits)
 
 NO_OBJECTS = dict(glow_fraction=0.0, n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0,
                   n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+from ..classes import BACKGROUND, CLUSTER, EIGHT_CONNECTED, GLOWING, HOT_PIXEL, label_groups
 
 #: Default thresholds and sizes; every one is a keyword of :func:`classify_baseline`.
 BASELINE_DEFAULTS = dict(
@@ -45,9 +45,6 @@ BASELINE_DEFAULTS = dict(
     min_line_length=4,
     hot_pixel_sigma=10.0,
 )
-
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-
 
 def significance_image(image) -> np.ndarray:
     """``(x - pedestal_row) / noise`` with the robust estimates of the image itself.
@@ -88,7 +85,7 @@ def glow_mask(z, *, glow_sigma=1.0, glow_window=15, glow_min_pixels=400):
     from scipy import ndimage
 
     level = ndimage.median_filter(z, size=glow_window, mode="nearest")
-    regions, n = ndimage.label(level > glow_sigma, structure=EIGHT_CONNECTED)
+    regions, n = label_groups(level > glow_sigma)
     if n == 0:
         return np.zeros(z.shape, dtype=bool), level
     sizes = np.bincount(regions.ravel())
@@ -224,7 +221,7 @@ def classify_baseline(image, **options) -> np.ndarray:
     grown = seed_and_grow(np.where(hot, 0.0, flat), seed_sigma=opt["seed_sigma"],
                           grow_sigma=opt["grow_sigma"])
     lines = thin_line_mask(grown, min_line_length=opt["min_line_length"])
-    components, _ = ndimage.label(grown & ~lines, structure=EIGHT_CONNECTED)
+    components, _ = label_groups(grown & ~lines)
     bright = _bright_single_pixels(components, flat, opt["hot_pixel_sigma"])
 
     mask = np.full(z.shape, BACKGROUND, dtype=np.uint8)

@@ -18,7 +18,7 @@ low-energy event; a physicist counts events. These functions count them:
   it is not there.
 
 "Connected" is always 8-connectivity (diagonal neighbours belong together, as
-cluster finders count them): :func:`label_groups` is the one place that labels.
+cluster finders count them): :func:`ccdnb.classes.label_groups` is the one place that labels.
 
 All functions take stacks ``(N, H, W)`` (a single ``(H, W)`` image is treated
 as ``N = 1``) and an objects table whose ``image`` field indexes the stack.
@@ -28,19 +28,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..classes import BACKGROUND, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
+from ..classes import (BACKGROUND, CLASS_NAMES, CLUSTER, EIGHT_CONNECTED, GLOWING, HOT_PIXEL, PRIORITY,
+                       label_groups)
+from ..signal_floor import SIGNAL_SIGMA
 
 #: Edges of the peak-significance bins (read-noise sigma) of the cluster efficiency.
 SIGNIFICANCE_BINS = (0.0, 3.0, 5.0, 10.0, 100.0, np.inf)
 #: Edges of the energy bins (keV) of the cluster efficiency.
 ENERGY_BINS_KEV = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, np.inf)
-
-#: 8-connectivity for :func:`scipy.ndimage.label` and dilation.
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-
-#: Significance (read-noise sigma above the background) from which a group of
-#: pixels is signal that must never be labelled background.
-SIGNAL_SIGMA = 5.0
 
 #: Pseudo-kinds of :func:`kind_efficiency_table`: every cluster, clusters on glow
 #: and clusters crossing a hot pixel (the objects table's ``on`` field).
@@ -65,26 +60,6 @@ def _objects_of(objects, cls):
 def _footprint_counts(instances, selected) -> np.ndarray:
     """Pixels per instance id in ``instances[selected]`` (index = id)."""
     return np.bincount(instances[selected].ravel(), minlength=int(instances.max()) + 1)
-
-
-def label_groups(mask):
-    """Connected groups (8-connectivity) of a boolean mask.
-
-    Parameters
-    ----------
-    mask : array_like of bool, shape (H, W)
-
-    Returns
-    -------
-    labels : ndarray of int32, shape (H, W)
-        0 outside the mask, ``1..n`` for the groups.
-    n : int
-        Number of groups.
-    """
-    from scipy import ndimage
-
-    labels, n = ndimage.label(np.asarray(mask, dtype=bool), structure=EIGHT_CONNECTED)
-    return labels, int(n)
 
 
 def cluster_detection(pred, instances, objects, *, as_classes=(CLUSTER,)):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..classes import CLUSTER
+from ..detector import add_read_noise, invert_about_pedestal, scale_gain, shift_pedestal
 
 #: The transforms :func:`invariance_test` runs by default, in this order.
 INVARIANCE_TRANSFORMS = ("pedestal", "gain", "noise", "inverted")
@@ -55,19 +56,19 @@ def transform_image(image, name, *, seed=0, pedestal_shift_adu=10_000.0, gain_fa
 
     x = np.asarray(image, dtype=np.float64)
     if name == "pedestal":
-        out = x + pedestal_shift_adu
+        out = shift_pedestal(x, pedestal_shift_adu)
     else:
         pedestal, noise = estimate_background(x)
         row_pedestal = pedestal[:, None]
         if name == "inverted":
-            out = 2.0 * row_pedestal - x
+            out = invert_about_pedestal(x, row_pedestal)
         elif name == "gain":
-            out = row_pedestal + gain_factor * (x - row_pedestal)
+            out = scale_gain(x, gain_factor, row_pedestal)
         elif name == "noise":
             if noise_factor < 1.0:
                 raise ValueError(f"noise_factor must be >= 1, got {noise_factor}")
             extra = noise * np.sqrt(noise_factor ** 2 - 1.0)
-            out = x + extra * np.random.default_rng(seed).standard_normal(x.shape)
+            out = add_read_noise(x, extra, np.random.default_rng(seed))
         else:
             raise ValueError(f"unknown transform {name!r}; choose from "
                              f"{', '.join(INVARIANCE_TRANSFORMS)}")

@@ -12,14 +12,14 @@ notebook 05 and the benchmark scripts.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from . import events
 from ..classes import CLASS_IDS, CLASS_NAMES, GLOWING, HOT_PIXEL, N_CLASSES
+from ..io_utils import jsonable, write_json_atomic
+from . import events
 
 #: The thesis's Table 1 (precision, recall, F1 per class) on its simulated test set.
 THESIS_TABLE1 = {
@@ -393,7 +393,7 @@ def evaluate_predictions(dataset, masks, *, probabilities=None,
                                                     meta=getattr(dataset, "meta", None))
     if probabilities is not None:
         metrics.update(loss_and_accuracy(labels, probabilities))
-    return _json_safe(metrics)
+    return jsonable(metrics)
 
 
 def evaluate_dataset(predict_fn, dataset, **kwargs) -> dict:
@@ -569,15 +569,12 @@ def headline_metrics(metrics: dict) -> dict:
 
 def save_metrics(path, metrics: dict) -> Path:
     """Write ``metrics`` as strict JSON (NaN as ``null``) to ``path``; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n")
-    return path
+    return write_json_atomic(path, metrics)
 
 
 def _class_pairs(truth, pred):
     """The 16 (truth, prediction) class pairs and their pixel counts (one bincount)."""
-    from ..label import confusion_counts
+    from ..classes import confusion_counts
 
     truth, pred = _flat_pair(truth, pred)
     counts = confusion_counts(truth, pred).reshape(-1).astype(np.float64)
@@ -595,19 +592,3 @@ def _flat_pair(truth, pred):
 def _share(flags) -> float | None:
     flags = np.asarray(flags, dtype=bool)
     return float(flags.mean()) if flags.size else None
-
-
-def _json_safe(value):
-    """Plain Python types throughout, NaN/inf as ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-

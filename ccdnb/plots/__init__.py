@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..classes import CLASS_COLOURS, CLASS_NAMES, N_CLASSES
+from ..classes import CLASS_COLOURS, CLASS_NAMES, N_CLASSES, class_percentages
 
 
 def zscale_limits(image) -> tuple[float, float]:
@@ -81,8 +81,7 @@ def class_legend(ax, label=None, *, loc="upper right", **kwargs):
 
     names = list(CLASS_NAMES)
     if label is not None:
-        counts = np.bincount(np.asarray(label).ravel(), minlength=N_CLASSES)[:N_CLASSES]
-        share = 100.0 * counts / max(counts.sum(), 1)
+        share = class_percentages(label)
         names = [f"{n} ({s:.2f}%)" for n, s in zip(names, share)]
     handles = [Patch(facecolor=c, edgecolor="0.5", label=n) for c, n in zip(CLASS_COLOURS, names)]
     return ax.legend(handles=handles, loc=loc, **kwargs)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import N_CLASSES
+from ..classes import class_counts
 
 #: Experiment name -> (variant name -> changes to the training set-up).
 EXPERIMENTS = {
@@ -34,7 +34,7 @@ EXPERIMENTS = {
 
 def class_frequencies(labels) -> np.ndarray:
     """Share of the pixels in each class, shape (4,)."""
-    counts = np.bincount(np.asarray(labels).ravel(), minlength=N_CLASSES)[:N_CLASSES]
+    counts = class_counts(labels)
     return counts / max(counts.sum(), 1)
 
 
@@ -58,8 +58,7 @@ def balanced_indices(labels, *, seed=0) -> np.ndarray:
     labels = np.asarray(labels)
     freq = class_frequencies(labels)
     inverse = np.divide(1.0, freq, out=np.zeros_like(freq), where=freq > 0)
-    counts = np.stack([np.bincount(lab.ravel(), minlength=N_CLASSES)[:N_CLASSES]
-                       for lab in labels])
+    counts = np.stack([class_counts(lab) for lab in labels])
     weight = counts @ inverse
     rng = np.random.default_rng(seed)
     return rng.choice(len(labels), size=len(labels), replace=True, p=weight / weight.sum())

@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 from ..errors import CcdnbInputError
 from .profiles import NOTEBOOKS, notebook_parameters
-from ..io_utils import redirect_stderr_fd
+from ..io_utils import redirect_stderr_fd, write_json_atomic
 
 #: The repository root when ccdnb is installed from a checkout (``pip install -e .``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -173,4 +173,4 @@ def _record_timings(run_dir: Path, profile: str, runs: list[NotebookRun]) -> Non
         timings = {}
     timings["profile"] = profile
     timings.setdefault("seconds", {}).update({r.notebook: round(r.seconds, 1) for r in runs})
-    path.write_text(json.dumps(timings, indent=2) + "\n")
+    write_json_atomic(path, timings)

@@ -12,7 +12,7 @@ describes the arrays and the ``meta`` keys.
 """
 
 from .dataset import (THESIS_DENSITIES, Dataset, SimulatedImage, class_density_table,
-                      concatenate_datasets, derive_seed, load_dataset, parse_shape, save_dataset,
+                      concatenate_datasets, load_dataset, parse_shape, save_dataset,
                       simulate_dataset, simulate_frame, simulate_image, simulate_kind_examples)
 from .fits import amplifier_extname, write_simulated_fits
 from .physics import EV_PER_PAIR
@@ -23,7 +23,7 @@ from .truth import OBJECT_DTYPE, label_from_components
 __all__ = [
     "BASE", "DESCRIPTIONS", "EV_PER_PAIR", "OBJECT_DTYPE", "PRESETS", "THESIS_DENSITIES",
     "Choice", "Dataset", "Derived", "LogUniform", "SimulatedImage", "Uniform",
-    "amplifier_extname", "class_density_table", "concatenate_datasets", "derive_seed",
+    "amplifier_extname", "class_density_table", "concatenate_datasets",
     "draw_parameters", "label_from_components", "load_dataset", "parse_shape", "save_dataset",
     "simulate_dataset", "simulate_frame", "simulate_image", "simulate_kind_examples",
     "write_simulated_fits",

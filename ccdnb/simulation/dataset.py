@@ -12,22 +12,23 @@ saturation. The public names are documented in docs/internals.md.
 from __future__ import annotations
 
 import json
-import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..classes import CLUSTER, GLOWING, HOT_PIXEL
+from ..classes import CLUSTER, GLOWING, HOT_PIXEL, class_percentages
 from ..errors import CcdnbInputError
+from ..io_utils import atomic_path, jsonable
+from ..seeds import derive_seed
 from .objects import column_windows, place_clusters, place_glow, place_hot_pixels
 from .presets import draw_parameters
 from .truth import OBJECT_DTYPE, Scene, on_float32_grid
 
 __all__ = [
     "Dataset", "SimulatedImage", "THESIS_DENSITIES", "class_density_table", "concatenate_datasets",
-    "derive_seed", "load_dataset", "parse_shape", "save_dataset", "simulate_dataset",
+    "load_dataset", "parse_shape", "save_dataset", "simulate_dataset",
     "simulate_frame", "simulate_image", "simulate_kind_examples",
 ]
 
@@ -56,16 +57,6 @@ class Dataset:
         return len(self.images)
 
 
-def derive_seed(seed, index):
-    """Seed of item ``index`` of a collection simulated with ``seed``.
-
-    Derived with :class:`numpy.random.SeedSequence` from ``(seed, index)`` so
-    that items are independent; fits in 63 bits (FITS headers, JSON).
-    """
-    state = np.random.SeedSequence([int(seed), int(index)]).generate_state(1, np.uint64)[0]
-    return int(state >> np.uint64(1))
-
-
 def parse_shape(shape):
     """Return ``(H, W)`` from an int, a pair or a string ``'256'`` / ``'256x512'``.
 
@@ -88,16 +79,6 @@ def parse_shape(shape):
     if len(parts) != 2 or min(parts) < 8:
         raise CcdnbInputError(f"image size {shape!r}: expected N or HxW with sides >= 8")
     return parts[0], parts[1]
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _row_drift(rng, params, height):
@@ -238,7 +219,7 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
             "hot_level_adu": None if params["hot_level_adu"] is None
             else float(on_float32_grid(params["hot_level_adu"], base))}
     return SimulatedImage(image=image, label=truth.label, instances=truth.instances,
-                          objects=truth.objects, meta=_jsonable(meta))
+                          objects=truth.objects, meta=jsonable(meta))
 
 
 def simulate_dataset(preset="thesis", n=1, shape=(256, 256), seed=0, **overrides):
@@ -284,16 +265,10 @@ def save_dataset(path, dataset):
     file is left behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, images=dataset.images, labels=dataset.labels,
-                                instances=dataset.instances, objects=dataset.objects,
-                                meta=np.array(json.dumps(dataset.meta)))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path, suffix=".npz", make_parents=True) as tmp:
+        np.savez_compressed(tmp, images=dataset.images, labels=dataset.labels,
+                            instances=dataset.instances, objects=dataset.objects,
+                            meta=np.array(json.dumps(dataset.meta)))
     return path
 
 
@@ -449,7 +424,7 @@ def class_density_table(presets=("thesis", "thesis-balanced"), n=50, shape=256, 
     rows = []
     for preset in presets:
         labels = simulate_dataset(preset, n, shape, seed).labels
-        share = 100.0 * np.bincount(labels.ravel(), minlength=4) / labels.size
+        share = class_percentages(labels)
         rows.append({"preset": preset, "simulated": [round(float(s), 2) for s in share],
                      "thesis": THESIS_DENSITIES.get(preset)})
     return rows

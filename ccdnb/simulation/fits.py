@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import string
 from pathlib import Path
 
 import numpy as np
+
+from ..io_utils import atomic_path
 
 #: Meta key -> (FITS keyword, comment) written in every simulated HDU header.
 HEADER_KEYS = {
@@ -95,10 +96,6 @@ def write_simulated_fits(path, images, *, compress=False, dtype=np.float32):
                                               compression_type="RICE_1"))
             else:
                 hdus.append(fits.ImageHDU(data, header=header, name=name))
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fits.HDUList(hdus).writeto(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path, suffix=".fits") as tmp:
+        fits.HDUList(hdus).writeto(tmp)
     return path

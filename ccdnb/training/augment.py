@@ -42,9 +42,10 @@ import numpy as np
 from imgaug.augmentables.segmaps import SegmentationMapsOnImage
 from imgaug.augmenters import meta
 
-from ..classes import N_CLASSES
-from ..label import one_hot
+from ..classes import N_CLASSES, one_hot
+from ..detector import add_read_noise, invert_about_pedestal, scale_gain, shift_pedestal
 from ..normalize import estimate_background, normalize_image
+from ..seeds import derive_seed
 
 #: Every option of :func:`build_augmenter`, with the value that switches it off.
 OPTION_DEFAULTS = dict(
@@ -104,8 +105,7 @@ class InvertAboutPedestal(_FloatIntensity):
     """
 
     def _apply(self, image, rng):
-        pedestal = estimate_background(image).pedestal.astype(np.float32)
-        return 2.0 * pedestal[:, None] - image
+        return invert_about_pedestal(image)
 
     def get_parameters(self):
         return []
@@ -119,7 +119,7 @@ class GainJitter(_FloatIntensity):
         self.gain = tuple(float(g) for g in gain)
 
     def _apply(self, image, rng):
-        return image * np.float32(rng.uniform(*self.gain))
+        return scale_gain(image, np.float32(rng.uniform(*self.gain)), pedestal=0.0)
 
     def get_parameters(self):
         return [self.gain]
@@ -137,7 +137,8 @@ class PedestalJitter(_FloatIntensity):
         noise = estimate_background(image).noise
         offset = rng.uniform(-self.shift, self.shift)
         rows = rng.uniform(-self.row_drift, self.row_drift, size=image.shape[0])
-        return image + np.float32(noise) * (offset + rows[:, None]).astype(np.float32)
+        shift = np.float32(noise) * (offset + rows[:, None]).astype(np.float32)
+        return shift_pedestal(image, shift)
 
     def get_parameters(self):
         return [self.shift, self.row_drift]
@@ -152,7 +153,7 @@ class AddReadNoise(_FloatIntensity):
 
     def _apply(self, image, rng):
         sigma = rng.uniform(0.0, self.scale) * estimate_background(image).noise
-        return image + rng.normal(0.0, sigma, size=image.shape).astype(np.float32)
+        return add_read_noise(image, sigma, rng)
 
     def get_parameters(self):
         return [self.scale]
@@ -296,13 +297,9 @@ def transform_gallery(image, label, *, seed=0, crop_size=None):
     ]
     gallery = []
     for k, (name, augmenter) in enumerate(transforms):
-        augmenter.seed_(int(np.random.SeedSequence([seed, k]).generate_state(1)[0]))
+        augmenter.seed_(derive_seed(seed, k))
         gallery.append((name, *augment_pair(augmenter, image, label)))
     return gallery
-
-
-def _derived_seed(*keys) -> int:
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
 
 
 class AugmentedSequence(keras.utils.PyDataset):
@@ -381,7 +378,7 @@ class AugmentedSequence(keras.utils.PyDataset):
         n = len(self.images)
         needed = n if self.steps_per_epoch is None else self.steps_per_epoch * self.batch_size
         passes = max(1, math.ceil(needed / n))
-        rng = np.random.default_rng(_derived_seed(self.seed, self._epoch))
+        rng = np.random.default_rng(derive_seed(self.seed, self._epoch))
         if not self.shuffle:
             return np.tile(np.arange(n), passes)
         return np.concatenate([rng.permutation(n) for _ in range(passes)])
@@ -403,7 +400,7 @@ class AugmentedSequence(keras.utils.PyDataset):
         stop = start + self.batch_size
         if self.steps_per_epoch is None:
             stop = min(stop, len(self.images))
-        rng = np.random.default_rng(_derived_seed(self.seed, self._epoch, index))
+        rng = np.random.default_rng(derive_seed(self.seed, self._epoch, index))
         augmenter = None
         if self.augmenter is not None:
             augmenter = self.augmenter.deepcopy()  # thread-safe, reseeded per batch

@@ -2,7 +2,7 @@
 
 Background is ~99 % of the pixels of a CCD image; an unweighted loss learns to
 call everything background. The thesis weighted the categorical cross-entropy
-by inverse class frequency (:func:`ccdnb.label.class_weights`). Two losses aimed
+by inverse class frequency (:func:`ccdnb.classes.class_weights`). Two losses aimed
 at thin, rare classes (one-pixel hot columns, faint clusters) are offered beside it:
 
 ``cce``
@@ -47,9 +47,9 @@ OPTIMIZERS = {
 def inverse_frequency_weights(labels) -> np.ndarray:
     """The thesis's class weights: ``w_k`` proportional to ``1/freq_k``, ``sum(w) = 4``.
 
-    Delegates to :func:`ccdnb.label.class_weights` (absent classes get 0).
+    Delegates to :func:`ccdnb.classes.class_weights` (absent classes get 0).
     """
-    from ..label import class_weights
+    from ..classes import class_weights
 
     return np.asarray(class_weights(labels), dtype=np.float64)
 
