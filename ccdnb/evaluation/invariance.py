@@ -128,3 +128,39 @@ def invariance_test(predict_fn, images, labels, *, reference=None,
                      "changed_fraction": float(np.mean(pred != reference)),
                      "cluster_f1": cluster_f1(labels, pred)})
     return rows
+
+
+def invariance_table(results: dict) -> list[dict]:
+    """Merge the :func:`invariance_test` rows of several predictors into one table.
+
+    Parameters
+    ----------
+    results : dict
+        Predictor name -> its :func:`invariance_test` rows (same transforms, same order).
+
+    Returns
+    -------
+    list of dict
+        One row per transform: ``transform``, then ``"<name> changed"`` and
+        ``"<name> cluster F1"`` for each predictor in the order given.
+
+    Raises
+    ------
+    ValueError
+        When the predictors were not tested on the same transforms.
+    """
+    names = list(results)
+    if not names:
+        return []
+    transforms = [row["transform"] for row in results[names[0]]]
+    for name in names[1:]:
+        if [row["transform"] for row in results[name]] != transforms:
+            raise ValueError(f"{name!r} was tested on other transforms than {names[0]!r}")
+    table = []
+    for k, transform in enumerate(transforms):
+        row = {"transform": transform}
+        for name in names:
+            row[f"{name} changed"] = results[name][k]["changed_fraction"]
+            row[f"{name} cluster F1"] = results[name][k]["cluster_f1"]
+        table.append(row)
+    return table
