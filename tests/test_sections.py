@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, class_id, class_percentages
+from ccdnb.classes import CLUSTER, GLOWING, HOT_PIXEL, class_percentages
 from ccdnb.errors import CcdnbInputError
 from ccdnb.sections import (section_class_counts, section_class_percentages, sections_with_class,
                             split_sections)
@@ -73,19 +73,6 @@ def test_per_section_percentages_use_the_section_own_size():
     assert percent[0, GLOWING] == pytest.approx(10.0)
     np.testing.assert_allclose(class_percentages(label),
                                100 * np.bincount(label.ravel(), minlength=4) / label.size)
-
-
-@pytest.mark.parametrize("name, expected", [("cluster", CLUSTER), ("Hot pixel", HOT_PIXEL),
-                                            ("hot_pixel", HOT_PIXEL), ("HOTPIXEL", HOT_PIXEL),
-                                            (1, GLOWING), (np.uint8(0), BACKGROUND)])
-def test_classes_are_named_or_numbered(name, expected):
-    assert class_id(name) == expected
-
-
-@pytest.mark.parametrize("bad", ["muon", 4, -1, True])
-def test_unknown_classes_are_refused(bad):
-    with pytest.raises(CcdnbInputError, match="unknown class"):
-        class_id(bad)
 
 
 def test_section_grid_figure_puts_true_coordinates_on_the_axes():

@@ -11,12 +11,8 @@ from ccdnb import cli
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.errors import CcdnbInputError
 from ccdnb.seeds import derive_seed
-from ccdnb.simulation import (EV_PER_PAIR, OBJECT_DTYPE, PRESETS, label_from_components, load_dataset,
-                              save_dataset, simulate_dataset, simulate_frame, simulate_image,
-                              write_simulated_fits)
-from ccdnb.simulation.physics import THICKNESS_UM, diffusion_sigma_px
-from ccdnb.simulation.presets import draw_parameters
-from ccdnb.simulation.truth import Scene
+from ccdnb.simulation import (OBJECT_DTYPE, PRESETS, load_dataset, save_dataset, simulate_dataset,
+                              simulate_image)
 
 NO_OBJECTS = dict(glow_fraction=0.0, n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0,
                   n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0)
@@ -72,57 +68,6 @@ def test_dataset_image_i_is_simulate_image_with_derived_seed():
     assert not np.array_equal(data.images[0], data.images[1])
 
 
-def test_label_from_components_applies_one_sigma_and_priority():
-    sigma = 10.0
-    glow = np.array([[10.0, 9.99, 50.0, 50.0, 0.0]])
-    hot = np.array([[0.0, 0.0, 10.0, 0.0, 9.0]])
-    cluster = np.array([[0.0, 0.0, 30.0, 30.0, 9.0]])
-    label = label_from_components({GLOWING: glow, HOT_PIXEL: hot, CLUSTER: cluster}, sigma)
-    # 1 sigma is enough; just below is not; hot > cluster > glowing; no summing across classes
-    assert label.tolist() == [[GLOWING, BACKGROUND, HOT_PIXEL, CLUSTER, BACKGROUND]]
-    assert label.dtype == np.uint8
-
-
-def test_scene_instances_follow_priority_and_brightest_owner():
-    scene = Scene((6, 8), gain=1.0, read_noise=2.0)
-    scene.add_box(GLOWING, "band", (0, 6), (0, 4), 5.0)       # id 1
-    scene.add_box(HOT_PIXEL, "column", (0, 6), (3, 4), 100.0)  # id 2, over the glow
-    scene.add_box(CLUSTER, "diffuse", (2, 4), (2, 6), 3.0)     # id 3, partly over glow and hot
-    scene.add_box(CLUSTER, "diffuse", (3, 5), (5, 7), 4.0)     # id 4, brighter where they meet
-    scene.add_box(CLUSTER, "diffuse", (0, 1), (6, 8), 1.0)     # below 1 sigma: dropped
-    truth = scene.finalize()
-    lab, inst = truth.label, truth.instances
-    assert lab[0, 0] == GLOWING and inst[0, 0] == 1
-    assert lab[2, 3] == HOT_PIXEL and inst[2, 3] == 2
-    assert lab[2, 2] == CLUSTER and inst[2, 2] == 3  # cluster beats glowing
-    assert lab[3, 5] == CLUSTER and inst[3, 5] == 4  # the brighter cluster owns the overlap
-    assert lab[0, 7] == BACKGROUND and inst[0, 7] == 0
-    assert list(truth.objects["id"]) == [1, 2, 3, 4]
-    assert truth.objects["peak_sigma"][1] == pytest.approx(50.0)
-
-
-def test_point_event_charge_is_energy_over_pair_creation_energy():
-    energy_kev, gain = 5.9, 3.0
-    for seed in range(40):  # find an event well inside the image
-        sim = simulate_image("clusters-only", 64, seed=seed, noiseless=True, pedestal_adu=500.0,
-                             gain_adu_per_e=gain, read_noise_adu=1.0, dark_current_e=0.0,
-                             row_drift=False, diffuse_kev=(energy_kev, energy_kev),
-                             **{**NO_OBJECTS, "n_diffuse": 1})
-        (obj,) = sim.objects
-        if 10 < obj["x"] < 54 and 10 < obj["y"] < 54:
-            break
-    electrons = (sim.image.astype(np.float64) - 500.0).sum() / gain
-    assert electrons == pytest.approx(energy_kev * 1000 / EV_PER_PAIR, rel=1e-3)
-    assert obj["energy_kev"] == pytest.approx(energy_kev)
-    assert obj["kind"] == "diffuse" and obj["cls"] == CLUSTER
-
-
-def test_diffusion_grows_with_depth_to_about_one_and_a_half_pixels():
-    sigma = diffusion_sigma_px(np.array([0.0, THICKNESS_UM / 2, THICKNESS_UM]))
-    assert sigma[0] < 0.1 and sigma[0] < sigma[1] < sigma[2]
-    assert 1.0 < sigma[2] < 1.5
-
-
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_objects_table_matches_instances_and_labels(preset):
     sim = simulate_image(preset, 128, seed=3)
@@ -157,27 +102,6 @@ def test_thesis_noiseless_images_are_exactly_threshold_labelled():
         # glow on the left, hot lines and clusters mixed on the right (the thesis's Figure 6)
         columns = [set(np.flatnonzero((sim.label == c).any(axis=0))) for c in (1, 2, 3)]
         assert not (columns[0] & columns[1] or columns[0] & columns[2])
-
-
-def test_random_preset_covers_the_skipper_regime_and_wide_ranges():
-    draws = [draw_parameters("random", np.random.default_rng(s)) for s in range(200)]
-    skipper = [d for d in draws if d["regime"] == "skipper"]
-    assert 0.1 < len(skipper) / len(draws) < 0.4
-    for d in skipper:
-        assert 0.15 <= d["read_noise_adu"] / d["gain_adu_per_e"] <= 0.3
-        assert 1 <= d["gain_adu_per_e"] <= 2 and 0.01 <= d["dark_current_e"] <= 2
-    pedestals = [d["pedestal_adu"] for d in draws]
-    assert min(pedestals) < 2000 and max(pedestals) > 25000 and min(pedestals) >= -1000
-    assert all(0.2 <= d["read_noise_adu"] <= 60 and 1 <= d["gain_adu_per_e"] <= 200 for d in draws)
-
-
-def test_bad_preset_or_parameter_is_bad_input():
-    with pytest.raises(CcdnbInputError, match="preset"):
-        simulate_image("nope")
-    with pytest.raises(CcdnbInputError, match="read_nosie_adu"):
-        simulate_image("thesis", 32, read_nosie_adu=3.0)
-    with pytest.raises(CcdnbInputError, match="size"):
-        simulate_image("thesis", "32x")
 
 
 def test_dataset_round_trip(tmp_path):
@@ -217,25 +141,3 @@ def test_cli_bad_arguments_exit_2_without_output(tmp_path, capsys, argv, message
     err = capsys.readouterr().err
     assert err.startswith("ccdnb: error:") and message in err and err.count("\n") == 1
     assert not out.exists()
-
-
-@pytest.mark.parametrize("compress", [False, True])
-def test_damic_frame_fits_has_one_extension_per_amplifier(tmp_path, compress):
-    amps = simulate_frame((64, 96), n_amplifiers=4, seed=2)
-    assert [a.meta["amplifier"] for a in amps] == ["A", "B", "C", "D"]
-    assert len({a.meta["pedestal_adu"] for a in amps}) == 4
-    for amp in amps:  # glow at the amplifier's readout edge
-        glow_cols = np.flatnonzero((amp.label == GLOWING).any(axis=0))
-        assert glow_cols.size and (glow_cols.max() < 48 if amp.meta["readout_edge"] == "left"
-                                   else glow_cols.min() >= 48)
-    path = write_simulated_fits(tmp_path / "frame.fits", amps, compress=compress)
-    with fits.open(path) as hdul:
-        assert hdul[0].data is None
-        assert [h.name for h in hdul[1:]] == ["CCD_A", "CCD_B", "CCD_C", "CCD_D"]
-        for hdu, amp in zip(hdul[1:], amps):
-            assert isinstance(hdu, fits.CompImageHDU) == compress
-            assert hdu.data.shape == (64, 96)
-            assert hdu.header["RDNOISE"] == pytest.approx(amp.meta["read_noise_adu"])
-            assert hdu.header["GAIN"] == pytest.approx(amp.meta["gain_adu_per_e"])
-            assert hdu.header["CCDNBSIM"] == "damic"
-            np.testing.assert_allclose(hdu.data, amp.image, atol=amp.meta["read_noise_adu"])

@@ -157,17 +157,6 @@ def test_predict_dataset_collects_probabilities():
     assert masks.shape == (2, 4, 4) and p.shape == (2, 4, 4, 4)
 
 
-def test_balanced_resampling_moves_class_shares_toward_equal():
-    from ccdnb.reproduce.experiments import balanced_indices, class_frequencies
-
-    labels = np.zeros((20, 8, 8), dtype=np.uint8)
-    labels[:2, :2, :2] = CLUSTER            # two images hold the only clusters
-    chosen = balanced_indices(labels, seed=1)
-    assert chosen.shape == (20,)
-    assert np.array_equal(chosen, balanced_indices(labels, seed=1))
-    assert class_frequencies(labels[chosen])[CLUSTER] > 3 * class_frequencies(labels)[CLUSTER]
-
-
 def test_confusion_matrix_rows_are_shares_of_the_true_class(tmp_path):
     from ccdnb.plots import save_figure
     from ccdnb.plots.evaluation import (normalized_confusion_matrix, plot_cluster_efficiency,

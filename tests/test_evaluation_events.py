@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, label_groups
+from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.evaluation import events, report
 
 # The objects table layout of the simulator, with the ``on`` field (cluster on glow / hot pixel).
@@ -146,13 +146,6 @@ def test_signal_lost_estimates_the_background_without_truth():
     empty = events.signal_lost(np.full((8, 8), 7.0), np.zeros((8, 8), np.uint8),
                                meta={"row_pedestal_adu": [7.0] * 8, "read_noise_adu": 1.0})
     assert empty["groups"] == 0 and np.isnan(empty["share"])
-
-
-def test_label_groups_is_eight_connected():
-    mask = np.zeros((5, 5), dtype=bool)
-    mask[0, 0] = mask[1, 1] = mask[4, 4] = True
-    labels, n = label_groups(mask)
-    assert n == 2 and labels[0, 0] == labels[1, 1] != labels[4, 4]
 
 
 def test_evaluate_predictions_holds_kind_table_and_signal_lost():
