@@ -10,12 +10,12 @@ written FITS file), and prints, per set:
 - per object kind (``diffuse``, ``hit``, ``xray``, ``track`` ...; pseudo-kinds
   ``all``, ``on-glow``, ``on-hot-pixel``) and per bin of peak significance, the
   share of clusters found as cluster and found as any non-background class
-  (:func:`ccdnb.events.kind_efficiency_table`);
+  (:func:`ccdnb.evaluation.events.kind_efficiency_table`);
 - "signal lost": the share of connected groups of pixels at or above 5 sigma
   (true per-row pedestal and read noise) predicted background throughout, with
-  the lost groups counted by their truth class (:func:`ccdnb.events.signal_lost`);
+  the lost groups counted by their truth class (:func:`ccdnb.evaluation.events.signal_lost`);
 - false clusters per megapixel, hot-pixel and glow object recall;
-- the classical baseline (:mod:`ccdnb.baseline`) at its default thresholds, and
+- the classical baseline (:mod:`ccdnb.evaluation.baseline`) at its default thresholds, and
   tuned to the model's false-cluster rate on the same images (bisection on its
   seed threshold, :func:`ccdnb.evaluation.report.baseline_at_false_rate`, on the set's
   first ~0.5 Mpix, then applied to every image): both 3-5 sigma efficiencies
@@ -371,7 +371,7 @@ def evaluate_set(spec, data, args, model, model_path):
           f"hot-pixel object recall "
           f"{_fmt(metrics['hot_pixel_recall'])}; glow object recall "
           f"{_fmt(metrics['glowing_recall'])}")
-    print("baseline (classical, ccdnb.baseline, default thresholds): F1 " +
+    print("baseline (classical, ccdnb.evaluation.baseline, default thresholds): F1 " +
           ", ".join(f"{k} {v:.3f}" for k, v in base["f1"].items()) +
           f"; false clusters {base['false_clusters_per_mpix']:.2f} per Mpix; efficiency "
           f"3-5 sigma {_fmt(_eff(base, 3, 5))}, >= 5 sigma {_fmt(_eff(base, 5))}; "

@@ -46,7 +46,7 @@ def simulate(preset, shape, seed):
     try:
         from ccdnb.simulation import simulate_image
     except ImportError:  # before the package was laid out by stage
-        from ccdnb.simulate import simulate_image
+        from ccdnb.simulation import simulate_image
     return simulate_image(preset, shape, seed)
 
 
