@@ -18,7 +18,7 @@ from .profiles import NOTEBOOKS, notebook_parameters
 from ..io_utils import redirect_stderr_fd, write_json_atomic
 
 #: The repository root when ccdnb is installed from a checkout (``pip install -e .``).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
