@@ -73,7 +73,6 @@ tuned baseline, the gates) per set, for a model card.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import tempfile
@@ -323,10 +322,15 @@ def tune_baseline(dataset, masks, args):
 
 def evaluate_set(spec, data, args, model, model_path):
     """Predict, evaluate and gate one set; print everything; return its JSON record."""
-    from ccdnb.evaluation.baseline import classify_baseline
     from ccdnb.classes import CLUSTER
-    from ccdnb.evaluation.report import (baseline_at_false_rate, evaluate_predictions, format_kind_table,
-                                format_report, format_signal_lost, predict_dataset)
+    from ccdnb.evaluation.baseline import classify_baseline
+    from ccdnb.evaluation.report import (
+        evaluate_predictions,
+        format_kind_table,
+        format_report,
+        format_signal_lost,
+        predict_dataset,
+    )
     from ccdnb.predict import predict_image
 
     seconds = {}

@@ -42,8 +42,8 @@ def measure(architecture, *, batch_size, steps, warmup, seed=0):
     import keras
 
     from ccdnb.classes import N_CLASSES
-    from ccdnb.training.losses import make_loss, make_optimizer
     from ccdnb.model import build_unet, conv_flops
+    from ccdnb.training.losses import make_loss, make_optimizer
     from ccdnb.training.train import segmentation_metrics
 
     keras.utils.set_random_seed(seed)

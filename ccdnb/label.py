@@ -18,8 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classes import (BACKGROUND, CLASS_IDS, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL,
-                      class_percentages, class_weights, confusion_counts)
+from .classes import (
+    BACKGROUND,
+    CLASS_IDS,
+    CLASS_NAMES,
+    CLUSTER,
+    GLOWING,
+    HOT_PIXEL,
+    class_percentages,
+    class_weights,
+    confusion_counts,
+)
 from .errors import CcdnbInputError
 from .io_utils import write_json_atomic
 

@@ -16,8 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import (BACKGROUND, CLASS_IDS, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY,
-                      label_groups)
+from .classes import (
+    BACKGROUND,
+    CLASS_IDS,
+    CLASS_NAMES,
+    CLUSTER,
+    GLOWING,
+    HOT_PIXEL,
+    PRIORITY,
+    label_groups,
+)
 from .errors import CcdnbInputError
 
 

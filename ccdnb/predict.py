@@ -25,12 +25,20 @@ import numpy as np
 
 from .classes import BACKGROUND, N_CLASSES
 from .errors import CcdnbInputError, one_line
-from .fitsio import (Provenance, build_masks_hdulist, file_sha256, masks_path,
-                     output_stem, read_fits_images, write_hdulist)
+from .fitsio import (
+    Provenance,
+    build_masks_hdulist,
+    file_sha256,
+    masks_path,
+    output_stem,
+    read_fits_images,
+    write_hdulist,
+)
 from .io_utils import atomic_outputs
 from .model import DEFAULT_MODEL_NAME
 from .signal_floor import SIGNAL_SIGMA, best_signal_class, keep_significant_signal
 from .tiling import TileGrid, iter_tile_batches, stitch
+
 
 def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
     """Class probabilities (B, T, T, 4) of a batch of normalised tiles (B, T, T)."""
@@ -175,7 +183,8 @@ def _segment_contents(model, contents, *, model_name, model_id, input_sha256, pr
             start = bar.n
             result = predict_image(model, image.data, tile=tile, margin=margin,
                                    batch_size=batch_size, probabilities=probabilities,
-                                   progress=lambda done, _total: bar.update(start + done - bar.n))
+                                   progress=lambda done, _total, start=start: bar.update(
+                                       start + done - bar.n))
             masks[image.index], probs[image.index] = result if probabilities else (result, None)
 
     table = None

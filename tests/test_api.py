@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from predict_helpers import detector_image
 
 import ccdnb
 from ccdnb.cli import main
 from ccdnb.errors import CcdnbInputError
 from ccdnb.predict import predict_image, seam_shares
-from predict_helpers import detector_image
 
 TILE, MARGIN = 32, 8
 FAST = dict(tile=TILE, margin=MARGIN, batch_size=16)

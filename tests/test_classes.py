@@ -4,9 +4,22 @@ import numpy as np
 import pytest
 
 from ccdnb import classes
-from ccdnb.classes import (BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, class_counts, class_id,
-                           class_percentages, class_weights, confusion_counts, count_neighbours,
-                           from_one_hot, label_groups, label_to_rgb, one_hot)
+from ccdnb.classes import (
+    BACKGROUND,
+    CLUSTER,
+    GLOWING,
+    HOT_PIXEL,
+    class_counts,
+    class_id,
+    class_percentages,
+    class_weights,
+    confusion_counts,
+    count_neighbours,
+    from_one_hot,
+    label_groups,
+    label_to_rgb,
+    one_hot,
+)
 from ccdnb.errors import CcdnbInputError
 from ccdnb.plots import class_cmap, class_norm
 

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from ccdnb.detector import (add_read_noise, detector_variants, invert_about_pedestal,
-                            normalisation_differences, scale_gain, shift_pedestal)
+from ccdnb.detector import (
+    add_read_noise,
+    detector_variants,
+    invert_about_pedestal,
+    normalisation_differences,
+    scale_gain,
+    shift_pedestal,
+)
 
 PEDESTAL, NOISE = 1200.0, 5.0
 

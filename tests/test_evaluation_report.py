@@ -159,8 +159,11 @@ def test_predict_dataset_collects_probabilities():
 
 def test_confusion_matrix_rows_are_shares_of_the_true_class(tmp_path):
     from ccdnb.plots import save_figure
-    from ccdnb.plots.evaluation import (normalized_confusion_matrix, plot_cluster_efficiency,
-                                        plot_confusion_matrices)
+    from ccdnb.plots.evaluation import (
+        normalized_confusion_matrix,
+        plot_cluster_efficiency,
+        plot_confusion_matrices,
+    )
 
     pred, instances, objects = three_clusters_two_hit()
     truth = np.where(instances > 0, CLUSTER, BACKGROUND)

@@ -7,8 +7,14 @@ import os
 import numpy as np
 import pytest
 
-from ccdnb.io_utils import (atomic_outputs, atomic_path, jsonable, redirect_stderr_fd,
-                            write_json_atomic, write_text_atomic)
+from ccdnb.io_utils import (
+    atomic_outputs,
+    atomic_path,
+    jsonable,
+    redirect_stderr_fd,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def test_jsonable_gives_plain_python_and_no_nan():

@@ -6,8 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from ccdnb.model import (build_unet, card_path, conv_flops, load_model, load_pretrained_weights,
-                         save_model)
+from ccdnb.model import (
+    build_unet,
+    card_path,
+    conv_flops,
+    load_model,
+    load_pretrained_weights,
+    save_model,
+)
 
 
 def _layers(model, kind):

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from predict_helpers import detector_image, local_conv_model
 
 from ccdnb.cli import main
 from ccdnb.fitsio import read_fits_images
 from ccdnb.predict import predict_file, predict_image
-from predict_helpers import detector_image, local_conv_model
 
 TILE, MARGIN = 32, 8
 FAST = ["--tile", str(TILE), "--margin", str(MARGIN), "--batch-size", "16"]

@@ -9,9 +9,14 @@ import pytest
 
 from ccdnb import cli
 from ccdnb.errors import CcdnbInputError
-from ccdnb.reproduce.runner import (REPO_ROOT, NotebookFailure, default_figures_dir, run_pipeline,
-                            select_notebooks)
 from ccdnb.reproduce.profiles import NOTEBOOKS, PROFILES
+from ccdnb.reproduce.runner import (
+    REPO_ROOT,
+    NotebookFailure,
+    default_figures_dir,
+    run_pipeline,
+    select_notebooks,
+)
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 COMMON_PARAMETERS = {"run_dir", "figures_dir", "profile"}

@@ -5,8 +5,12 @@ import pytest
 
 from ccdnb.classes import CLUSTER, GLOWING, HOT_PIXEL, class_percentages
 from ccdnb.errors import CcdnbInputError
-from ccdnb.sections import (section_class_counts, section_class_percentages, sections_with_class,
-                            split_sections)
+from ccdnb.sections import (
+    section_class_counts,
+    section_class_percentages,
+    sections_with_class,
+    split_sections,
+)
 
 
 def test_sections_cover_an_image_that_is_not_a_multiple_exactly_once():

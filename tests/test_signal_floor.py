@@ -4,8 +4,12 @@ import numpy as np
 
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.normalize import normalize_image
-from ccdnb.signal_floor import (SIGNAL_SIGMA, best_signal_class, input_threshold,
-                                keep_significant_signal)
+from ccdnb.signal_floor import (
+    SIGNAL_SIGMA,
+    best_signal_class,
+    input_threshold,
+    keep_significant_signal,
+)
 
 
 def background_only_model(favourite=HOT_PIXEL):

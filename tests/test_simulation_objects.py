@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+from ccdnb.simulation import (
+    OBJECT_DTYPE,
+    PRESETS,
+    concatenate_datasets,
+    load_dataset,
+    save_dataset,
+    simulate_dataset,
+    simulate_image,
+)
 from ccdnb.simulation.physics import EV_PER_PAIR
-from ccdnb.simulation import (OBJECT_DTYPE, PRESETS, concatenate_datasets, load_dataset,
-                            save_dataset, simulate_dataset, simulate_image)
 
 NO_OBJECTS = dict(glow_fraction=0.0, n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0,
                   n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0)

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from predict_helpers import LOCAL_RADIUS, detector_image, local_conv_model
 
 from ccdnb.errors import CcdnbInputError
 from ccdnb.normalize import normalize_image
 from ccdnb.predict import predict_image
 from ccdnb.tiling import TileGrid, iter_tile_batches, stitch
-from predict_helpers import LOCAL_RADIUS, detector_image, local_conv_model
 
 TILE, MARGIN = 64, 8
 

@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
-from ccdnb.training.augment import (OPTION_DEFAULTS, AugmentedSequence, augment_pair, build_augmenter,
-                           one_hot, transform_gallery)
 from ccdnb.classes import HOT_PIXEL, N_CLASSES
 from ccdnb.normalize import normalize_image
+from ccdnb.training.augment import (
+    OPTION_DEFAULTS,
+    AugmentedSequence,
+    augment_pair,
+    build_augmenter,
+    one_hot,
+    transform_gallery,
+)
 
 PEDESTAL = 1000.0
 LINE_ADU = 400.0  # 200 sigma: bright or inverted, unmistakable after any gain and noise
@@ -230,8 +236,11 @@ def test_keras_fit_consumes_the_sequence_and_advances_epochs():
 def test_figures_show_every_transform_and_the_input_differences():
     import matplotlib.pyplot as plt
 
-    from ccdnb.plots.augment import (plot_network_batch, plot_normalization_invariance,
-                                     plot_transform_gallery)
+    from ccdnb.plots.augment import (
+        plot_network_batch,
+        plot_normalization_invariance,
+        plot_transform_gallery,
+    )
 
     image, label = hot_line_scene()
     galleries = [transform_gallery(image, label, seed=s) for s in (0, 1)]

@@ -4,8 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from ccdnb.training.losses import (DiceCrossEntropy, WeightedCategoricalCrossentropy, WeightedFocalLoss,
-                                   make_loss, make_optimizer)
+from ccdnb.training.losses import (
+    DiceCrossEntropy,
+    WeightedCategoricalCrossentropy,
+    WeightedFocalLoss,
+    make_loss,
+    make_optimizer,
+)
 
 # Two pixels of one 1x2 image: true classes 0 and 3.
 Y_TRUE = np.array([[[[1, 0, 0, 0], [0, 0, 0, 1]]]], dtype="float32")

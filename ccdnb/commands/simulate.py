@@ -47,8 +47,13 @@ def add_arguments(parser):
 
 def run(args) -> int:
     """Simulate, write the dataset (and FITS files); return 0."""
-    from ..simulation import (SimulatedImage, parse_shape, save_dataset, simulate_dataset,
-                              write_simulated_fits)
+    from ..simulation import (
+        SimulatedImage,
+        parse_shape,
+        save_dataset,
+        simulate_dataset,
+        write_simulated_fits,
+    )
 
     if args.preset not in PRESETS:
         raise CcdnbInputError(f"--preset {args.preset!r}: unknown; choose from {', '.join(PRESETS)}")

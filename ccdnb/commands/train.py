@@ -90,9 +90,9 @@ def _choice(value, option, choices):
 
 def run(args) -> int:
     """Train and write the model, its card and the history; return 0."""
+    from ..model import ARCHITECTURES
     from ..training.augment import PRESETS as AUGMENT_PRESETS
     from ..training.losses import LOSSES, OPTIMIZERS
-    from ..model import ARCHITECTURES
 
     paths = [Path(p) for p in args.data]
     for path in paths:

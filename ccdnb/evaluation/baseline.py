@@ -202,7 +202,6 @@ def classify_baseline(image, **options) -> np.ndarray:
         overlap the class priority of the truth applies (hot pixel > cluster >
         glowing).
     """
-    from scipy import ndimage
 
     unknown = set(options) - set(BASELINE_DEFAULTS)
     if unknown:

@@ -28,8 +28,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..classes import (BACKGROUND, CLASS_NAMES, CLUSTER, EIGHT_CONNECTED, GLOWING, HOT_PIXEL, PRIORITY,
-                       label_groups)
+from ..classes import (
+    BACKGROUND,
+    CLASS_NAMES,
+    CLUSTER,
+    EIGHT_CONNECTED,
+    GLOWING,
+    HOT_PIXEL,
+    PRIORITY,
+    label_groups,
+)
 from ..signal_floor import SIGNAL_SIGMA
 
 #: Edges of the peak-significance bins (read-noise sigma) of the cluster efficiency.

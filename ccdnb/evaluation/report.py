@@ -531,7 +531,7 @@ def format_kind_table(rows) -> str:
     for row in rows:
         n = row["n"]
 
-        def share(key):
+        def share(key, row=row):
             eff = row[key]
             return "-" if eff is None or (isinstance(eff, float) and math.isnan(eff)) \
                 else f"{eff:.3f}"

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..classes import (CLASS_COLOURS, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, N_CLASSES, class_id,
-                       class_percentages)
+from ..classes import (
+    CLASS_COLOURS,
+    CLASS_NAMES,
+    CLUSTER,
+    GLOWING,
+    HOT_PIXEL,
+    N_CLASSES,
+    class_id,
+    class_percentages,
+)
 from . import class_legend, show_label, zscale_limits
 
 #: Display limits of a raw ADU image (zscale); the shared :func:`ccdnb.plots.zscale_limits`.

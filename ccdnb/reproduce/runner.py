@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import CcdnbInputError
-from .profiles import NOTEBOOKS, notebook_parameters
 from ..io_utils import redirect_stderr_fd, write_json_atomic
+from .profiles import NOTEBOOKS, notebook_parameters
 
 #: The repository root when ccdnb is installed from a checkout (``pip install -e .``).
 REPO_ROOT = Path(__file__).resolve().parents[2]

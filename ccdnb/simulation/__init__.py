@@ -11,13 +11,32 @@ The names below are the simulation's public interface; docs/internals.md
 describes the arrays and the ``meta`` keys.
 """
 
-from .dataset import (THESIS_DENSITIES, Dataset, SimulatedImage, class_density_table,
-                      concatenate_datasets, load_dataset, parse_shape, save_dataset,
-                      simulate_dataset, simulate_frame, simulate_image, simulate_kind_examples)
+from .dataset import (
+                      THESIS_DENSITIES,
+                      Dataset,
+                      SimulatedImage,
+                      class_density_table,
+                      concatenate_datasets,
+                      load_dataset,
+                      parse_shape,
+                      save_dataset,
+                      simulate_dataset,
+                      simulate_frame,
+                      simulate_image,
+                      simulate_kind_examples,
+)
 from .fits import amplifier_extname, write_simulated_fits
 from .physics import EV_PER_PAIR
-from .presets import (BASE, DESCRIPTIONS, PRESETS, Choice, Derived, LogUniform, Uniform,
-                      draw_parameters)
+from .presets import (
+                      BASE,
+                      DESCRIPTIONS,
+                      PRESETS,
+                      Choice,
+                      Derived,
+                      LogUniform,
+                      Uniform,
+                      draw_parameters,
+)
 from .truth import OBJECT_DTYPE, label_from_components
 
 __all__ = [

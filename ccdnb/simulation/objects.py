@@ -18,9 +18,18 @@ import math
 import numpy as np
 
 from ..classes import GLOWING, HOT_PIXEL
-from .physics import (MIP_E_PER_UM, PIXEL_UM, THICKNESS_UM, diffusion_sigma_px,
-                          electron_range_px, electrons_from_kev, kev_from_electrons,
-                          muon_track, worm_track, xray_conversions)
+from .physics import (
+    MIP_E_PER_UM,
+    PIXEL_UM,
+    THICKNESS_UM,
+    diffusion_sigma_px,
+    electron_range_px,
+    electrons_from_kev,
+    kev_from_electrons,
+    muon_track,
+    worm_track,
+    xray_conversions,
+)
 from .truth import NEGLIGIBLE_SIGMA
 
 _REFERENCE_AREA = 256 * 256

@@ -226,9 +226,9 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     import tensorflow as tf
 
     from .. import __version__
+    from ..model import architecture_config, build_unet, save_model
     from .augment import AugmentedSequence, build_augmenter
     from .losses import inverse_frequency_weights, make_loss, make_optimizer
-    from ..model import architecture_config, build_unet, save_model
 
     images, labels = np.asarray(train_images), np.asarray(train_labels)
     if images.ndim != 3 or images.shape != labels.shape:

@@ -16,11 +16,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
-from astropy.io import fits
-
 import astroscrappy
 import ccdproc
+import numpy as np
+from astropy.io import fits
 
 HERE = Path(__file__).resolve().parent
 ASTROPY_DATA = Path(fits.__file__).parent / "tests" / "data"
