@@ -90,7 +90,8 @@ def main(argv=None) -> int:
               and m["pedestal_median_err_max"] <= 0.1)
         all_ok &= ok
         print(f"{name:<28} {m['occupancy_mean']:>8.3f} {m['occupancy_max']:>8.3f} "
-              f"{m['noise_ratio_min']:>7.3f}-{m['noise_ratio_max']:<7.3f} {m['mad_ratio_max']:>8.2f} "
+              f"{m['noise_ratio_min']:>7.3f}-{m['noise_ratio_max']:<7.3f} "
+              f"{m['mad_ratio_max']:>8.2f} "
               f"{m['pedestal_median_err_max']:>11.3f} {m['pedestal_p95_err_max']:>11.3f}  "
               f"{'yes' if ok else 'NO'}")
     print(f"all within tolerance: {'yes' if all_ok else 'no'}")

@@ -39,7 +39,8 @@ def main(argv=None):
         times.append(time.perf_counter() - start)
     agreement = float(np.mean(labels == data.labels))
     n, h, w = data.images.shape
-    print(f"threshold_labels on {n} images of {h}x{w} ({'noiseless' if args.noiseless else 'noisy'}): "
+    print(f"threshold_labels on {n} images of {h}x{w} "
+          f"({'noiseless' if args.noiseless else 'noisy'}): "
           f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}) "
           f"over {args.repeats} runs; {n * h * w / statistics.median(times) / 1e6:.0f} Mpixel/s; "
           f"agreement with truth {100 * agreement:.3f} %")

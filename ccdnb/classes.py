@@ -86,7 +86,7 @@ def one_hot(labels):
 
 
 def from_one_hot(encoded):
-    """Class masks (uint8) from one-hot encodings or class probabilities (argmax of the last axis)."""
+    """Class masks (uint8) from one-hot encodings or class probabilities (argmax of last axis)."""
     return np.argmax(np.asarray(encoded), axis=-1).astype(np.uint8)
 
 

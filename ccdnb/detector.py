@@ -55,7 +55,8 @@ def invert_about_pedestal(image, pedestal=None):
     """``2 * pedestal - image``: intensities mirrored about the pedestal (each row's when None)."""
     image = np.asarray(image)
     if pedestal is None:
-        pedestal = row_pedestal(image).astype(image.dtype if image.dtype.kind == "f" else np.float64)
+        pedestal = row_pedestal(image).astype(
+            image.dtype if image.dtype.kind == "f" else np.float64)
     return 2.0 * pedestal - image
 
 

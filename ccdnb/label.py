@@ -55,13 +55,19 @@ class ThresholdWindows:
 
 
 def _up(value):
-    """Smallest float32 >= ``value``: ``x >= value`` equals ``x >= _up(value)`` for float32 ``x``."""
+    """Smallest float32 >= ``value``.
+
+    ``x >= value`` equals ``x >= _up(value)`` for float32 ``x``.
+    """
     rounded = np.float32(value)
     return np.nextafter(rounded, np.float32(np.inf)) if rounded < value else rounded
 
 
 def _down(value):
-    """Largest float32 <= ``value``: ``x <= value`` equals ``x <= _down(value)`` for float32 ``x``."""
+    """Largest float32 <= ``value``.
+
+    ``x <= value`` equals ``x <= _down(value)`` for float32 ``x``.
+    """
     rounded = np.float32(value)
     return np.nextafter(rounded, np.float32(-np.inf)) if rounded > value else rounded
 
@@ -98,7 +104,8 @@ def threshold_windows(meta, *, n_sigma=DEFAULT_N_SIGMA):
         A required meta key is missing.
     """
     try:
-        base = np.float32(meta["pedestal_adu"] + meta.get("dark_current_e", 0.0) * meta["gain_adu_per_e"])
+        base = np.float32(meta["pedestal_adu"]
+                          + meta.get("dark_current_e", 0.0) * meta["gain_adu_per_e"])
         sigma = float(meta["read_noise_adu"])
     except KeyError as err:
         raise CcdnbInputError(f"threshold labelling needs image meta key {err.args[0]!r}") from None

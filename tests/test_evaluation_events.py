@@ -79,8 +79,8 @@ def test_kind_table_counts_per_kind_and_bin():
     assert total["efficiency_any"] == pytest.approx(0.75)
     hit = table[("hit", "10-100")]
     assert (hit["n"], hit["found_as_cluster"], hit["found_any"]) == (1, 0, 1)
-    assert (table[("diffuse", "3-5")]["found_as_cluster"], table[("diffuse", "5-10")]["found_any"]) \
-        == (1, 0)
+    assert (table[("diffuse", "3-5")]["found_as_cluster"],
+            table[("diffuse", "5-10")]["found_any"]) == (1, 0)
     assert ("diffuse", "10-100") not in table  # empty bins give no rows
     glow = table[("on-glow", "all")]
     assert (glow["n"], glow["found_as_cluster"], glow["found_any"]) == (1, 0, 1)

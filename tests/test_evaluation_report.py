@@ -54,7 +54,8 @@ def test_report_has_every_class_even_when_one_is_absent():
     pred = truth.copy()
     pred[0, 0] = CLUSTER
     class_report = report.classification_report_dict(truth, pred)
-    assert class_report["glowing"] == {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0.0}
+    assert class_report["glowing"] == {"precision": 0.0, "recall": 0.0, "f1-score": 0.0,
+                                       "support": 0.0}
     assert class_report["cluster"]["precision"] == 0.0
     assert class_report["accuracy"] == pytest.approx(15 / 16)
 

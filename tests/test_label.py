@@ -99,7 +99,8 @@ def test_agreement_table_counts_a_hand_made_case():
     assert rows["cluster"]["precision"] == pytest.approx(2 / 3)
     assert rows["cluster"]["recall"] == pytest.approx(2 / 4)
     assert rows["cluster"]["f1"] == pytest.approx(2 * 2 / 7)
-    assert rows["hot pixel"]["precision"] == pytest.approx(0.5) and rows["hot pixel"]["recall"] == 1.0
+    assert rows["hot pixel"]["precision"] == pytest.approx(0.5)
+    assert rows["hot pixel"]["recall"] == 1.0
     assert np.isnan(rows["glowing"]["recall"])
 
 

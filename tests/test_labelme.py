@@ -20,10 +20,10 @@ def _labelme(shapes, height=8, width=10):
 
 def test_labelme_polygon_and_rectangle_give_the_right_mask(tmp_path):
     data = _labelme([
-        ("Cluster", "polygon", [[0.5, 0.5], [3.5, 0.5], [3.5, 2.5], [0.5, 2.5]]),  # cols 1-3, rows 1-2
-        ("hot_pixel", "rectangle", [[7, 6], [7, 0]]),                               # col 7, rows 0-6
-        ("GLOWING", "rectangle", [[8.0, 7.0], [9.0, 5.0]]),                          # cols 8-9, rows 5-7
-        ("hot pixel", "polygon", [[2.5, 1.5], [2.5, 5.5], [3.5, 5.5], [3.5, 1.5]]),  # col 3, rows 2-5
+        ("Cluster", "polygon", [[0.5, 0.5], [3.5, 0.5], [3.5, 2.5], [0.5, 2.5]]),    # x 1-3, y 1-2
+        ("hot_pixel", "rectangle", [[7, 6], [7, 0]]),                                # x 7, y 0-6
+        ("GLOWING", "rectangle", [[8.0, 7.0], [9.0, 5.0]]),                          # x 8-9, y 5-7
+        ("hot pixel", "polygon", [[2.5, 1.5], [2.5, 5.5], [3.5, 5.5], [3.5, 1.5]]),  # x 3, y 2-5
     ])
     expected = np.zeros((8, 10), np.uint8)
     expected[1:3, 1:4] = CLUSTER

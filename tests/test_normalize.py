@@ -136,11 +136,14 @@ def test_integer_and_float_input_agree():
 #: Presets where the estimate does not yet reach the tolerance, with the reason
 #: (measured by benchmarks/background_accuracy.py; kept visible as strict xfails).
 KNOWN_SHORT = {
-    "thesis-balanced": "faint cluster tails shift the zero-charge peak of 256-pixel rows by ~0.1-0.15 sigma",
+    "thesis-balanced": "faint cluster tails shift the zero-charge peak of 256-pixel rows "
+                       "by ~0.1-0.15 sigma",
     "balanced": "faint cluster tails shift the zero-charge peak of 256-pixel rows by ~0.2 sigma",
-    "dense": "at 50-70 % occupancy faint charge widens the peak (noise up to 1.09x, pedestal 0.4 sigma)",
+    "dense": "at 50-70 % occupancy faint charge widens the peak "
+             "(noise up to 1.09x, pedestal 0.4 sigma)",
     "random": "glow along whole rows (top/bottom edges) that rises smoothly looks like row drift",
-    "glow-events": "glow along whole rows (top/bottom edges) that rises smoothly looks like row drift",
+    "glow-events": "glow along whole rows (top/bottom edges) that rises smoothly "
+                   "looks like row drift",
 }
 
 

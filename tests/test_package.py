@@ -9,7 +9,8 @@ def test_the_prediction_path_imports_no_other_stage():
     code = textwrap.dedent("""
         import sys
         import ccdnb, ccdnb.api, ccdnb.predict, ccdnb.model, ccdnb.normalize, ccdnb.fitsio
-        import ccdnb.catalog, ccdnb.signal_floor, ccdnb.tiling, ccdnb.classes, ccdnb.commands.predict
+        import ccdnb.catalog, ccdnb.signal_floor, ccdnb.tiling, ccdnb.classes
+        import ccdnb.commands.predict
         ccdnb.segment  # the lazy public API
         stages = ("ccdnb.simulation", "ccdnb.training", "ccdnb.evaluation", "ccdnb.reproduce")
         print(sorted(m for m in sys.modules if m.startswith(stages)))

@@ -36,8 +36,9 @@ def test_background_has_the_requested_pedestal_and_noise():
 
 
 def test_dark_current_adds_poisson_charge():
-    sim = simulate_image("clusters-only", (200, 200), seed=2, pedestal_adu=100.0, read_noise_adu=0.3,
-                         gain_adu_per_e=2.0, dark_current_e=0.5, row_drift=False, **NO_OBJECTS)
+    sim = simulate_image("clusters-only", (200, 200), seed=2, pedestal_adu=100.0,
+                         read_noise_adu=0.3, gain_adu_per_e=2.0, dark_current_e=0.5,
+                         row_drift=False, **NO_OBJECTS)
     electrons = np.rint((sim.image - 100.0) / 2.0)
     assert electrons.mean() == pytest.approx(0.5, abs=0.02)
     assert electrons.var() == pytest.approx(0.5, abs=0.03)  # Poisson: variance == mean

@@ -100,7 +100,8 @@ def test_long_tracks_run_at_all_angles_across_tile_borders():
     for row in sim.objects:
         rows, cols = np.nonzero(sim.instances == row["id"])
         spans.append((np.ptp(rows), np.ptp(cols)))
-        crossing.append(rows.min() // 256 != rows.max() // 256 or cols.min() // 256 != cols.max() // 256)
+        crossing.append(rows.min() // 256 != rows.max() // 256
+                        or cols.min() // 256 != cols.max() // 256)
     spans = np.array(spans)
     assert np.mean(crossing) > 0.7  # a few are cut short by the image edge
     assert (spans[:, 0] > 2 * spans[:, 1]).any() and (spans[:, 1] > 2 * spans[:, 0]).any()
@@ -154,7 +155,8 @@ def test_thesis_balanced_preset_has_the_balanced_density():
 def test_thesis_layouts_use_the_thesis_detector_and_hot_lines_both_ways():
     data = simulate_dataset("thesis", 40, 256, seed=2)
     meta = data.meta[0]
-    assert meta["pedestal_adu"] == 8800.0 and meta["read_noise_adu"] == pytest.approx(60 / np.sqrt(10))
+    assert meta["pedestal_adu"] == 8800.0
+    assert meta["read_noise_adu"] == pytest.approx(60 / np.sqrt(10))
     assert meta["hot_level_adu"] == pytest.approx(2200.0)
     glows = [m["glow"] for m in data.meta]
     assert 0.4 < np.mean([g is not None for g in glows]) < 0.8
@@ -183,7 +185,8 @@ def test_baseline_step_shifts_the_right_part_of_every_row_and_stays_background()
                   baseline_step_sigma=(3.0, 3.0), **only(read_noise_adu=5.0))
     sim = simulate_image("clusters-only", (100, 400), seed=11, **common)
     step = sim.meta["baseline_step"]
-    assert step["column"] >= 200 and abs(step["adu"]) == pytest.approx(15.0) and step["decay_px"] is None
+    assert step["column"] >= 200 and abs(step["adu"]) == pytest.approx(15.0)
+    assert step["decay_px"] is None
     jump = sim.image[:, step["column"]:].mean() - sim.image[:, :step["column"]].mean()
     assert jump == pytest.approx(step["adu"], abs=1.0)
     assert not sim.label.any()
@@ -205,7 +208,8 @@ def test_preset_kinds():
     assert "xray" in kinds("fe55") and "hit" in kinds("isolated-hits")
     assert "lowe" in kinds("skipper")
     draws = simulate_dataset("skipper", 20, 32, seed=1).meta
-    noise_e = [m["read_noise_adu"] / m["gain_adu_per_e"] for m in draws if m["read_noise_adu"] > 0.2]
+    noise_e = [m["read_noise_adu"] / m["gain_adu_per_e"] for m in draws
+               if m["read_noise_adu"] > 0.2]
     assert all(0.15 <= n <= 2.0 for n in noise_e)
     assert set(PRESETS) >= {"thesis", "thesis-balanced", "balanced", "clusters-only", "damic",
                             "random", "fe55", "isolated-hits", "glow-events", "skipper", "dense"}

@@ -56,7 +56,8 @@ def run(args) -> int:
     )
 
     if args.preset not in PRESETS:
-        raise CcdnbInputError(f"--preset {args.preset!r}: unknown; choose from {', '.join(PRESETS)}")
+        raise CcdnbInputError(f"--preset {args.preset!r}: unknown; "
+                              f"choose from {', '.join(PRESETS)}")
     n = parse_number(args.n, "--n", int, 1)
     seed = parse_number(args.seed, "--seed", int, 0)
     shape = parse_shape(args.size)

@@ -114,7 +114,8 @@ def run(args) -> int:
         learning_rate = parse_number(args.learning_rate, "--learning-rate", float, 0.0)
         if learning_rate == 0.0:
             raise CcdnbInputError(f"--learning-rate {args.learning_rate!r}: must be positive")
-    crop_size = None if args.crop_size is None else parse_number(args.crop_size, "--crop-size", int, 1)
+    crop_size = (None if args.crop_size is None
+                 else parse_number(args.crop_size, "--crop-size", int, 1))
     max_minutes = None
     if args.max_minutes is not None:
         max_minutes = parse_number(args.max_minutes, "--max-minutes", float, 0.0)

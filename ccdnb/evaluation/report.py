@@ -280,7 +280,8 @@ def format_table(rows, *, floatfmt=".2f") -> str:
 
     table = [columns] + [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
-    lines = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(line, widths)))
+    lines = ["  ".join(v.rjust(w) if i else v.ljust(w)
+                       for i, (v, w) in enumerate(zip(line, widths)))
              for line in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -12,7 +12,10 @@ CLUSTER_KINDS = ("diffuse", "muon", "worm", "alpha")
 
 
 def _show_adu(ax, image, *, scale="linear", colorbar=True, cmap="gray"):
-    """Draw an ADU image; ``scale='linear'`` spans min..max (as the thesis), ``'zscale'`` the noise."""
+    """Draw an ADU image.
+
+    ``scale='linear'`` spans min..max (as the thesis), ``'zscale'`` the noise.
+    """
     image = np.asarray(image)
     if scale == "zscale":
         vmin, vmax = zscale_limits(image)
@@ -230,7 +233,8 @@ def plot_threshold_vs_truth(images, truths, thresholds, *, scale="zscale", panel
             ax.set_yticks([])
     for ax, title in zip(axes[0], ("image", "truth", "thresholds", "differences")):
         ax.set_title(title)
-    handles = [Patch(facecolor=CLASS_COLOURS[c], edgecolor="0.5", label=f"true {CLASS_NAMES[c]}, missed")
+    handles = [Patch(facecolor=CLASS_COLOURS[c], edgecolor="0.5",
+                     label=f"true {CLASS_NAMES[c]}, missed")
                for c in range(1, N_CLASSES)]
     handles.append(Patch(facecolor="white", edgecolor="0.5", label="background called signal"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize="small", frameon=False)
@@ -295,12 +299,14 @@ def plot_object_kinds(kinds, dataset, *, panel_size=1.9, per_row=8):
     import matplotlib.pyplot as plt
 
     n_rows = -(-len(kinds) // per_row)
-    fig, axes = plt.subplots(2 * n_rows, per_row, figsize=(panel_size * per_row, 2 * n_rows * panel_size),
+    fig, axes = plt.subplots(2 * n_rows, per_row,
+                             figsize=(panel_size * per_row, 2 * n_rows * panel_size),
                              squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
     for i, kind in enumerate(kinds):
-        top, bottom = axes[2 * (i // per_row), i % per_row], axes[2 * (i // per_row) + 1, i % per_row]
+        top = axes[2 * (i // per_row), i % per_row]
+        bottom = axes[2 * (i // per_row) + 1, i % per_row]
         image = dataset.images[i]
         top.imshow(image, cmap="gray", origin="lower", interpolation="nearest",
                    vmin=zscale_limits(image)[0], vmax=float(image.max()))

@@ -112,7 +112,8 @@ def plot_images_and_labels(images, labels, *, titles=None, panel_size=4.5):
     titles = list(titles) if titles is not None else [f"image {k}" for k in range(n)]
     # Rows as tall as the images' aspect needs, plus room for titles and the legend.
     aspect = max(np.shape(image)[0] / np.shape(image)[1] for image in images)
-    fig, axes = plt.subplots(n, 2, figsize=(2 * panel_size, (aspect * (panel_size - 0.8) + 1.5) * n),
+    fig, axes = plt.subplots(n, 2,
+                             figsize=(2 * panel_size, (aspect * (panel_size - 0.8) + 1.5) * n),
                              squeeze=False)
     for row, (image, label, title) in enumerate(zip(images, labels, titles)):
         show_image(axes[row, 0], image)

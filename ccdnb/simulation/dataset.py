@@ -73,7 +73,8 @@ def parse_shape(shape):
         else:
             parts = [int(p) for p in shape]
     except (TypeError, ValueError):
-        raise CcdnbInputError(f"image size {shape!r}: expected N or HxW, e.g. 256 or 256x512") from None
+        raise CcdnbInputError(f"image size {shape!r}: expected N or HxW, "
+                              "e.g. 256 or 256x512") from None
     if len(parts) == 1:
         parts = parts * 2
     if len(parts) != 2 or min(parts) < 8:
@@ -213,9 +214,11 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
     if drift is not None:
         row_pedestal += drift
     meta = {"preset": preset, "seed": int(seed), "shape": list(shape), "noiseless": bool(noiseless),
-            **params, "glow": glow, "baseline_step": step, "row_pedestal_adu": row_pedestal.tolist(),
+            **params, "glow": glow, "baseline_step": step,
+            "row_pedestal_adu": row_pedestal.tolist(),
             # the levels as they appear in a noiseless image, for threshold labellers
-            "glow_level_adu": None if glow is None else float(on_float32_grid(glow["amplitude_adu"], base)),
+            "glow_level_adu": None if glow is None
+            else float(on_float32_grid(glow["amplitude_adu"], base)),
             "hot_level_adu": None if params["hot_level_adu"] is None
             else float(on_float32_grid(params["hot_level_adu"], base))}
     return SimulatedImage(image=image, label=truth.label, instances=truth.instances,
@@ -223,7 +226,9 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
 
 
 def simulate_dataset(preset="thesis", n=1, shape=(256, 256), seed=0, **overrides):
-    """Simulate ``n`` images; image ``i`` is ``simulate_image(preset, shape, derive_seed(seed, i))``.
+    """Simulate ``n`` images.
+
+    Image ``i`` is ``simulate_image(preset, shape, derive_seed(seed, i))``.
 
     Parameters
     ----------
@@ -407,7 +412,8 @@ def simulate_kind_examples(shape=64, seed=0, kinds=None):
                    n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0,
                    pedestal_adu=5000.0, gain_adu_per_e=10.0, read_noise_adu=20.0,
                    dark_current_e=0.0, glow_offset_probability=0.0, glow_edges=("left",))
-    images = [simulate_dataset("damic", 1, shape, derive_seed(seed, i), **{**nothing, **_KIND_ONLY[k]})
+    images = [simulate_dataset("damic", 1, shape, derive_seed(seed, i),
+                               **{**nothing, **_KIND_ONLY[k]})
               for i, k in enumerate(kinds)]
     return kinds, concatenate_datasets(images)
 

@@ -84,7 +84,8 @@ def write_simulated_fits(path, images, *, compress=False, dtype=np.float32):
     path = Path(path)
     hdus = []
     if len(images) == 1 and not compress:
-        hdus.append(fits.PrimaryHDU(_as_dtype(images[0].image, dtype), header=_header(images[0].meta)))
+        hdus.append(fits.PrimaryHDU(_as_dtype(images[0].image, dtype),
+                                    header=_header(images[0].meta)))
     else:
         hdus.append(fits.PrimaryHDU())
         for index, sim in enumerate(images):

@@ -66,14 +66,16 @@ def _labelled_pixels(stamp, row0, col0, shape, window, threshold):
     """Flat indices of the stamp's pixels at or above ``threshold`` inside the image and window."""
     rows, cols = np.nonzero(stamp >= threshold)
     rows, cols = rows + row0, cols + col0
-    keep = (rows >= 0) & (rows < shape[0]) & (cols >= max(window[0], 0)) & (cols < min(window[1], shape[1]))
+    keep = ((rows >= 0) & (rows < shape[0])
+            & (cols >= max(window[0], 0)) & (cols < min(window[1], shape[1])))
     return rows[keep] * shape[1] + cols[keep]
 
 
 def _corner_stamp(rng, amplitude, decay, depth, edge):
     """Glow decaying exponentially with the distance from one corner on the side ``edge``."""
     aspect = _log_uniform(rng, 0.5, 2.0)  # elongated along one side or the other
-    dy, dx = np.arange(depth)[:, None] * math.sqrt(aspect), np.arange(depth)[None, :] / math.sqrt(aspect)
+    dy = np.arange(depth)[:, None] * math.sqrt(aspect)
+    dx = np.arange(depth)[None, :] / math.sqrt(aspect)
     stamp = amplitude * np.exp(-np.hypot(dy, dx) / decay)
     first = rng.random() < 0.5  # which of the two corners of that side
     flip_rows = edge == "bottom" or (edge in ("left", "right") and first)
@@ -130,7 +132,8 @@ def place_glow(scene, rng, params, window, targets=None):
         depth = min(int(math.ceil(decay * math.log(amplitude / (NEGLIGIBLE_SIGMA * sigma)))),
                     extent - offset)
     if kind == "corner":
-        stamp, bottom, right = _corner_stamp(rng, amplitude, decay, max(min(depth, height, width), 1), edge)
+        stamp, bottom, right = _corner_stamp(rng, amplitude, decay,
+                                             max(min(depth, height, width), 1), edge)
         row0 = height - stamp.shape[0] if bottom else 0
         col0 = width - stamp.shape[1] if right else 0
     else:
@@ -140,10 +143,12 @@ def place_glow(scene, rng, params, window, targets=None):
         envelope = np.ones(along)
         if kind == "edge" and rng.random() < 0.5:  # brighter towards one corner (amplifier glow)
             centre = rng.choice([0.0, along - 1.0, rng.uniform(0, along)])
-            envelope = np.exp(-0.5 * ((np.arange(along) - centre) / (rng.uniform(0.3, 1.0) * along)) ** 2)
+            envelope = np.exp(-0.5 * ((np.arange(along) - centre)
+                                      / (rng.uniform(0.3, 1.0) * along)) ** 2)
         if edge in ("right", "bottom"):
             profile = profile[::-1]
-        stamp = envelope[:, None] * profile[None, :] if horizontal else profile[:, None] * envelope[None, :]
+        stamp = (envelope[:, None] * profile[None, :] if horizontal
+                 else profile[:, None] * envelope[None, :])
         start = {"left": 0, "top": 0, "right": width - profile.size,
                  "bottom": height - profile.size}[edge]
         row0, col0 = (0, start) if horizontal else (start, 0)
@@ -194,7 +199,8 @@ def place_hot_pixels(scene, rng, params, window, targets=None):
         boxes.append((rows, (int(col), int(col) + 1)))
         scene.add_box(HOT_PIXEL, kind, *boxes[-1], _hot_amplitude(rng, params))
     for _ in range(n_streak):
-        length = min(max(int(round(rng.uniform(*params["hot_streak_fraction"]) * width)), 2), hi - lo)
+        length = min(max(int(round(rng.uniform(*params["hot_streak_fraction"]) * width)), 2),
+                     hi - lo)
         start = int(rng.integers(lo, hi - length + 1))
         row = int(rng.integers(0, height))
         boxes.append(((row, row + 1), (start, start + length)))
@@ -236,7 +242,8 @@ class ClusterPositions:
         if self.share > 0 and n:
             on = self.rng.random(n) < self.share
             group = self.rng.integers(len(self.targets), size=int(on.sum()))
-            pixel = np.array([t[self.rng.integers(t.size)] for t in (self.targets[g] for g in group)],
+            pixel = np.array([t[self.rng.integers(t.size)]
+                              for t in (self.targets[g] for g in group)],
                              dtype=np.int64)
             jitter = self.rng.uniform(-0.5, 0.5, (2, pixel.size))
             rows[on] = pixel // self.shape[1] + jitter[0]
@@ -305,7 +312,8 @@ def place_clusters(scene, rng, params, window, targets=()):
         energy = float(rng.uniform(*params["alpha_kev"]))
         row, col, cut = positions.one()
         depth = THICKNESS_UM * rng.choice([rng.uniform(0.0, 0.05), rng.uniform(0.95, 1.0)])
-        sigma = math.hypot(float(diffusion_sigma_px(depth)), rng.uniform(*params["alpha_plasma_px"]))
+        sigma = math.hypot(float(diffusion_sigma_px(depth)),
+                           rng.uniform(*params["alpha_plasma_px"]))
         scene.add_track("alpha", np.array([row]), np.array([col]), np.array([sigma]),
                         np.array([electrons_from_kev(energy)]), energy, cols_range=cut)
 
@@ -321,7 +329,8 @@ def _add_muon(scene, rng, kind, length, row, col, angle, cut, centred):
     if centred:  # the track crosses the defect it was placed on
         row -= 0.5 * length * math.sin(angle)
         col -= 0.5 * length * math.cos(angle)
-    rows, cols, sigmas, electrons = muon_track(rng, length, row, col, angle, MIP_E_PER_UM * PIXEL_UM)
+    rows, cols, sigmas, electrons = muon_track(rng, length, row, col, angle,
+                                               MIP_E_PER_UM * PIXEL_UM)
     scene.add_track(kind, rows, cols, sigmas, electrons,
                     float(kev_from_electrons(electrons.sum())), cols_range=cut)
 
@@ -341,7 +350,8 @@ def place_hits(scene, rng, params, positions):
     vertical = rng.random(n) < 0.5
     rows, cols, on = positions.draw(n)
     for k in range(n):
-        stamp = np.array([[peak[k]], [second[k]]]) if vertical[k] else np.array([[peak[k], second[k]]])
+        stamp = (np.array([[peak[k]], [second[k]]]) if vertical[k]
+                 else np.array([[peak[k], second[k]]]))
         if rng.random() < 0.5:  # the partner on either side
             stamp = stamp[::-1, ::-1]
         total = peak[k] + second[k]
@@ -398,6 +408,8 @@ def place_long_tracks(scene, rng, params, positions):
     longest = float(max(scene.shape))
     lo, hi = params["long_track_px"]
     for _ in range(_count(rng, params["n_long_tracks"], scene.shape)):
-        length = float(_log_uniform(rng, min(lo, longest), max(min(hi, longest), min(lo, longest) * 1.001)))
+        length = float(_log_uniform(rng, min(lo, longest),
+                                    max(min(hi, longest), min(lo, longest) * 1.001)))
         row, col, cut = positions.one()
-        _add_muon(scene, rng, "track", length, row, col, rng.uniform(0, 2 * np.pi), cut, centred=True)
+        _add_muon(scene, rng, "track", length, row, col, rng.uniform(0, 2 * np.pi), cut,
+                  centred=True)

@@ -227,7 +227,8 @@ CLUSTERS_ONLY = {
 
 
 def _random_gain(rng, p):
-    return rng.uniform(1.0, 2.0) if p["regime"] == "skipper" else LogUniform(1.0, 200.0).draw(rng, p)
+    return (rng.uniform(1.0, 2.0) if p["regime"] == "skipper"
+            else LogUniform(1.0, 200.0).draw(rng, p))
 
 
 def _random_noise(rng, p):
@@ -248,7 +249,8 @@ RANDOM = {
     "gain_adu_per_e": Derived(_random_gain),
     "read_noise_adu": Derived(_random_noise),
     "dark_current_e": Derived(_random_dark),
-    "saturation_adu": Derived(lambda rng, p: p["pedestal_adu"] + rng.uniform(0.3, 1.0) * _ADC_RANGE),
+    "saturation_adu": Derived(lambda rng, p: p["pedestal_adu"]
+                              + rng.uniform(0.3, 1.0) * _ADC_RANGE),
     "row_drift": Choice((True, False)),
     "row_drift_adu": Derived(lambda rng, p: p["read_noise_adu"] * rng.uniform(0.5, 5.0)
                              if p["row_drift"] else 0.0),
@@ -270,7 +272,8 @@ RANDOM = {
     "n_lowe": Derived(lambda rng, p: rng.uniform(0.0, 150.0 if p["regime"] == "skipper" else 10.0)),
     "n_long_tracks": Uniform(0.0, 1.0),
     # a third of the images has clusters on glow and hot lines on purpose
-    "events_on_defects": Derived(lambda rng, p: rng.uniform(0.2, 0.7) if rng.random() < 1 / 3 else 0.0),
+    "events_on_defects": Derived(lambda rng, p: rng.uniform(0.2, 0.7) if rng.random() < 1 / 3
+                                 else 0.0),
     "baseline_step_probability": 0.2,
 }
 
@@ -420,7 +423,8 @@ DESCRIPTIONS: dict[str, str] = {
     "thesis": "the thesis's test layout at its Table 1 density (92.1/6.8/0.4/0.7 %): glow left "
               "in 60 % of images, hot lines at +2200 ADU, pedestal 8800, noise 60/sqrt(10) ADU",
     "thesis-balanced": "the thesis's balanced training layout (41/25/21/13 %), same detector",
-    "balanced": "glow | hot pixels | clusters side by side at CCD-like noise, classes of similar size",
+    "balanced": "glow | hot pixels | clusters side by side at CCD-like noise, "
+                "classes of similar size",
     "clusters-only": "clusters only (diffuse, worm, muon, alpha) at CCD-like noise",
     "damic": "one sparse DAMIC-like amplifier image: edge glow at the readout side, row drift",
     "random": "every parameter and object kind at random rates, skipper regime included "

@@ -107,7 +107,8 @@ def on_float32_grid(signal, base):
 def _separable_weights(rows, cols, sigmas, half):
     """Row and column pixel weights of Gaussian deposits, in one vectorised call."""
     n = len(rows)
-    start, weights = pixel_weights(np.concatenate([rows, cols]), np.concatenate([sigmas, sigmas]), half)
+    start, weights = pixel_weights(np.concatenate([rows, cols]),
+                                   np.concatenate([sigmas, sigmas]), half)
     return start[:n], weights[:n], start[n:], weights[n:]
 
 
