@@ -3,6 +3,7 @@
 >>> import ccdnb
 >>> mask = ccdnb.segment(image)                      # doctest: +SKIP
 >>> masks = ccdnb.segment_fits("frame.fits.fz")      # doctest: +SKIP
+>>> summary = ccdnb.segment_files(files, "masks", workers=4)  # doctest: +SKIP
 
 :class:`Segmenter` holds one loaded model and segments many images with it;
 :func:`segment` and :func:`segment_fits` keep one Segmenter per model file in
@@ -13,7 +14,9 @@ addressed by the name of a model shipped with ccdnb (:func:`available_models`,
 Everything goes through :func:`ccdnb.predict.predict_image` (an array to a
 mask) and :func:`ccdnb.predict.predict_fits` (a file to the masks HDUList), the
 code behind ``ccdnb predict``, so the three doors (Python, the command line and
-the notebooks) give the same masks.
+the notebooks) give the same masks. :func:`segment_files` (defined in
+:mod:`ccdnb.scaleout`) writes the masks files of many inputs, in this process
+or on a dask.distributed cluster, each worker loading the model once.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import numpy as np
 
 from .errors import CcdnbInputError
 from .model import DEFAULT_MODEL_NAME, available_models, model_card, resolve_model_path
+from .scaleout import RunSummary, segment_files
 
-__all__ = ["Segmenter", "segment", "segment_fits", "available_models", "model_card",
-           "get_segmenter", "as_image", "model_or_default"]
+__all__ = ["Segmenter", "segment", "segment_fits", "segment_files", "RunSummary",
+           "available_models", "model_card", "get_segmenter", "as_image", "model_or_default"]
 
 #: At most this many models stay loaded in the cache of :func:`get_segmenter`.
 CACHE_SIZE = 4
@@ -34,7 +38,7 @@ _CACHE: dict = {}
 
 
 def as_image(image) -> np.ndarray:
-    """The pixels of a 2-D image as float32 ADU, as :func:`ccdnb.fitsio.read_fits_images` reads them.
+    """The pixels of a 2-D image as float32 ADU, as ``ccdnb.fitsio.read_fits_images`` reads them.
 
     Parameters
     ----------

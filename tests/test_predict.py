@@ -143,7 +143,11 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path, capsys, model_path):
     good = _write(tmp_path / "good.fits.fz", fits.PrimaryHDU(detector_image((40, 40))))
     missing = tmp_path / "missing.fits"
     assert _predict(model_path, missing, good, "--out-dir", tmp_path / "out") == 2
-    _assert_one_error_line(capsys, missing)
+    captured = capsys.readouterr()
+    error, summary = captured.err.strip().splitlines()  # the error, then the run's summary
+    assert error == f"ccdnb: error: {missing}: no such file"
+    assert summary.startswith("ccdnb: 1 written, 1 failed (missing.fits); ")
+    assert captured.out == f"{tmp_path / 'out' / 'good.masks.fits'}\n"
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.masks.fits"]
 
 

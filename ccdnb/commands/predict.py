@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import CcdnbInputError
+
 HELP = "segment FITS files: write DIR/<stem>.masks.fits per input file"
 DESCRIPTION = """\
 Classify every pixel of every 2-D image HDU of each FILE as background (0),
@@ -34,13 +36,18 @@ Outputs are written to a temporary name and renamed, so a failure never
 leaves a partial file; an existing output needs --overwrite.
 
 Many files: each FILE is independent. A bad file prints one error line and
-the others still run; the exit code is 2 if any file failed, else 0.
-To spread files over a cluster, run one `ccdnb predict` per file, e.g.
-  SLURM array:  sbatch --array=1-100 --wrap 'ccdnb predict --out-dir masks
-                "$(ls raw/*.fits | sed -n ${SLURM_ARRAY_TASK_ID}p)"'
-  GNU parallel: ls raw/*.fits | parallel -j 8 ccdnb predict {} --out-dir masks
-  dask:         client.map(lambda f: subprocess.call(["ccdnb", "predict", f,
-                "--out-dir", "masks"]), files)
+the others still run; with several files the run ends with a summary line on
+stderr (files written and failed, frames/min, Mpix/s). The exit code is 2 if
+any file failed, else 0. The model is loaded once (once per worker).
+  --workers N         spread the files over N local worker processes (a
+                      dask.distributed LocalCluster; TensorFlow gets
+                      cores // N threads in each)
+  --scheduler ADDR    join a running dask cluster (tcp://host:8786), e.g. one
+                      started with dask-jobqueue on SLURM, PBS or HTCondor;
+                      FILEs and DIR must be on a file system the workers see
+A progress bar (files, Mpix/s, ETA) goes to stderr when it is a terminal;
+--quiet turns it off. Written masks files are listed on stdout.
+In Python: ccdnb.segment_files(files, "DIR", workers=N or client=Client(...)).
 """
 
 
@@ -76,31 +83,53 @@ def add_arguments(parser):
                         help="pixels discarded on each tile side when stitching (default: 32)")
     parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                         help="tiles per model call; memory grows with it (default: 8)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="segment on N local worker processes (dask.distributed); "
+                            "default: one after another in this process")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="segment on the workers of a running dask cluster, e.g. "
+                            "tcp://10.0.0.5:8786")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar")
+
+
+def _connect(address: str):
+    """A dask Client of the scheduler at ``address``; CcdnbInputError when impossible."""
+    from ..scaleout import _import_distributed
+
+    distributed = _import_distributed()
+    try:
+        return distributed.Client(address)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise CcdnbInputError(f"--scheduler {address}: cannot connect ({err})") from None
 
 
 def run(args) -> int:
     """Segment every file; return 0, or 2 if any file failed."""
     from tqdm.auto import tqdm
 
-    from ..api import Segmenter
-    from ..errors import CcdnbInputError
-    from ..predict import check_tiling, ensure_output_dir, predict_file
+    from ..predict import check_tiling
+    from ..scaleout import segment_files
 
     check_tiling(args.tile, args.margin, args.batch_size)  # reject a bad tiling up front
-    segmenter = Segmenter(args.model or "default")  # loaded once, before any output exists
-    out_dir = ensure_output_dir(args.out_dir)
 
-    failed = 0
-    for in_path in tqdm(args.files, desc="files", unit="file", file=sys.stderr,
-                        disable=None if len(args.files) > 1 else True):
-        try:
-            out_path = predict_file(
-                in_path, out_dir, model=segmenter, probabilities=args.probabilities,
-                catalog=args.catalog, overwrite=args.overwrite, tile=args.tile,
-                margin=args.margin, batch_size=args.batch_size)
-        except CcdnbInputError as err:
-            failed += 1
-            tqdm.write(f"ccdnb: error: {err}", file=sys.stderr)
-            continue
-        tqdm.write(str(out_path), file=sys.stdout)
-    return 2 if failed else 0
+    def report(result):
+        if result.ok:
+            tqdm.write(result.output, file=sys.stdout)
+        else:
+            tqdm.write(f"ccdnb: error: {result.error}", file=sys.stderr)
+
+    client = _connect(args.scheduler) if args.scheduler else None
+    try:
+        summary = segment_files(
+            args.files, args.out_dir, model=args.model or "default", client=client,
+            workers=args.workers, progress=not args.quiet, callback=report,
+            probabilities=args.probabilities, catalog=args.catalog, overwrite=args.overwrite,
+            tile=args.tile, margin=args.margin, batch_size=args.batch_size)
+    finally:
+        if client is not None:
+            client.close()
+    if len(args.files) > 1 or args.workers or args.scheduler:
+        print(f"ccdnb: {summary.line()}", file=sys.stderr)
+    return 0 if summary.ok else 2

@@ -1,0 +1,495 @@
+"""Segment many FITS files: in this process, or spread over a dask.distributed cluster.
+
+:func:`segment_files` writes ``out_dir/<stem>.masks.fits`` for every input with
+:func:`ccdnb.predict.predict_file` (the code behind ``ccdnb predict``) and
+returns a :class:`RunSummary`: the files written, the files that failed with a
+one-line reason each, and timings. Three ways to run:
+
+- serially in this process (``client=None, workers=None``): the model is loaded
+  once, then every file is segmented in turn;
+- ``workers=N``: a :class:`distributed.LocalCluster` of N worker processes,
+  one task at a time each, TensorFlow given ``cores // N`` threads per worker
+  (set before TensorFlow starts in the worker);
+- ``client=``: an existing cluster (a ``LocalCluster``, a dask-jobqueue
+  ``SLURMCluster``/``PBSCluster``/``HTCondorCluster``, a scheduler address).
+  The input files and ``out_dir`` must be visible to the workers (a shared
+  file system); paths are sent as absolute paths.
+
+Every worker process loads the model once, the first time it needs it (and
+before any file, on the workers present at the start), and keeps it in the
+per-process cache of :func:`ccdnb.api.get_segmenter`: never once per file.
+:func:`model_loads` counts those loads in a process.
+
+One bad file never stops the others: its error becomes a failure of the
+summary and the other files are written. ``predict_file`` writes through a
+temporary name and renames, so a failed file leaves no partial output.
+
+dask is imported only on the distributed paths; the serial path and
+``ccdnb predict`` without ``--workers``/``--scheduler`` never import it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CcdnbInputError, one_line
+from .model import DEFAULT_MODEL_NAME
+
+__all__ = ["segment_files", "RunSummary", "FileResult", "start_local_cluster",
+           "tensorflow_threads", "model_loads"]
+
+#: The options of :func:`ccdnb.predict.predict_file` that :func:`segment_files` passes on.
+PREDICT_OPTIONS = ("probabilities", "catalog", "overwrite", "tile", "margin", "batch_size")
+
+_LOCK = threading.Lock()
+_LOADS: list = []  # seconds each model load took in this process
+_TF_THREADS_SET: list = []
+
+
+@dataclass
+class FileResult:
+    """What became of one input file.
+
+    Attributes
+    ----------
+    index : int
+        Position of the file in the inputs.
+    input : str
+        The file as it was given.
+    output : str or None
+        The masks file written, None when the file failed.
+    error : str or None
+        One line naming the file and what went wrong, None on success.
+    seconds : float
+        Time spent on the file (reading, segmenting, writing), without model loading.
+    pixels : int
+        Image pixels segmented (all image HDUs), 0 for a failure.
+    worker : str
+        ``host:pid`` of the process that did it.
+    """
+
+    index: int
+    input: str
+    output: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    pixels: int = 0
+    worker: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class RunSummary:
+    """The outcome of :func:`segment_files`.
+
+    Attributes
+    ----------
+    results : list of FileResult
+        One per input, in input order.
+    wall_s : float
+        From the start (cluster start and model loading included) to the last file.
+    model_load_s : dict
+        Seconds each process (``host:pid``) took to load the model, for the
+        processes that loaded it during this run (a warm cache loads nothing).
+    n_workers : int
+        Worker processes (1 for a serial run).
+    """
+
+    results: list = field(default_factory=list)
+    wall_s: float = 0.0
+    model_load_s: dict = field(default_factory=dict)
+    n_workers: int = 1
+
+    @property
+    def written(self) -> list:
+        """Paths of the masks files written, in input order."""
+        return [Path(r.output) for r in self.results if r.ok]
+
+    @property
+    def failures(self) -> list:
+        """``(file, reason)`` for every file that failed, in input order."""
+        return [(r.input, r.error) for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        """True when every file was written."""
+        return not self.failures
+
+    @property
+    def megapixels(self) -> float:
+        return sum(r.pixels for r in self.results) / 1e6
+
+    @property
+    def frames_per_minute(self) -> float:
+        return 60.0 * len(self.written) / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def mpix_per_s(self) -> float:
+        return self.megapixels / self.wall_s if self.wall_s > 0 else float("nan")
+
+    def line(self) -> str:
+        """The one-line summary: files written and failed, time, frames/min, Mpix/s."""
+        n_failed = len(self.failures)
+        text = f"{len(self.written)} written, {n_failed} failed"
+        if n_failed:
+            names = [Path(name).name for name, _ in self.failures]
+            shown = ", ".join(names[:5]) + (f" and {n_failed - 5} more" if n_failed > 5 else "")
+            text += f" ({shown})"
+        text += (f"; {self.wall_s:.1f} s on {self.n_workers} worker"
+                 f"{'s' if self.n_workers != 1 else ''}")
+        if self.written:
+            text += f", {self.frames_per_minute:.1f} frames/min, {self.mpix_per_s:.2f} Mpix/s"
+        return text
+
+    def __str__(self) -> str:
+        return self.line()
+
+
+# ---------------------------------------------------------------- worker side
+
+def _process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def tensorflow_threads(threads: int | None) -> bool:
+    """Give TensorFlow ``threads`` intra-op threads in this process, if it has not started.
+
+    Returns
+    -------
+    bool
+        True when set, False when ``threads`` is None or TensorFlow already runs.
+    """
+    if not threads or _TF_THREADS_SET:
+        return False
+    from .quiet_tensorflow import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
+    except RuntimeError:  # the runtime is initialised already (e.g. a threads-only cluster)
+        return False
+    _TF_THREADS_SET.append(int(threads))
+    return True
+
+
+def _worker_segmenter(model, tf_threads=None):
+    """The Segmenter of ``model`` in this process, loaded once.
+
+    Returns ``(segmenter, seconds)``: ``seconds`` is the loading time when this
+    call loaded it, else None (it was loaded already).
+    """
+    from . import api
+
+    with _LOCK:  # threads of one process share one model and load it once
+        if isinstance(model, api.Segmenter):
+            return model, None
+        tensorflow_threads(tf_threads)
+        cached = {id(s) for s in api._CACHE.values()}
+        start = time.perf_counter()
+        segmenter = api.get_segmenter(model)
+        if id(segmenter) in cached:
+            return segmenter, None
+        seconds = time.perf_counter() - start
+        _LOADS.append(seconds)
+        return segmenter, seconds
+
+
+def model_loads() -> int:
+    """How many models this process has loaded for :func:`segment_files`."""
+    return len(_LOADS)
+
+
+def _preload(model, tf_threads=None) -> tuple:
+    """Load the model in a worker before any file; ``(process name, load seconds)``."""
+    _, seconds = _worker_segmenter(model, tf_threads)
+    return _process_name(), seconds
+
+
+def _count_pixels(path) -> int:
+    """Pixels of the 2-D image HDUs of a FITS file, from its headers."""
+    try:
+        from astropy.io import fits
+
+        with fits.open(path, lazy_load_hdus=True) as hdul:
+            return sum(int(h.header.get("NAXIS1", 0)) * int(h.header.get("NAXIS2", 0))
+                       for h in hdul if h.is_image and h.header.get("NAXIS") == 2)
+    except Exception:  # only for the rate shown; never a failure
+        return 0
+
+
+def _segment_one(index, in_path, shown, out_dir, shown_out_dir, model, options,
+                 tf_threads=None, segmenter=None) -> FileResult:
+    """Segment one file; every error becomes the result's one-line ``error``."""
+    from .predict import predict_file
+
+    result = FileResult(index=index, input=shown, worker=_process_name())
+    start = time.perf_counter()
+    try:
+        if segmenter is None:
+            segmenter, _ = _worker_segmenter(model, tf_threads)
+        out_path = predict_file(in_path, out_dir, model=segmenter, **options)
+    except CcdnbInputError as err:
+        result.error = str(err).replace(str(in_path), shown)
+    except Exception as err:  # one bad file never stops the others
+        result.error = f"{shown}: {type(err).__name__}: {one_line(err)}"
+    else:
+        result.output = str(Path(shown_out_dir) / out_path.name)
+        result.pixels = _count_pixels(in_path)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# ---------------------------------------------------------------- client side
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def start_local_cluster(workers: int, *, processes: bool = True, tf_threads: int | None = None):
+    """A :class:`distributed.LocalCluster` of ``workers`` single-task workers for segmentation.
+
+    Each worker runs one file at a time (``threads_per_worker=1``) and its
+    TensorFlow gets ``tf_threads`` threads (default ``cores // workers``, at
+    least 1), set in the worker's environment before TensorFlow starts there.
+    With ``processes=False`` the workers are threads of this process (quick to
+    start, for tests) and TensorFlow's threads are left as they are.
+
+    Returns
+    -------
+    (cluster, tf_threads)
+    """
+    import logging
+
+    from distributed import LocalCluster
+
+    if not processes:  # threads of this process: its TensorFlow is not ours to configure
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        return cluster, None
+    tf_threads = tf_threads or max(1, _cores() // workers)
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_NUM_INTRAOP_THREADS": str(tf_threads),
+           "TF_NUM_INTEROP_THREADS": str(min(2, tf_threads)),
+           "OMP_NUM_THREADS": str(tf_threads)}
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
+                           dashboard_address=":0", silence_logs=logging.ERROR)
+    return cluster, tf_threads
+
+
+def _model_for_workers(model):
+    """A model name or absolute path that a worker process can load."""
+    if model is None:
+        return DEFAULT_MODEL_NAME
+    if hasattr(model, "segment_fits") and getattr(model, "path", None) is not None:
+        return Path(model.path).absolute()  # a Segmenter loaded from a file
+    if isinstance(model, Path):
+        return model.absolute()
+    if isinstance(model, str):
+        from .model import available_models
+
+        return model if model in available_models() else Path(model).absolute()
+    raise CcdnbInputError("a model held in memory cannot be sent to dask workers; "
+                          "pass a shipped model name or the path of its .keras file")
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ModuleNotFoundError:
+        raise CcdnbInputError("running on several workers needs dask.distributed: "
+                              "pip install 'ccdnb[distributed]'") from None
+    return distributed
+
+
+def _progress_bar(enabled: bool, total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="files", unit="file", file=sys.stderr, smoothing=0.1,
+                disable=None if enabled else True)
+
+
+def _check_options(options: dict) -> dict:
+    from .predict import check_tiling
+
+    unknown = sorted(set(options) - set(PREDICT_OPTIONS))
+    if unknown:
+        raise TypeError(f"segment_files() got unexpected options {unknown}; "
+                        f"known: {', '.join(PREDICT_OPTIONS)}")
+    check_tiling(options.get("tile", 256), options.get("margin", 32),
+                 options.get("batch_size", 8))
+    return dict(options)
+
+
+def _duplicate_outputs(files, out_dir) -> dict:
+    """index -> error for inputs whose masks file another, earlier input already claims."""
+    from .fitsio import masks_path
+
+    claimed, errors = {}, {}
+    for index, name in enumerate(files):
+        target = masks_path(name, out_dir)
+        if target in claimed:
+            errors[index] = (f"{name}: same output {target} as {files[claimed[target]]}; "
+                             f"rename one of them or use another --out-dir")
+        else:
+            claimed[target] = index
+    return errors
+
+
+def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
+                  workers: int | None = None, progress: bool = True, callback=None,
+                  **options) -> RunSummary:
+    """Segment many FITS files into ``out_dir/<stem>.masks.fits``, serially or on dask workers.
+
+    Parameters
+    ----------
+    files : iterable of str or Path
+        Input FITS files (see :func:`ccdnb.segment_fits`). On a cluster they
+        must be readable by the workers under the same path.
+    out_dir : str or Path
+        Output directory, created if needed (and writable by the workers).
+    model : str, Path or Segmenter
+        A shipped model name or a ``.keras`` file; in a serial run also a
+        loaded :class:`ccdnb.Segmenter` or Keras model. Each worker loads it
+        once.
+    client : distributed.Client, optional
+        Run on this cluster (e.g. ``Client(SLURMCluster(...))``); not closed.
+    workers : int, optional
+        Start a local cluster of this many worker processes for the run and
+        close it afterwards (see :func:`start_local_cluster`). With neither
+        ``client`` nor ``workers`` the files are segmented in this process.
+    progress : bool
+        A progress bar on stderr (files done, Mpix/s, ETA) when it is a
+        terminal or a notebook.
+    callback : callable, optional
+        Called in this process with each :class:`FileResult` as it completes.
+    **options
+        ``probabilities``, ``catalog``, ``overwrite``, ``tile``, ``margin``,
+        ``batch_size``: as for :func:`ccdnb.predict.predict_file`.
+
+    Returns
+    -------
+    RunSummary
+        ``.written`` (paths), ``.failures`` (file, reason), ``.ok``, timings
+        (``wall_s``, ``model_load_s``, ``frames_per_minute``, ``mpix_per_s``);
+        ``str(summary)`` is the one-line summary.
+
+    Raises
+    ------
+    CcdnbInputError
+        A bad tiling, an unusable model or output directory (before any file
+        is written). A bad input file is never raised: it is a failure in the
+        summary, and the other files are still written.
+
+    Examples
+    --------
+    >>> summary = ccdnb.segment_files(files, "masks", workers=4)   # doctest: +SKIP
+    >>> print(summary)                                              # doctest: +SKIP
+    120 written, 0 failed; 95.2 s on 4 workers, 75.6 frames/min, 25.38 Mpix/s
+    """
+    from .predict import ensure_output_dir
+
+    start = time.perf_counter()
+    files = [str(f) for f in files]
+    options = _check_options(options)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise CcdnbInputError(f"workers {workers!r}: expected a positive integer")
+    if client is not None and workers is not None:
+        raise CcdnbInputError("give either client= or workers=, not both")
+    duplicates = _duplicate_outputs(files, out_dir)
+    summary = RunSummary(results=[None] * len(files))
+
+    def record(result, bar):
+        summary.results[result.index] = result
+        bar.update(1)
+        done = [r for r in summary.results if r is not None]
+        rate = sum(r.pixels for r in done) / 1e6 / max(time.perf_counter() - start, 1e-9)
+        n_failed = sum(not r.ok for r in done)
+        bar.set_postfix_str(f"{rate:.2f} Mpix/s" + (f", {n_failed} failed" if n_failed else ""),
+                            refresh=False)
+        if callback is not None:
+            callback(result)
+
+    todo = [i for i in range(len(files)) if i not in duplicates]
+    if client is None and workers is None:
+        segmenter, seconds = _worker_segmenter(model)  # a bad model fails before any output
+        if seconds is not None:
+            summary.model_load_s = {_process_name(): seconds}
+        out_path = ensure_output_dir(out_dir)
+        tile_bar = progress and len(files) == 1
+        with _progress_bar(progress and len(files) > 1, len(files)) as bar:
+            for index, error in duplicates.items():
+                record(FileResult(index, files[index], error=error, worker=_process_name()), bar)
+            for index in todo:
+                record(_segment_one(index, files[index], files[index], out_path, out_dir,
+                                    None, dict(options, progress=tile_bar),
+                                    segmenter=segmenter), bar)
+    else:
+        _run_distributed(summary, files, todo, duplicates, out_dir, model, options, client,
+                         workers, progress, record)
+    summary.wall_s = time.perf_counter() - start
+    return summary
+
+
+def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, client,
+                     workers, progress, record):
+    from .predict import ensure_output_dir
+
+    distributed = _import_distributed()
+    worker_model = _model_for_workers(model)
+    options = dict(options, progress=False)
+    cluster, tf_threads = None, None
+    if client is None:
+        cluster, tf_threads = start_local_cluster(workers)
+        client = distributed.Client(cluster)
+    try:
+        addresses = list(client.scheduler_info().get("workers", {}))
+        summary.n_workers = max(1, len(addresses))
+        loads = [client.submit(_preload, worker_model, tf_threads, workers=[a],
+                               allow_other_workers=False, pure=False) for a in addresses]
+        for future in loads:  # a bad model fails here, before any output
+            try:
+                name, seconds = future.result()
+            except CcdnbInputError:
+                raise
+            except Exception as err:
+                raise CcdnbInputError(f"model {worker_model}: cannot load it on a worker "
+                                      f"({type(err).__name__}: {one_line(err)})") from None
+            if seconds is not None:
+                summary.model_load_s[name] = seconds
+        out_path = ensure_output_dir(out_dir).absolute()
+        with _progress_bar(progress, len(files)) as bar:
+            for index, error in duplicates.items():
+                record(FileResult(index, files[index], error=error, worker=_process_name()), bar)
+            futures = {}
+            for index in todo:
+                in_path = str(Path(files[index]).absolute())
+                future = client.submit(_segment_one, index, in_path, files[index], out_path,
+                                       str(out_dir), worker_model, options, tf_threads,
+                                       pure=False)
+                futures[future] = index
+            for future in distributed.as_completed(futures):
+                index = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # the worker died (KilledWorker) or the task was lost
+                    result = FileResult(index, files[index],
+                                        error=f"{files[index]}: {type(err).__name__}: "
+                                              f"{one_line(err)}")
+                record(result, bar)
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
