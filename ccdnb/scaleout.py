@@ -13,7 +13,9 @@ one-line reason each, and timings. Three ways to run:
 - ``client=``: an existing cluster (a ``LocalCluster``, a dask-jobqueue
   ``SLURMCluster``/``PBSCluster``/``HTCondorCluster``, a scheduler address).
   The input files and ``out_dir`` must be visible to the workers (a shared
-  file system); paths are sent as absolute paths.
+  file system); paths are sent as absolute paths. A worker running k tasks
+  at once on c cores gives TensorFlow ``c // k`` threads, unless its
+  environment sets ``TF_NUM_INTRAOP_THREADS``.
 
 Every worker process loads the model once, the first time it needs it (and
 before any file, on the workers present at the start), and keeps it in the
@@ -182,6 +184,24 @@ def tensorflow_threads(threads: int | None) -> bool:
     return True
 
 
+def _auto_tf_threads():
+    """TensorFlow threads for a worker of someone else's cluster: its cores over its task slots.
+
+    None (TensorFlow decides) outside a dask worker, or when the worker's
+    environment sets ``TF_NUM_INTRAOP_THREADS`` itself.
+    """
+    if "TF_NUM_INTRAOP_THREADS" in os.environ:
+        return None
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        slots = worker.state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        return None
+    return max(1, _cores() // max(1, int(slots)))
+
+
 def _worker_segmenter(model, tf_threads=None):
     """The Segmenter of ``model`` in this process, loaded once.
 
@@ -193,7 +213,12 @@ def _worker_segmenter(model, tf_threads=None):
     with _LOCK:  # threads of one process share one model and load it once
         if isinstance(model, api.Segmenter):
             return model, None
-        tensorflow_threads(tf_threads)
+        if "keras" not in sys.modules:  # TensorFlow's start-up notes stay off worker logs
+            from .quiet_tensorflow import import_tensorflow_quietly
+
+            if tf_threads == "auto":
+                tf_threads = _auto_tf_threads()
+            tensorflow_threads(tf_threads) or import_tensorflow_quietly()
         cached = {id(s) for s in api._CACHE.values()}
         start = time.perf_counter()
         segmenter = api.get_segmenter(model)
@@ -450,7 +475,7 @@ def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, 
     distributed = _import_distributed()
     worker_model = _model_for_workers(model)
     options = dict(options, progress=False)
-    cluster, tf_threads = None, None
+    cluster, tf_threads = None, "auto"
     if client is None:
         cluster, tf_threads = start_local_cluster(workers)
         client = distributed.Client(cluster)
