@@ -104,12 +104,15 @@ class RunSummary:
         processes that loaded it during this run (a warm cache loads nothing).
     n_workers : int
         Worker processes (1 for a serial run).
+    distributed : bool
+        True when the files went to dask workers.
     """
 
     results: list = field(default_factory=list)
     wall_s: float = 0.0
     model_load_s: dict = field(default_factory=dict)
     n_workers: int = 1
+    distributed: bool = False
 
     @property
     def written(self) -> list:
@@ -146,8 +149,9 @@ class RunSummary:
             names = [Path(name).name for name, _ in self.failures]
             shown = ", ".join(names[:5]) + (f" and {n_failed - 5} more" if n_failed > 5 else "")
             text += f" ({shown})"
-        text += (f"; {self.wall_s:.1f} s on {self.n_workers} worker"
-                 f"{'s' if self.n_workers != 1 else ''}")
+        text += f"; {self.wall_s:.1f} s " + (
+            f"on {self.n_workers} worker{'s' if self.n_workers != 1 else ''}"
+            if self.distributed else "in one process")
         if self.written:
             text += f", {self.frames_per_minute:.1f} frames/min, {self.mpix_per_s:.2f} Mpix/s"
         return text
@@ -481,7 +485,7 @@ def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, 
         client = distributed.Client(cluster)
     try:
         addresses = list(client.scheduler_info().get("workers", {}))
-        summary.n_workers = max(1, len(addresses))
+        summary.n_workers, summary.distributed = max(1, len(addresses)), True
         loads = [client.submit(_preload, worker_model, tf_threads, workers=[a],
                                allow_other_workers=False, pure=False) for a in addresses]
         for future in loads:  # a bad model fails here, before any output
