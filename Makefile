@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 
-.PHONY: test reproduce venv clean-venv default-model
+.PHONY: test test-browser reproduce venv clean-venv default-model
 
 venv: $(STAMP)
 
@@ -18,6 +18,20 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Notebook 06 in JupyterLab under headless Chromium (Selenium); not part of `make test`
+# (CI has no browser). Installs Debian's chromium and chromium-driver when missing, runs the
+# smoke reproduction when runs/smoke has no model; screenshots land in runs/browser/.
+test-browser: $(STAMP)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing chromium and chromium-driver (apt)"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver \
+	    || exit 1; \
+	fi
+	@if [ ! -f runs/smoke/model/model.keras ]; then \
+	  $(BIN)/ccdnb reproduce --profile smoke --figures-dir runs/smoke/figures || exit 1; \
+	fi
+	CCDNB_BROWSER_TEST=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/browser
 
 reproduce: $(STAMP)
 	$(BIN)/ccdnb reproduce --profile $(PROFILE)
