@@ -9,12 +9,14 @@ network's most probable class among the other three. A 5-sigma fluctuation of
 pure read noise happens in 3 pixels of 10 million, so the floor adds almost no
 false signal on its own.
 
-One exception: a single pixel between 5 and :data:`LONE_PIXEL_SIGMA` sigma with
-no significant neighbour is left to the network. In a skipper CCD one electron
-is 3 to 7 sigma of read noise, so such pixels are mostly dark-current electrons,
-which carry no event (the simulation's truth calls them background); a real
-isolated deposit of that size is rare, and bright isolated hits (10 to 1000
-sigma) stay under the floor.
+One exception: when lone pixels between 5 and :data:`LONE_PIXEL_SIGMA` sigma
+(no significant 8-neighbour) are *common* in an image, more than
+:data:`LONE_PIXEL_DENSITY` of its pixels, they are left to the network. In a
+skipper CCD one electron is 3 to 7 sigma of read noise, and dark current then
+sprinkles single electrons over the whole frame: they carry no event (the
+simulation's truth calls them background). Where they are rare, as read noise
+alone makes them (3 in 10 million pixels) or as faint point-like events and
+single hot pixels do, every one of them stays under the floor.
 
 The significance is read off the network's input (:func:`ccdnb.normalize.normalize_image`
 maps ``z`` to ``asinh(z / ASINH_SOFTENING)``), so training and prediction share
@@ -31,9 +33,12 @@ from .normalize import ASINH_SOFTENING
 #: Significance (read-noise sigma above the row pedestal) at and above which a
 #: pixel is signal that the mask must keep.
 SIGNAL_SIGMA = 5.0
-#: A lone significant pixel (no 8-neighbour at SIGNAL_SIGMA) must reach this
-#: significance to fall under the floor (see the module notes).
+#: Lone significant pixels (no 8-neighbour at SIGNAL_SIGMA) below this
+#: significance are left to the network when they are common (see the notes).
 LONE_PIXEL_SIGMA = 10.0
+#: "Common": lone faint significant pixels on more than this share of an image's
+#: pixels (65 in a 256 x 256 image; read noise alone makes 0.02 there).
+LONE_PIXEL_DENSITY = 1e-3
 
 
 def input_threshold(sigma: float = SIGNAL_SIGMA) -> float:
@@ -76,7 +81,8 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
     -------
     mask : ndarray of uint8
         ``mask`` with no pixel at or above ``sigma`` left as background, except
-        lone pixels below :data:`LONE_PIXEL_SIGMA` (see the module notes).
+        a dense population of lone pixels below :data:`LONE_PIXEL_SIGMA` (see
+        the module notes).
     n_changed : int
         How many pixels the floor relabelled.
     """
@@ -85,8 +91,10 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
     lost = significant & (mask == BACKGROUND)
     if lost.any():
         neighbours = count_neighbours(significant)
-        lone_and_faint = (neighbours == 0) & (normalised < input_threshold(LONE_PIXEL_SIGMA))
-        lost &= ~lone_and_faint
+        lone_and_faint = significant & (neighbours == 0) \
+            & (normalised < input_threshold(LONE_PIXEL_SIGMA))
+        if np.count_nonzero(lone_and_faint) > LONE_PIXEL_DENSITY * lone_and_faint.size:
+            lost &= ~lone_and_faint  # a dark-current population: the network decides
     n_changed = int(np.count_nonzero(lost))
     if n_changed:
         mask[lost] = np.asarray(signal_class)[lost]

@@ -66,15 +66,23 @@ def test_predict_image_keeps_a_bright_hit_that_the_network_calls_background():
     assert not np.any((kept == BACKGROUND) & (z >= SIGNAL_SIGMA + 0.5))
 
 
-def test_a_lone_pixel_below_ten_sigma_is_left_to_the_network():
-    """One electron of dark current in a skipper CCD: 5-7 sigma, alone."""
+def test_lone_faint_pixels_stay_unless_they_are_a_dark_current_population():
+    """One electron of dark current in a skipper CCD: 5-7 sigma, alone, everywhere."""
     rng = np.random.default_rng(2)
-    image = 500.0 + rng.normal(0.0, 1.0, (64, 64))
-    image[20, 20] += 6.5          # a lone single electron at 6.5 sigma
+    image = 500.0 + rng.normal(0.0, 1.0, (128, 128))
+    image[20, 20] += 6.5          # a lone faint event at 6.5 sigma
     image[40, 40] += 12.0         # a lone isolated hit at 12 sigma
     image[50, 10:12] += 8.0       # two neighbouring 8-sigma pixels: a small event
-    u = normalize_image(image)
-    mask = np.zeros(image.shape, np.uint8)
-    out, _ = keep_significant_signal(mask, u, np.full(image.shape, CLUSTER, np.uint8))
-    assert out[20, 20] == BACKGROUND
+    signal = np.full(image.shape, CLUSTER, np.uint8)
+    out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), normalize_image(image),
+                                     signal)
+    assert out[20, 20] == CLUSTER and out[40, 40] == CLUSTER and (out[50, 10:12] == CLUSTER).all()
+
+    dark = image.copy()
+    electrons = rng.random(image.shape) < 0.01     # 1 % of pixels hold one electron
+    dark[electrons] += 6.5
+    dark[20, 20], dark[40, 40] = image[20, 20], image[40, 40]
+    out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), normalize_image(dark),
+                                     signal)
     assert out[40, 40] == CLUSTER and (out[50, 10:12] == CLUSTER).all()
+    assert out[20, 20] == BACKGROUND and np.mean(out[electrons] == CLUSTER) < 0.2
