@@ -17,6 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check ccdnb tests benchmarks
 	$(BIN)/python -m pytest -q
 
 # Notebook 06 in JupyterLab under headless Chromium (Selenium); not part of `make test`

@@ -61,8 +61,8 @@ PROFILES: dict[str, dict[str, dict]] = {
                                    class_of_interest="cluster"),
     },
     "thesis": {
-        "01_simulate": dict(train_preset="thesis-balanced", test_preset="thesis", n_train=200, n_test=42,
-                            image_size=256, train_seed=1, test_seed=1001),
+        "01_simulate": dict(train_preset="thesis-balanced", test_preset="thesis", n_train=200,
+                            n_test=42, image_size=256, train_seed=1, test_seed=1001),
         "02_label": dict(n_show=4),
         "03_augment": dict(n_examples=4, augment_seed=3),
         "04_train": dict(architecture="thesis", epochs=100, batch_size=1, steps_per_epoch=0,
