@@ -55,3 +55,20 @@ def test_optimizers_by_name():
         make_optimizer("rmsprop")
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("hinge")
+
+
+def test_softened_class_weights_keep_the_order_and_the_sum():
+    from ccdnb.training.losses import inverse_frequency_weights
+
+    labels = np.zeros((1, 100, 100), np.uint8)
+    labels[0, :10] = 1                   # 10 % glowing
+    labels[0, 10:11] = 2                 # 1 % hot pixel
+    labels[0, 11:14] = 3                 # 3 % cluster
+    full = inverse_frequency_weights(labels)
+    soft = inverse_frequency_weights(labels, 0.5)
+    flat = inverse_frequency_weights(labels, 0.0)
+    for w in (full, soft, flat):
+        assert w.sum() == pytest.approx(4.0)
+    assert list(np.argsort(soft)) == list(np.argsort(full))
+    assert soft.max() / soft.min() == pytest.approx(np.sqrt(full.max() / full.min()))
+    np.testing.assert_allclose(flat, 1.0)

@@ -60,6 +60,9 @@ def add_arguments(parser):
                         help="mirror training over all visible GPUs (tf.distribute)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in bfloat16 (mixed_bfloat16 policy; softmax stays float32)")
+    parser.add_argument("--class-weight-power", default="1",
+                        help="class weights of the weighted losses: (1/frequency)**POWER "
+                             "(1: the thesis's inverse frequency; 0.5: square root; default 1)")
     parser.add_argument("--max-minutes", default=None,
                         help="wall-clock budget: stop after the first epoch past it, keeping "
                              "the best epoch (default: none)")
@@ -73,7 +76,7 @@ def command_line(args) -> str:
     words = ["ccdnb", "train", "--data", *args.data]
     for option in ("out_dir", "architecture", "epochs", "batch_size", "steps_per_epoch",
                    "optimizer", "learning_rate", "loss", "validation_split", "augment",
-                   "crop_size", "seed", "pretrained", "max_minutes"):
+                   "crop_size", "seed", "pretrained", "max_minutes", "class_weight_power"):
         value = getattr(args, option)
         if value is not None:
             words += ["--" + option.replace("_", "-"), str(value)]
@@ -116,6 +119,7 @@ def run(args) -> int:
             raise CcdnbInputError(f"--learning-rate {args.learning_rate!r}: must be positive")
     crop_size = (None if args.crop_size is None
                  else parse_number(args.crop_size, "--crop-size", int, 1))
+    class_weight_power = parse_number(args.class_weight_power, "--class-weight-power", float, 0.0)
     max_minutes = None
     if args.max_minutes is not None:
         max_minutes = parse_number(args.max_minutes, "--max-minutes", float, 0.0)
@@ -154,6 +158,7 @@ def run(args) -> int:
                              augment=augment, crop_size=crop_size, seed=seed,
                              strategy=strategy, pretrained=args.pretrained,
                              data_info=data_info, max_minutes=max_minutes,
+                             class_weight_power=class_weight_power,
                              verbose=0 if args.quiet else 1,
                              card_extra={"command": command_line(args)})
     except ValueError as err:

@@ -44,14 +44,21 @@ OPTIMIZERS = {
 }
 
 
-def inverse_frequency_weights(labels) -> np.ndarray:
-    """The thesis's class weights: ``w_k`` proportional to ``1/freq_k``, ``sum(w) = 4``.
+def inverse_frequency_weights(labels, power=1.0) -> np.ndarray:
+    """Class weights ``w_k`` proportional to ``(1/freq_k) ** power``, ``sum(w) = 4``.
 
-    Delegates to :func:`ccdnb.classes.class_weights` (absent classes get 0).
+    ``power=1`` is the thesis's inverse frequency (delegates to
+    :func:`ccdnb.classes.class_weights`; absent classes get 0); ``power=0.5``
+    softens it (square root), ``power=0`` gives equal weights.
     """
     from ..classes import class_weights
 
-    return np.asarray(class_weights(labels), dtype=np.float64)
+    weights = np.asarray(class_weights(labels), dtype=np.float64)
+    if power == 1.0:
+        return weights
+    present = weights > 0
+    weights[present] = weights[present] ** float(power)
+    return weights * (len(weights) / weights.sum()) if weights.sum() > 0 else weights
 
 
 def make_loss(name, class_weights=None):

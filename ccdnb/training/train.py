@@ -167,7 +167,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
                 steps_per_epoch, optimizer, loss, learning_rate=None,
                 validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
                 strategy=None, pretrained=None, data_info=None, card_extra=None,
-                max_minutes=None, verbose=1) -> TrainingResult:
+                max_minutes=None, class_weight_power=1.0, verbose=1) -> TrainingResult:
     """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
 
     Parameters
@@ -188,6 +188,10 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         Batches per epoch; 0 or None for one pass over the training images.
     optimizer : str
         A name of :data:`ccdnb.training.losses.OPTIMIZERS`.
+    class_weight_power : float
+        The weighted losses' class weights are ``(1 / class frequency) **
+        class_weight_power`` (1: the thesis's inverse frequency; 0.5 its square
+        root, which lifts rare classes without drowning the background).
     max_minutes : float, optional
         Wall-clock budget: training stops after the first epoch that ends past
         it (the best epoch's weights are kept, as with early stopping).
@@ -241,7 +245,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
                          f"(2**depth of the {architecture!r} U-Net)")
     images, labels = _trim_to_multiple(images, labels, unit)
     train_idx, val_idx = split_validation(len(images), validation_split, seed=seed)
-    class_weights = inverse_frequency_weights(labels[train_idx])
+    class_weights = inverse_frequency_weights(labels[train_idx], class_weight_power)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -318,6 +322,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         "replicas": replicas,
         "training_time_s": round(training_time, 1),
         "max_minutes": max_minutes,
+        "class_weight_power": class_weight_power,
         **(card_extra or {}),
     }
     save_model(model, model_path, card)
