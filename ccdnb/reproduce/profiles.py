@@ -45,7 +45,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                             experiments=[]),
         "06_damic_inference": dict(fits_path="", frame_shape=[128, 192], n_amplifiers=2,
                                    frame_seed=2020, tile_size=64, margin=16, section_size=64,
-                                   class_of_interest="cluster"),
+                                   class_of_interest="cluster", model="run"),
     },
     "quick": {
         "01_simulate": dict(train_preset="thesis", test_preset="thesis", n_train=400, n_test=42,
@@ -58,7 +58,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                             experiments=[]),
         "06_damic_inference": dict(fits_path="", frame_shape=[1024, 1024], n_amplifiers=4,
                                    frame_seed=2020, tile_size=256, margin=32, section_size=256,
-                                   class_of_interest="cluster"),
+                                   class_of_interest="cluster", model="default"),
     },
     "thesis": {
         "01_simulate": dict(train_preset="thesis-balanced", test_preset="thesis", n_train=200,
@@ -71,7 +71,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                             experiments=["balanced_vs_imbalanced", "weighted_vs_unweighted"]),
         "06_damic_inference": dict(fits_path="", frame_shape=[4096, 4096], n_amplifiers=4,
                                    frame_seed=2020, tile_size=256, margin=32, section_size=256,
-                                   class_of_interest="cluster"),
+                                   class_of_interest="cluster", model="run"),
     },
 }
 
