@@ -172,15 +172,6 @@ def _fill_missing_rows(pedestal: np.ndarray, lowest: bool = False) -> np.ndarray
     return pedestal
 
 
-def _residual_sample(x, finite, pedestal) -> np.ndarray:
-    """A strided subsample of the finite residuals ``x - pedestal_row`` (float64)."""
-    step = _stride(x.size, MAX_NOISE_SAMPLES)
-    flat = x.reshape(-1)[::step].astype(np.float64)
-    rows = (np.arange(0, x.size, step) // x.shape[1])
-    keep = finite.reshape(-1)[::step]
-    return flat[keep] - pedestal[rows[keep]]
-
-
 def _lowest_prominent_peak(counts: np.ndarray) -> np.ndarray:
     """Index of the lowest local maximum holding at least PEAK_SHARE of the highest.
 

@@ -1,21 +1,10 @@
 """The classical baseline on constructed images, and the invariance test."""
 
 import numpy as np
+from scenes import NOISE, gaussian_blob, noise_image
 
 from ccdnb.classes import CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.evaluation.baseline import classify_baseline
-
-PEDESTAL, NOISE = 1500.0, 4.0
-
-
-def noise_image(shape=(128, 128), seed=0):
-    rng = np.random.default_rng(seed)
-    return (PEDESTAL + NOISE * rng.standard_normal(shape)).astype(np.float32)
-
-
-def gaussian_blob(shape, row, col, peak_sigma, width):
-    rows, cols = np.indices(shape)
-    return peak_sigma * NOISE * np.exp(-((rows - row) ** 2 + (cols - col) ** 2) / (2 * width ** 2))
 
 
 def test_pure_noise_gives_background():

@@ -2,23 +2,12 @@
 
 import numpy as np
 import pytest
+from scenes import NOISE, PEDESTAL, gaussian_blob, noise_image
 
 from ccdnb.classes import CLUSTER
 from ccdnb.evaluation.baseline import classify_baseline
 from ccdnb.evaluation.invariance import invariance_table, invariance_test, transform_image
 from ccdnb.normalize import normalize_image
-
-PEDESTAL, NOISE = 1500.0, 4.0
-
-
-def noise_image(shape=(128, 128), seed=0):
-    rng = np.random.default_rng(seed)
-    return (PEDESTAL + NOISE * rng.standard_normal(shape)).astype(np.float32)
-
-
-def gaussian_blob(shape, row, col, peak_sigma, width):
-    rows, cols = np.indices(shape)
-    return peak_sigma * NOISE * np.exp(-((rows - row) ** 2 + (cols - col) ** 2) / (2 * width ** 2))
 
 
 def test_baseline_is_invariant_to_pedestal_and_gain_not_to_inversion():

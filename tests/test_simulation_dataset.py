@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
+from scenes import NO_OBJECTS
 
 from ccdnb import cli
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
@@ -19,9 +20,6 @@ from ccdnb.simulation import (
     simulate_dataset,
     simulate_image,
 )
-
-NO_OBJECTS = dict(glow_fraction=0.0, n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0,
-                  n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0)
 
 
 def test_background_has_the_requested_pedestal_and_noise():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scenes import NO_OBJECTS
 
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.simulation import (
@@ -15,8 +16,6 @@ from ccdnb.simulation import (
 )
 from ccdnb.simulation.physics import EV_PER_PAIR
 
-NO_OBJECTS = dict(glow_fraction=0.0, n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0,
-                  n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0)
 #: An ordinary DAMIC amplifier: 10 ADU per electron, 2 electrons of read noise.
 DAMIC = dict(pedestal_adu=5000.0, gain_adu_per_e=10.0, read_noise_adu=20.0, dark_current_e=0.0,
              row_drift=False)

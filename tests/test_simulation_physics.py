@@ -2,13 +2,11 @@
 
 import numpy as np
 import pytest
+from scenes import NO_OBJECTS
 
 from ccdnb.classes import CLUSTER
 from ccdnb.simulation import EV_PER_PAIR, simulate_image
 from ccdnb.simulation.physics import THICKNESS_UM, diffusion_sigma_px
-
-NO_OBJECTS = dict(glow_fraction=0.0, n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0,
-                  n_hot_streaks=0, n_diffuse=0, n_worms=0, n_muons=0, n_alphas=0)
 
 
 def test_point_event_charge_is_energy_over_pair_creation_energy():
