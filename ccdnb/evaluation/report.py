@@ -29,6 +29,9 @@ THESIS_TABLE1 = {
     "cluster": (0.44, 0.63, 0.52),
 }
 
+#: The pixels of each class in the thesis's 42 test images (Table 1's support).
+THESIS_SUPPORT = {"background": 2535931, "glowing": 187442, "hot pixel": 10594, "cluster": 18545}
+
 #: Rows of the classification report besides the classes.
 SUMMARY_ROWS = ("macro avg", "weighted avg")
 
@@ -204,6 +207,34 @@ def thesis_comparison(report: dict) -> list[dict]:
                      "precision": ours["precision"], "thesis precision": thesis[0],
                      "recall": ours["recall"], "thesis recall": thesis[1],
                      "f1-score": ours["f1-score"], "thesis f1-score": thesis[2]})
+    return rows
+
+
+def table1_side_by_side(reports: dict) -> list[dict]:
+    """The thesis's Table 1 beside ours scored against several label conventions.
+
+    Parameters
+    ----------
+    reports : dict
+        Convention name (e.g. ``"threshold labels"``, ``"truth"``) -> classification
+        report dict (:func:`classification_report_dict`) of the same predictions.
+
+    Returns
+    -------
+    list of dict
+        One row per class: ``class``, then ``thesis P/R/F1/support`` and
+        ``<convention> P/R/F1/support`` for each convention.
+    """
+    rows = []
+    for cls in CLASS_NAMES:
+        precision, recall, f1 = THESIS_TABLE1[cls]
+        row = {"class": cls, "thesis P": precision, "thesis R": recall, "thesis F1": f1,
+               "thesis support": THESIS_SUPPORT[cls]}
+        for name, report in reports.items():
+            entry = report[cls]
+            row.update({f"{name} P": entry["precision"], f"{name} R": entry["recall"],
+                        f"{name} F1": entry["f1-score"], f"{name} support": int(entry["support"])})
+        rows.append(row)
     return rows
 
 

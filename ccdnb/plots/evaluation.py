@@ -148,3 +148,45 @@ def _bin_label(low, high):
     if high is None or not np.isfinite(high):
         return f">{number(low)}"
     return f"{number(low)}-{number(high)}"
+
+
+def plot_experiment(results: dict, *, title, finding, figsize=(9.5, 4.2)):
+    """Per-class F1 of the variants of one training experiment, the thesis's finding beside.
+
+    Parameters
+    ----------
+    results : dict
+        Variant label -> metrics of :func:`ccdnb.evaluation.report.evaluate_predictions`
+        (uses ``classification_report`` and ``cluster_efficiency``).
+    title : str
+        The experiment, as a heading.
+    finding : str
+        What the thesis found (quoted under the plot, wrapped).
+    figsize : tuple of float
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    width = 0.8 / max(len(results), 1)
+    x = np.arange(len(CLASS_NAMES))
+    for k, (label, metrics) in enumerate(results.items()):
+        f1 = [metrics["classification_report"][name]["f1-score"] for name in CLASS_NAMES]
+        efficiency = metrics.get("cluster_efficiency", float("nan"))
+        bars = ax.bar(x + (k - (len(results) - 1) / 2) * width, f1, width,
+                      label=f"{label} (clusters found {efficiency:.0%})")
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+    ax.set_xticks(x, CLASS_NAMES)
+    ax.set_ylim(0, 1.3)
+    ax.set_ylabel("F1 (pixels, against the truth)")
+    ax.set_title(title)
+    ax.legend(loc="upper center", ncol=min(len(results), 3), fontsize=8)
+    fig.text(0.01, 0.01, "Thesis: " + textwrap.fill(finding, 150), fontsize=7.5, va="bottom",
+             style="italic")
+    fig.tight_layout(rect=(0, 0.02 + 0.035 * (len(finding) // 150 + 1), 1, 1))
+    return fig

@@ -42,7 +42,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "04_train": dict(architecture="small", epochs=2, batch_size=4, steps_per_epoch=3,
                          optimizer="adam", loss="weighted_cce", train_seed=5),
         "05_evaluate": dict(n_examples=2, tile_size=64, margin=16, invariance_seed=11,
-                            experiments=[]),
+                            experiments=["balanced_vs_imbalanced", "weighted_vs_unweighted",
+                                         "figure16"]),
         "06_damic_inference": dict(fits_path="", frame_shape=[128, 192], n_amplifiers=2,
                                    frame_seed=2020, tile_size=64, margin=16, section_size=64,
                                    class_of_interest="cluster", model="run"),
@@ -62,13 +63,19 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "thesis": {
         "01_simulate": dict(train_preset="thesis-balanced", test_preset="thesis", n_train=200,
-                            n_test=42, image_size=256, train_seed=1, test_seed=1001),
+                            n_test=42, image_size=256, train_seed=1, test_seed=1001,
+                            train_overrides={"glow_fraction": 0.6}),
         "02_label": dict(n_show=4),
         "03_augment": dict(n_examples=4, augment_seed=3),
+        # The thesis: up to 100 epochs with early stopping. Our budget: 21 minutes
+        # per training on a 2-core CPU (~18 epochs), so that this model and the three
+        # experiment variants of 05 fit one session; the card records epochs run.
         "04_train": dict(architecture="thesis", epochs=100, batch_size=1, steps_per_epoch=0,
-                         optimizer="adadelta", loss="weighted_cce", train_seed=5),
+                         optimizer="adadelta", loss="weighted_cce", train_seed=5,
+                         max_minutes=21),
         "05_evaluate": dict(n_examples=6, tile_size=256, margin=32, invariance_seed=11,
-                            experiments=["balanced_vs_imbalanced", "weighted_vs_unweighted"]),
+                            experiments=["balanced_vs_imbalanced", "weighted_vs_unweighted",
+                                         "figure16"]),
         "06_damic_inference": dict(fits_path="", frame_shape=[4096, 4096], n_amplifiers=4,
                                    frame_seed=2020, tile_size=256, margin=32, section_size=256,
                                    class_of_interest="cluster", model="run"),

@@ -167,7 +167,8 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
                 steps_per_epoch, optimizer, loss, learning_rate=None,
                 validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
                 strategy=None, pretrained=None, data_info=None, card_extra=None,
-                max_minutes=None, class_weight_power=1.0, verbose=1) -> TrainingResult:
+                max_minutes=None, class_weight_power=1.0, class_weight_scale=None,
+                verbose=1) -> TrainingResult:
     """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
 
     Parameters
@@ -192,6 +193,9 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         The weighted losses' class weights are ``(1 / class frequency) **
         class_weight_power`` (1: the thesis's inverse frequency; 0.5 its square
         root, which lifts rare classes without drowning the background).
+    class_weight_scale : sequence of 4 floats, optional
+        Multiplies the class weights, which are then normalised back to sum 4
+        (the thesis's second attempt at finding clusters raised their weight).
     max_minutes : float, optional
         Wall-clock budget: training stops after the first epoch that ends past
         it (the best epoch's weights are kept, as with early stopping).
@@ -246,6 +250,9 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     images, labels = _trim_to_multiple(images, labels, unit)
     train_idx, val_idx = split_validation(len(images), validation_split, seed=seed)
     class_weights = inverse_frequency_weights(labels[train_idx], class_weight_power)
+    if class_weight_scale is not None:
+        class_weights = class_weights * np.asarray(class_weight_scale, dtype=np.float64)
+        class_weights *= len(class_weights) / class_weights.sum()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -323,6 +330,8 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         "training_time_s": round(training_time, 1),
         "max_minutes": max_minutes,
         "class_weight_power": class_weight_power,
+        "class_weight_scale": (None if class_weight_scale is None
+                               else [float(v) for v in class_weight_scale]),
         **(card_extra or {}),
     }
     save_model(model, model_path, card)
