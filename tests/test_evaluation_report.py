@@ -195,3 +195,21 @@ def test_model_vs_baseline_names_the_better_predictor():
     assert rows["false_clusters_per_mpix"] == "baseline"  # fewer is better
     assert rows["F1 background"] == "tie"
     assert rows["hot_pixel_recall"] == "n/a"
+
+
+def test_table1_side_by_side_puts_the_thesis_beside_each_label_convention():
+    truth = np.zeros((2, 8, 8), np.uint8)
+    truth[:, :, :2] = 1
+    truth[0, 4, 4] = 3
+    pred = truth.copy()
+    pred[0, 4, 4] = 0                                  # one cluster pixel missed
+    rows = report.table1_side_by_side({
+        "threshold labels": report.classification_report_dict(truth, truth),
+        "truth": report.classification_report_dict(truth, pred)})
+    by_class = {row["class"]: row for row in rows}
+    assert list(by_class) == ["background", "glowing", "hot pixel", "cluster"]
+    assert by_class["cluster"]["thesis F1"] == 0.52
+    assert by_class["background"]["thesis support"] == 2535931
+    assert by_class["cluster"]["threshold labels F1"] == 1.0
+    assert by_class["cluster"]["truth R"] == 0.0 and by_class["cluster"]["truth support"] == 1
+    assert by_class["glowing"]["truth support"] == 32
