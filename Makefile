@@ -46,8 +46,9 @@ clean-venv:
 # fields, Fe-55 X-rays, isolated hits, events on glow, skipper low-energy events, dense
 # surface-run frames); fine-tuned from the first shipped model (commit c608ae0): 45 minutes
 # of plain cross-entropy, then 40 minutes of cross-entropy weighted by the square root of
-# the inverse class frequencies; the model is saved without optimizer state, then the
-# held-out evaluation (seeds never used here) runs.
+# the inverse class frequencies; the model is saved without optimizer state and frozen into
+# ccdnb/models/default.onnx (what `ccdnb predict` runs), then the held-out evaluation (seeds
+# never used here) runs.
 DEFAULT_MODEL_RUN := runs/default-model
 DEFAULT_MODEL_START := c608ae0
 DEFAULT_MODEL_SETS := thesis:150:201 thesis-balanced:200:202 random:500:203 damic:150:204 \
@@ -72,4 +73,5 @@ default-model: $(STAMP)
 	$(BIN)/python -c "from ccdnb.model import load_model; \
 	  load_model('$(DEFAULT_MODEL_RUN)/model2/model.keras')[0].save('ccdnb/models/default.keras')"
 	cp $(DEFAULT_MODEL_RUN)/model2/model.card.json ccdnb/models/default.card.json
+	$(BIN)/ccdnb export-onnx ccdnb/models/default.keras
 	$(BIN)/python benchmarks/heldout_evaluation.py --json $(DEFAULT_MODEL_RUN)/heldout.json

@@ -100,10 +100,19 @@ class Segmenter:
     model_id : str, optional
         Recorded in masks headers (``CCDNBMID``); by default the card's id or
         the file's SHA-256.
+    runtime : {"auto", "onnx", "keras"}
+        The engine for a model file (:func:`ccdnb.runtime.load_predictor`): by
+        default ONNX Runtime when a matching ONNX export lies beside the model
+        (the shipped models have one), Keras otherwise.
+    threads : int, optional
+        Threads of the engine; default: every core this process may use.
 
     Attributes
     ----------
-    model : keras.Model
+    model : keras.Model or ccdnb.runtime.OnnxModel
+        What runs the network (anything with ``predict_on_batch``).
+    runtime : str
+        ``"onnxruntime"`` or ``"keras"``.
     name : str
         The shipped model's name, or the model file's name.
     path : Path or None
@@ -118,14 +127,16 @@ class Segmenter:
     >>> masks = [seg.segment(im) for im in images]   # doctest: +SKIP
     """
 
-    def __init__(self, model=DEFAULT_MODEL_NAME, *, model_id: str | None = None):
-        from .model import load_model_file, model_identity
+    def __init__(self, model=DEFAULT_MODEL_NAME, *, model_id: str | None = None,
+                 runtime: str = "auto", threads: int | None = None):
+        from .model import model_identity
+        from .runtime import OnnxModel, load_predictor
 
         if model is None:
             model = DEFAULT_MODEL_NAME
         if isinstance(model, (str, Path)):
             path = resolve_model_path(model)
-            self.model, self.card = load_model_file(path)
+            self.model, self.card = load_predictor(path, runtime, threads=threads)
             self.path = path
             file_name, derived_id = model_identity(path, self.card)
             shipped = isinstance(model, str) and model in available_models()
@@ -141,11 +152,13 @@ class Segmenter:
                                   f"({', '.join(available_models()) or 'none shipped'}), "
                                   f"a .keras file or a Keras model")
 
-    def __repr__(self) -> str:
-        return f"Segmenter({self.name!r}, id={self.model_id!r})"
+        self.runtime = "onnxruntime" if isinstance(self.model, OnnxModel) else "keras"
 
-    def segment(self, image, *, probabilities: bool = False, tile: int = 256, margin: int = 32,
-                batch_size: int = 8):
+    def __repr__(self) -> str:
+        return f"Segmenter({self.name!r}, id={self.model_id!r}, runtime={self.runtime!r})"
+
+    def segment(self, image, *, probabilities: bool = False, tile: int | None = None,
+                margin: int = 32, batch_size: int = 8):
         """Segment one image; see :func:`ccdnb.segment`."""
         from .predict import check_tiling, predict_image
 
@@ -154,7 +167,7 @@ class Segmenter:
                              batch_size=batch_size, probabilities=probabilities)
 
     def segment_fits(self, source, *, probabilities: bool = False, catalog: bool = False,
-                     tile: int = 256, margin: int = 32, batch_size: int = 8,
+                     tile: int | None = None, margin: int = 32, batch_size: int = 8,
                      progress: bool = False):
         """Segment every image HDU of a file or HDUList; see :func:`ccdnb.segment_fits`."""
         from .predict import predict_fits
@@ -179,12 +192,14 @@ def _fits_source(source):
                           f"got {type(source).__name__}; use ccdnb.segment() for an array")
 
 
-def get_segmenter(model=DEFAULT_MODEL_NAME) -> Segmenter:
+def get_segmenter(model=DEFAULT_MODEL_NAME, *, runtime: str = "auto",
+                  threads: int | None = None) -> Segmenter:
     """A :class:`Segmenter` for ``model``, loaded once and then reused.
 
     ``model`` is a Segmenter (returned as it is), a Keras model (wrapped, not
     cached), or a shipped name or ``.keras`` path: those are cached by file,
-    modification time and size, so a retrained file is loaded afresh.
+    modification time and size (and ``runtime``, ``threads``), so a retrained
+    file is loaded afresh.
     """
     if isinstance(model, Segmenter):
         return model
@@ -194,16 +209,16 @@ def get_segmenter(model=DEFAULT_MODEL_NAME) -> Segmenter:
         return Segmenter(model)
     path = resolve_model_path(model)
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(model))
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(model), runtime, threads)
     if key not in _CACHE:
         while len(_CACHE) >= CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = Segmenter(model)
+        _CACHE[key] = Segmenter(model, runtime=runtime, threads=threads)
     return _CACHE[key]
 
 
-def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False, tile: int = 256,
-            margin: int = 32, batch_size: int = 8):
+def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
+            tile: int | None = None, margin: int = 32, batch_size: int = 8):
     """Classify every pixel of a CCD image: background, glowing, hot pixel or cluster.
 
     Parameters
@@ -219,8 +234,8 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False, til
         Also return the class probabilities.
     tile, margin : int
         Overlapping tiles of ``tile`` pixels, ``margin`` pixels of each side
-        discarded on stitching (see :mod:`ccdnb.tiling`); the defaults are
-        those of ``ccdnb predict``.
+        discarded on stitching (see :mod:`ccdnb.tiling`); ``tile=None`` (the
+        default, as in ``ccdnb predict``) sizes the tiles to the image.
     batch_size : int
         Tiles per model call; memory grows with it.
 
@@ -247,8 +262,8 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False, til
 
 
 def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
-                 catalog: bool = False, tile: int = 256, margin: int = 32, batch_size: int = 8,
-                 progress: bool = False):
+                 catalog: bool = False, tile: int | None = None, margin: int = 32,
+                 batch_size: int = 8, progress: bool = False):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     The result is what ``ccdnb predict`` writes to ``<stem>.masks.fits``: one

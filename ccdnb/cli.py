@@ -21,12 +21,15 @@ COMMANDS = {
     "train": "ccdnb.commands.train",
     "predict": "ccdnb.commands.predict",
     "reproduce": "ccdnb.commands.reproduce",
+    "export-onnx": "ccdnb.commands.export_onnx",
 }
 
 EXIT_BAD_INPUT = 2
 
 #: Commands that load TensorFlow (imported with its start-up notes kept off stderr).
-USES_TENSORFLOW = ("train", "predict")
+#: ``predict`` runs on ONNX Runtime when it can and imports TensorFlow (quietly) only
+#: when it falls back on Keras (:func:`ccdnb.runtime.load_predictor`).
+USES_TENSORFLOW = ("train", "export-onnx")
 
 
 def build_parser() -> argparse.ArgumentParser:

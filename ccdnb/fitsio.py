@@ -336,13 +336,20 @@ class Provenance:
     backgrounds: dict = field(default_factory=dict)
 
     @classmethod
-    def measure(cls, contents: FitsContents, *, tile: int, margin: int, sha256=None):
-        """Estimate the background of every image of ``contents`` and collect the facts."""
+    def measure(cls, contents: FitsContents, *, tile: int, margin: int, sha256=None,
+                backgrounds=None):
+        """Collect the facts, with the background of every image of ``contents``.
+
+        ``backgrounds`` (image index -> :class:`ccdnb.normalize.Background`) are
+        the estimates prediction used; missing ones are estimated here.
+        """
         from .normalize import estimate_background
 
-        backgrounds = {}
+        known, backgrounds = dict(backgrounds or {}), {}
         for image in contents.images:
-            background = estimate_background(image.data)
+            background = known.get(image.index)
+            if background is None:
+                background = estimate_background(image.data)
             pedestal = np.asarray(background.pedestal, dtype=np.float64)
             finite = pedestal[np.isfinite(pedestal)]
             median = float(np.median(finite)) if finite.size else float("nan")

@@ -538,7 +538,7 @@ def estimate_background(image) -> Background:
     return Background(pedestal, noise)
 
 
-def normalize_image(image) -> np.ndarray:
+def normalize_image(image, background: Background | None = None) -> np.ndarray:
     """Turn a raw ADU image into the network's input.
 
     Parameters
@@ -546,6 +546,8 @@ def normalize_image(image) -> np.ndarray:
     image : array_like, shape (H, W)
         Raw ADU as the detector writes them (pedestal included), any real dtype
         and size; NaN/inf pixels allowed.
+    background : Background, optional
+        :func:`estimate_background` of this image, when the caller has it already.
 
     Returns
     -------
@@ -555,7 +557,7 @@ def normalize_image(image) -> np.ndarray:
         The same for ``a * image + b`` (any ``a > 0``, ``b``) up to float rounding.
     """
     x = _working_array(image)
-    pedestal, noise = estimate_background(x)
+    pedestal, noise = background if background is not None else estimate_background(x)
     z = x - pedestal[:, None].astype(x.dtype)
     z *= x.dtype.type(1.0 / (noise * ASINH_SOFTENING))
     out = np.arcsinh(z, out=z).astype(np.float32, copy=False)

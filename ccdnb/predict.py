@@ -37,7 +37,7 @@ from .fitsio import (
 from .io_utils import atomic_outputs
 from .model import DEFAULT_MODEL_NAME
 from .signal_floor import SIGNAL_SIGMA, best_signal_class, keep_significant_signal
-from .tiling import TileGrid, iter_tile_batches, stitch
+from .tiling import TileGrid, auto_tile, iter_tile_batches, stitch
 
 
 def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
@@ -53,8 +53,9 @@ def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
     return out[:count]
 
 
-def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size: int = 8,
-                  probabilities: bool = False, progress=None, signal_floor=SIGNAL_SIGMA):
+def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
+                  batch_size: int = 8, probabilities: bool = False, progress=None,
+                  signal_floor=SIGNAL_SIGMA, background=None):
     """Segment a whole image with overlapping tiles.
 
     Parameters
@@ -63,9 +64,9 @@ def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size
         Input (B, H, W, 1) normalised image, output (B, H, W, 4) class probabilities.
     image : array_like, shape (H, W)
         Raw ADU, any size; NaN/inf pixels allowed (their class is background).
-    tile : int
+    tile : int or None
         Side of the square tiles fed to the model (a multiple of ``2**depth``
-        of the U-Net).
+        of the U-Net); None: sized to the image (:func:`ccdnb.tiling.auto_tile`).
     margin : int
         Pixels discarded on each side of a tile when stitching; keep it above
         the model's receptive-field radius so no seam appears.
@@ -79,6 +80,8 @@ def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size
         No pixel at or above this significance (read-noise sigma) stays
         background: it gets the network's most probable other class
         (:mod:`ccdnb.signal_floor`). None leaves the network's mask as it is.
+    background : ccdnb.normalize.Background, optional
+        The image's :func:`ccdnb.normalize.estimate_background`, when known.
 
     Returns
     -------
@@ -93,7 +96,7 @@ def predict_image(model, image, *, tile: int = 256, margin: int = 32, batch_size
     if image.ndim != 2 or image.size == 0:
         raise CcdnbInputError(f"expected a non-empty 2-D image, got shape {image.shape}")
     grid = TileGrid.for_image(image.shape, tile, margin)
-    normalised = normalize_image(image)
+    normalised = normalize_image(image, background)
     padded = grid.pad(normalised)
     mask = np.zeros(image.shape, dtype=np.uint8)
     signal_class = np.zeros(image.shape, dtype=np.uint8) if signal_floor is not None else None
@@ -164,25 +167,34 @@ def check_tiling(tile: int, margin: int, batch_size: int) -> None:
         ``tile`` not above ``2 * margin``, a negative margin, or ``batch_size`` < 1.
     """
     for name, value in (("tile", tile), ("margin", margin), ("batch_size", batch_size)):
+        if name == "tile" and value is None:  # sized to each image
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise CcdnbInputError(f"{name} {value!r}: expected an integer")
     if batch_size < 1:
         raise CcdnbInputError(f"batch size must be at least 1, got {batch_size}")
-    TileGrid.for_image((1, 1), tile, margin)
+    TileGrid.for_image((1, 1), tile, margin)  # None: the smallest tile the margin allows
 
 
 def _segment_contents(model, contents, *, model_name, model_id, input_sha256, probabilities,
                       catalog, tile, margin, batch_size, progress):
     """Segment every image of ``contents``; return ``(hdulist, catalog table or None)``."""
+    from .normalize import estimate_background
+
+    if tile is None and contents.images:  # one tile size per file, sized to its largest image
+        tile = auto_tile(max((image.data.shape for image in contents.images),
+                             key=lambda shape: shape[0] * shape[1]), margin)
     total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
                 for image in contents.images)
-    masks, probs = {}, {}
+    masks, probs, backgrounds = {}, {}, {}
     label = Path(str(contents.path)).name
     with _tile_progress(progress, label, total) as bar:
         for image in contents.images:
             start = bar.n
+            backgrounds[image.index] = estimate_background(image.data)
             result = predict_image(model, image.data, tile=tile, margin=margin,
                                    batch_size=batch_size, probabilities=probabilities,
+                                   background=backgrounds[image.index],
                                    progress=lambda done, _total, start=start: bar.update(
                                        start + done - bar.n))
             masks[image.index], probs[image.index] = result if probabilities else (result, None)
@@ -192,7 +204,8 @@ def _segment_contents(model, contents, *, model_name, model_id, input_sha256, pr
         from .catalog import build_catalog
 
         table = build_catalog(contents.images, masks)
-    provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256)
+    provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256,
+                                    backgrounds=backgrounds)
     hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
                                   probabilities=probs if probabilities else None, catalog=table,
                                   provenance=provenance)
@@ -200,7 +213,8 @@ def _segment_contents(model, contents, *, model_name, model_id, input_sha256, pr
 
 
 def predict_fits(model, source, *, model_name=None, model_id=None, probabilities: bool = False,
-                 catalog: bool = False, tile: int = 256, margin: int = 32, batch_size: int = 8,
+                 catalog: bool = False, tile: int | None = None, margin: int = 32,
+                 batch_size: int = 8,
                  progress: bool = False):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
@@ -217,7 +231,9 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
         Add one ``<EXTNAME>_PROB`` cube (4, H, W) float32 per image.
     catalog : bool
         Add the cluster catalog (:mod:`ccdnb.catalog`) as a ``CATALOG`` table.
-    tile, margin, batch_size : int
+    tile : int or None
+        Tile side; None: sized to the file's largest image (:func:`ccdnb.tiling.auto_tile`).
+    margin, batch_size : int
         Tiling (see :func:`predict_image`).
     progress : bool
         Show a tqdm bar over the tiles on stderr when it is a terminal.
@@ -240,13 +256,24 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     return hdulist
 
 
-def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog, tile,
-                  margin, batch_size, progress):
+def read_input(source) -> tuple:
+    """Read a FITS file or HDUList for segmentation: ``(contents, sha256)``.
+
+    ``contents`` is :func:`ccdnb.fitsio.read_fits_images`'s; ``sha256`` the
+    file's checksum for the provenance (None for an HDUList). Separate from the
+    segmentation so that a many-file run can read the next file while the
+    network works on this one (:func:`ccdnb.scaleout.segment_files`).
+    """
     from astropy.io import fits
 
-    check_tiling(tile, margin, batch_size)
     contents = read_fits_images(source)
-    sha256 = None if isinstance(source, fits.HDUList) else file_sha256(source)
+    return contents, (None if isinstance(source, fits.HDUList) else file_sha256(source))
+
+
+def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog, tile,
+                  margin, batch_size, progress, preread=None):
+    check_tiling(tile, margin, batch_size)
+    contents, sha256 = preread if preread is not None else read_input(source)
     return _segment_contents(model, contents, model_name=model_name or getattr(model, "name", None),
                              model_id=model_id, input_sha256=sha256,
                              probabilities=probabilities, catalog=catalog, tile=tile,
@@ -255,8 +282,8 @@ def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog
 
 def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                  probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
-                 tile: int = 256, margin: int = 32, batch_size: int = 8,
-                 progress: bool = True) -> Path:
+                 tile: int | None = None, margin: int = 32, batch_size: int = 8,
+                 progress: bool = True, preread=None) -> Path:
     """Segment every image HDU of a FITS file and write ``out_dir/<stem>.masks.fits``.
 
     What is written is :func:`predict_fits`'s HDUList, byte for byte what
@@ -281,10 +308,14 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         the masks file and as ``out_dir/<stem>.catalog.csv``.
     overwrite : bool
         Replace existing outputs; without it an existing output is an error.
-    tile, margin, batch_size : int
+    tile : int or None
+        Tile side; None: sized to the file's largest image (:func:`ccdnb.tiling.auto_tile`).
+    margin, batch_size : int
         Tiling (see :func:`predict_image`).
     progress : bool
         Show a tqdm bar over the tiles on stderr when it is a terminal.
+    preread : tuple, optional
+        :func:`read_input` of ``in_path``, when the caller read it already.
 
     Returns
     -------
@@ -312,7 +343,8 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         model_name, model_id = model_name or segmenter.name, model_id or segmenter.model_id
     hdulist, table = _predict_fits(
         model, in_path, model_name=model_name, model_id=model_id, probabilities=probabilities,
-        catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress)
+        catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress,
+        preread=preread)
     ensure_output_dir(out_dir)
     try:
         with atomic_outputs(*targets) as tmp_paths:

@@ -206,7 +206,7 @@ def _auto_tf_threads():
     return max(1, _cores() // max(1, int(slots)))
 
 
-def _worker_segmenter(model, tf_threads=None):
+def _worker_segmenter(model, tf_threads=None, runtime="auto"):
     """The Segmenter of ``model`` in this process, loaded once.
 
     Returns ``(segmenter, seconds)``: ``seconds`` is the loading time when this
@@ -217,15 +217,11 @@ def _worker_segmenter(model, tf_threads=None):
     with _LOCK:  # threads of one process share one model and load it once
         if isinstance(model, api.Segmenter):
             return model, None
-        if "keras" not in sys.modules:  # TensorFlow's start-up notes stay off worker logs
-            from .quiet_tensorflow import import_tensorflow_quietly
-
-            if tf_threads == "auto":
-                tf_threads = _auto_tf_threads()
-            tensorflow_threads(tf_threads) or import_tensorflow_quietly()
+        if tf_threads == "auto":
+            tf_threads = _auto_tf_threads()
         cached = {id(s) for s in api._CACHE.values()}
         start = time.perf_counter()
-        segmenter = api.get_segmenter(model)
+        segmenter = api.get_segmenter(model, runtime=runtime, threads=tf_threads)
         if id(segmenter) in cached:
             return segmenter, None
         seconds = time.perf_counter() - start
@@ -238,9 +234,9 @@ def model_loads() -> int:
     return len(_LOADS)
 
 
-def _preload(model, tf_threads=None) -> tuple:
+def _preload(model, tf_threads=None, runtime="auto") -> tuple:
     """Load the model in a worker before any file; ``(process name, load seconds)``."""
-    _, seconds = _worker_segmenter(model, tf_threads)
+    _, seconds = _worker_segmenter(model, tf_threads, runtime)
     return _process_name(), seconds
 
 
@@ -257,16 +253,21 @@ def _count_pixels(path) -> int:
 
 
 def _segment_one(index, in_path, shown, out_dir, shown_out_dir, model, options,
-                 tf_threads=None, segmenter=None) -> FileResult:
-    """Segment one file; every error becomes the result's one-line ``error``."""
+                 tf_threads=None, segmenter=None, preread=None, runtime="auto") -> FileResult:
+    """Segment one file; every error becomes the result's one-line ``error``.
+
+    ``preread`` is a future of :func:`ccdnb.predict.read_input` of ``in_path``
+    (read while the previous file was segmented); its errors are this file's.
+    """
     from .predict import predict_file
 
     result = FileResult(index=index, input=shown, worker=_process_name())
     start = time.perf_counter()
     try:
         if segmenter is None:
-            segmenter, _ = _worker_segmenter(model, tf_threads)
-        out_path = predict_file(in_path, out_dir, model=segmenter, **options)
+            segmenter, _ = _worker_segmenter(model, tf_threads, runtime)
+        contents = preread.result() if preread is not None else None
+        out_path = predict_file(in_path, out_dir, model=segmenter, preread=contents, **options)
     except CcdnbInputError as err:
         result.error = str(err).replace(str(in_path), shown)
     except Exception as err:  # one bad file never stops the others
@@ -378,7 +379,7 @@ def _duplicate_outputs(files, out_dir) -> dict:
 
 def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
                   workers: int | None = None, progress: bool = True, callback=None,
-                  **options) -> RunSummary:
+                  runtime: str = "auto", **options) -> RunSummary:
     """Segment many FITS files into ``out_dir/<stem>.masks.fits``, serially or on dask workers.
 
     Parameters
@@ -403,6 +404,8 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         terminal or a notebook.
     callback : callable, optional
         Called in this process with each :class:`FileResult` as it completes.
+    runtime : {"auto", "onnx", "keras"}
+        The engine (see :class:`ccdnb.Segmenter`).
     **options
         ``probabilities``, ``catalog``, ``overwrite``, ``tile``, ``margin``,
         ``batch_size``: as for :func:`ccdnb.predict.predict_file`.
@@ -453,7 +456,7 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
 
     todo = [i for i in range(len(files)) if i not in duplicates]
     if client is None and workers is None:
-        segmenter, seconds = _worker_segmenter(model)  # a bad model fails before any output
+        segmenter, seconds = _worker_segmenter(model, None, runtime)  # fails before any output
         if seconds is not None:
             summary.model_load_s = {_process_name(): seconds}
         out_path = ensure_output_dir(out_dir)
@@ -461,19 +464,37 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         with _progress_bar(progress and len(files) > 1, len(files)) as bar:
             for index, error in duplicates.items():
                 record(FileResult(index, files[index], error=error, worker=_process_name()), bar)
-            for index in todo:
-                record(_segment_one(index, files[index], files[index], out_path, out_dir,
-                                    None, dict(options, progress=tile_bar),
-                                    segmenter=segmenter), bar)
+            _segment_serially(todo, files, out_path, out_dir, segmenter,
+                              dict(options, progress=tile_bar), lambda r: record(r, bar))
     else:
         _run_distributed(summary, files, todo, duplicates, out_dir, model, options, client,
-                         workers, progress, record)
+                         workers, progress, record, runtime)
     summary.wall_s = time.perf_counter() - start
     return summary
 
 
+def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record):
+    """Segment ``files[todo]`` in this process, reading each next file during the current one.
+
+    The network runs with its own threads and releases the GIL, so one reader
+    thread hides the FITS reading and checksum of every file but the first.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .predict import read_input
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdnb-read") as reader:
+        upcoming = reader.submit(read_input, files[todo[0]]) if todo else None
+        for position, index in enumerate(todo):
+            current = upcoming
+            if position + 1 < len(todo):
+                upcoming = reader.submit(read_input, files[todo[position + 1]])
+            record(_segment_one(index, files[index], files[index], out_path, out_dir, None,
+                                options, segmenter=segmenter, preread=current))
+
+
 def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, client,
-                     workers, progress, record):
+                     workers, progress, record, runtime="auto"):
     from .predict import ensure_output_dir
 
     distributed = _import_distributed()
@@ -486,7 +507,7 @@ def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, 
     try:
         addresses = list(client.scheduler_info().get("workers", {}))
         summary.n_workers, summary.distributed = max(1, len(addresses)), True
-        loads = [client.submit(_preload, worker_model, tf_threads, workers=[a],
+        loads = [client.submit(_preload, worker_model, tf_threads, runtime, workers=[a],
                                allow_other_workers=False, pure=False) for a in addresses]
         for future in loads:  # a bad model fails here, before any output
             try:
@@ -507,7 +528,7 @@ def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, 
                 in_path = str(Path(files[index]).absolute())
                 future = client.submit(_segment_one, index, in_path, files[index], out_path,
                                        str(out_dir), worker_model, options, tf_threads,
-                                       pure=False)
+                                       runtime=runtime, pure=False)
                 futures[future] = index
             for future in distributed.as_completed(futures):
                 index = futures[future]

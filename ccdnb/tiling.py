@@ -35,6 +35,49 @@ def kept_starts(length: int, tile: int, margin: int) -> list[int]:
     return starts
 
 
+#: Tile sides chosen by :func:`auto_tile` are multiples of this (a U-Net of
+#: depth 5 or less accepts them).
+TILE_UNIT = 32
+#: Largest tile :func:`auto_tile` chooses: beyond it the activations of one
+#: tile outgrow the CPU's caches and throughput drops (``benchmarks/predict_speed.py``).
+MAX_AUTO_TILE = 512
+#: Fixed cost of one tile in :func:`auto_tile`, in pixels' worth of compute.
+TILE_OVERHEAD_PX = 16_384
+
+
+def auto_tile(shape, margin: int = 32, *, max_tile: int = MAX_AUTO_TILE) -> int:
+    """The tile side that segments an image of ``shape`` with the least computation.
+
+    Every tile recomputes its ``margin`` on each side, so small tiles waste much
+    of their work (a 256-pixel tile with a 32-pixel margin keeps 56 % of it) and
+    one tile larger than the image wastes the padding. Among multiples of
+    :data:`TILE_UNIT` above ``2 * margin`` and up to ``max_tile``, this picks the
+    side that minimises ``number of tiles * (tile**2 + TILE_OVERHEAD_PX)``.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image height and width.
+    margin : int
+        Pixels discarded on each side of a tile.
+    max_tile : int
+        Largest side considered.
+
+    Returns
+    -------
+    int
+    """
+    height, width = (int(n) for n in shape)
+    smallest = (2 * int(margin)) // TILE_UNIT * TILE_UNIT + TILE_UNIT
+    best, best_cost = None, None
+    for tile in range(smallest, max(smallest, int(max_tile)) + 1, TILE_UNIT):
+        count = (len(kept_starts(height, tile, margin)) * len(kept_starts(width, tile, margin)))
+        cost = count * (tile * tile + TILE_OVERHEAD_PX)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = tile, cost
+    return best
+
+
 @dataclass(frozen=True)
 class TileGrid:
     """Where the tiles of one image lie.
@@ -51,14 +94,16 @@ class TileGrid:
     """Kept-centre starts ``(row, col)`` in image coordinates, row-major."""
 
     @classmethod
-    def for_image(cls, shape, tile: int = 256, margin: int = 32) -> "TileGrid":
-        """Plan the tiles of an image of ``shape`` (H, W).
+    def for_image(cls, shape, tile: int | None = 256, margin: int = 32) -> "TileGrid":
+        """Plan the tiles of an image of ``shape`` (H, W); ``tile=None``: :func:`auto_tile`.
 
         Raises
         ------
         CcdnbInputError
             When ``tile`` is not larger than ``2 * margin`` or ``margin`` < 0.
         """
+        if tile is None:
+            tile = auto_tile(shape, max(int(margin), 0))
         if margin < 0 or tile <= 2 * margin:
             raise CcdnbInputError(
                 f"tile size {tile} must exceed twice the margin ({margin}); "

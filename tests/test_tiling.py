@@ -96,3 +96,19 @@ def test_tile_size_the_model_cannot_take_is_an_input_error():
     with pytest.raises(CcdnbInputError, match="30x30 tiles"):
         predict_image(pooled, image, tile=30, margin=4)
     assert predict_image(pooled, image, tile=32, margin=4).shape == (50, 50)
+
+
+def test_auto_tile_wastes_less_than_fixed_tiles_and_fits_the_network():
+    from ccdnb.tiling import MAX_AUTO_TILE, TILE_UNIT, auto_tile
+
+    def computed(shape, tile, margin=32):
+        return len(TileGrid.for_image(shape, tile, margin)) * tile * tile
+
+    for shape in [(256, 256), (1024, 1024), (4096, 4096), (4096, 6144), (100, 3000), (7, 9)]:
+        tile = auto_tile(shape, 32)
+        assert tile % TILE_UNIT == 0 and 64 < tile <= MAX_AUTO_TILE
+        assert computed(shape, tile) <= computed(shape, 256)
+    # a full frame: far less recomputed overlap than 256-pixel tiles (56 % kept)
+    tile = auto_tile((4096, 4096), 32)
+    assert (4096 * 4096) / computed((4096, 4096), tile) > 0.7
+    assert TileGrid.for_image((300, 300), None, 32).tile == auto_tile((300, 300), 32)

@@ -76,13 +76,17 @@ def add_arguments(parser):
                              "file and DIR/<stem>.catalog.csv")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (default: an existing output is an error)")
-    parser.add_argument("--tile", type=_positive_int, default=256, metavar="N",
+    parser.add_argument("--tile", type=_positive_int, default=None, metavar="N",
                         help="tile side in pixels, a multiple of the U-Net's 2**depth "
-                             "(default: 256)")
+                             "(default: sized to each file's largest image, at most 512)")
     parser.add_argument("--margin", type=int, default=32, metavar="N",
                         help="pixels discarded on each tile side when stitching (default: 32)")
     parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                         help="tiles per model call; memory grows with it (default: 8)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
+                        help="the engine: ONNX Runtime (no TensorFlow; needs the ONNX export "
+                             "beside the model, which shipped models have) or Keras; auto "
+                             "(default): ONNX Runtime when it can, Keras otherwise")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                        help="segment on N local worker processes (dask.distributed); "
@@ -124,7 +128,7 @@ def run(args) -> int:
     try:
         summary = segment_files(
             args.files, args.out_dir, model=args.model or "default", client=client,
-            workers=args.workers, progress=not args.quiet, callback=report,
+            workers=args.workers, progress=not args.quiet, callback=report, runtime=args.runtime,
             probabilities=args.probabilities, catalog=args.catalog, overwrite=args.overwrite,
             tile=args.tile, margin=args.margin, batch_size=args.batch_size)
     finally:
