@@ -167,6 +167,10 @@ def stack_frame(frame):
                    objects=np.concatenate(objects), meta=[s.meta for s in frame])
 
 
+def _tile(text):
+    return None if text == "auto" else int(text)
+
+
 def predict_frame_via_file(frame, model_path, tile, margin, batch_size):
     """Write the frame as FITS, run predict_file on it and read the masks back."""
     from astropy.io import fits
@@ -337,7 +341,7 @@ def evaluate_set(spec, data, args, model, model_path):
     start = time.perf_counter()
     if spec.frame:
         dataset = stack_frame(data)
-        masks, _ = predict_frame_via_file(data, model_path, args.tile, args.margin,
+        masks, _ = predict_frame_via_file(data, model, args.tile, args.margin,
                                           args.batch_size)
     else:
         dataset = data
@@ -440,7 +444,11 @@ def main(argv=None) -> int:
                         help="comma-separated subset of: " + ", ".join(s.name for s in SETS))
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (a few images per set, a 2-amplifier 512x512 frame)")
-    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--tile", type=_tile, default=None,
+                        help="tile side, or auto (default: sized to each image, as ccdnb "
+                             "predict does)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
+                        help="the engine (default: auto, as ccdnb predict)")
     parser.add_argument("--margin", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--baseline-grow", type=float, nargs="+", default=[2.0],
@@ -465,14 +473,17 @@ def main(argv=None) -> int:
     from ccdnb.quiet_tensorflow import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from ccdnb.model import DEFAULT_MODEL, load_model_file
+    from ccdnb.model import DEFAULT_MODEL
+    from ccdnb.runtime import load_predictor
     from ccdnb.simulation.presets import PRESETS
 
     total = time.perf_counter()
     model_path = args.model or DEFAULT_MODEL
-    model, card = load_model_file(model_path)
+    model, card = load_predictor(model_path, args.runtime)
+    engine = "onnxruntime" if type(model).__name__ == "OnnxModel" else "keras"
     print(f"model: {model_path} ({card.get('architecture', '?')}, "
-          f"{model.count_params():,} parameters){'; quick sizes' if args.quick else ''}")
+          f"{card.get('parameters', '?'):,} parameters, {engine}, tile "
+          f"{args.tile or 'auto'}){'; quick sizes' if args.quick else ''}")
     results = {}
     for name in chosen:
         spec = by_name[name]
@@ -502,7 +513,8 @@ def main(argv=None) -> int:
             "script": "python benchmarks/heldout_evaluation.py"
                       + (" --quick" if args.quick else "")
                       + (f" --sets {args.sets}" if args.sets else ""),
-            "model": str(model_path), "quick": bool(args.quick), "seeds": SEEDS,
+            "model": str(model_path), "runtime": engine, "tile": args.tile or "auto",
+            "quick": bool(args.quick), "seeds": SEEDS,
             "sets": results, "all_gates_met": bool(evaluated and not misses),
             "misses": [f"{n}: {g}" for n, g in misses], "seconds": seconds})
     return 0

@@ -1,15 +1,28 @@
-"""Time ``ccdnb predict`` on a simulated full detector frame.
+"""Time ``ccdnb predict`` on a simulated full detector frame, beside L.A.Cosmic and the roofline.
 
-Runs the whole command (a fresh Python process each time: start-up, model
-loading, FITS I/O, normalisation, tiled prediction, writing) several times on a
-4096 x 4096 frame and prints the median seconds and megapixels per second; the
-same frame through ``astroscrappy.detect_cosmics`` (L.A.Cosmic, the usual
-non-learned cosmic-ray masker) for comparison; and the peak resident memory of
-one ``ccdnb predict`` process on a 4096 x 6144 frame (a DAMIC-M CCD)::
+On one 4096 x 4096 frame, in one run, with medians of ``--runs`` alternated runs:
 
-    python benchmarks/predict_speed.py --model runs/quick/model/model.keras --runs 3
+- the whole ``ccdnb predict`` process (start-up, model loading, FITS I/O,
+  background, tiled prediction, writing) and its peak memory;
+- start-up alone: the same command on a 32 x 32 frame (everything but the pixels);
+- in-process :meth:`ccdnb.Segmenter.segment` of the frame (model loaded once), Mpix/s;
+- ``astroscrappy.detect_cosmics`` (L.A.Cosmic, the usual non-learned masker) as a
+  whole process (read, detect, write the mask) and in-process; the ratios;
+- the share of the FLOP roofline reached in-process: the network's convolution
+  FLOPs per frame pixel (:func:`ccdnb.model.conv_flops`, overlap of the tiles
+  *not* counted, so recomputed margins count as lost time) over the time,
+  against this machine's measured FP32 peak (the best of large float32 matrix
+  products through NumPy's BLAS on every core);
+- peak memory of one ``ccdnb predict`` process on a 4096 x 6144 frame (a DAMIC-M CCD);
+- many-file mode (``--many N``): frames per minute for a directory of N frames in
+  one ``ccdnb predict`` call (model loaded once, reading overlapped with compute).
 
-Without ``--model`` the model shipped in ``ccdnb/models/default.keras`` is used.
+::
+
+    python benchmarks/predict_speed.py --runs 3 --many 20
+    python benchmarks/predict_speed.py --runtime keras --tile 256   # the previous release's path
+
+Without ``--model`` the shipped default model is used. Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -27,6 +41,17 @@ import numpy as np
 
 BENCH_SHAPE = (4096, 4096)
 MEMORY_SHAPE = (4096, 6144)
+STARTUP_SHAPE = (32, 32)
+
+ASTROSCRAPPY_SCRIPT = textwrap.dedent("""
+    import sys
+    import astroscrappy
+    import numpy as np
+    from astropy.io import fits
+    data = fits.getdata(sys.argv[1]).astype(np.float32)
+    mask, _ = astroscrappy.detect_cosmics(data, gain=1.0, readnoise=2.0)
+    fits.PrimaryHDU(mask.astype(np.uint8)).writeto(sys.argv[2], overwrite=True)
+""")
 
 
 def write_frame(path: Path, shape, seed: int = 0) -> Path:
@@ -40,45 +65,64 @@ def write_frame(path: Path, shape, seed: int = 0) -> Path:
     frame += (10_000.0 + np.linspace(0.0, 30.0, height, dtype=np.float32))[:, None]
     for col in rng.integers(0, width, 8):
         frame[rng.integers(0, height // 2):, col] += 50 * noise
-    for _ in range(2000):
+    for _ in range(int(2000 * height * width / 4096**2)):
         row, col = rng.integers(2, height - 2), rng.integers(2, width - 2)
         frame[row - 1:row + 2, col - 1:col + 2] += rng.uniform(5, 200) * noise
     fits.PrimaryHDU(frame).writeto(path, overwrite=True)
     return path
 
 
-def run_predict(frame: Path, out_dir: Path, model: Path | None, tile: int, batch_size: int):
-    """Run ``ccdnb predict`` once; return (seconds, peak RSS of the child in MiB)."""
-    command = [sys.executable, "-m", "ccdnb", "predict", str(frame), "--out-dir", str(out_dir),
-               "--overwrite", "--tile", str(tile), "--batch-size", str(batch_size)]
-    if model is not None:
-        command += ["--model", str(model)]
+def run_process(command) -> tuple[float, float, str]:
+    """Run ``command``; return (seconds, peak RSS of the child in MiB, its stderr)."""
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would block
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
         seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         stderr = log.read().decode(errors="replace")
-    if child.returncode:
-        errors = [line for line in stderr.splitlines() if line.startswith("ccdnb")]
-        sys.exit(f"ccdnb predict failed ({child.returncode}): {errors[-1:] or stderr[-500:]}")
-    return seconds, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        sys.exit(f"{command[2:4]} failed ({code}): {stderr[-800:]}")
+    return seconds, usage.ru_maxrss / 1024.0, stderr  # ru_maxrss is in KiB on Linux
 
 
-def time_astroscrappy(frame: Path, runs: int) -> float:
-    """Median seconds of ``astroscrappy.detect_cosmics`` on the frame (read once)."""
-    import astroscrappy
-    from astropy.io import fits
+def predict_command(frames, out_dir: Path, args) -> list[str]:
+    command = [sys.executable, "-m", "ccdnb", "predict", *map(str, frames), "--out-dir",
+               str(out_dir), "--overwrite", "--quiet", "--batch-size", str(args.batch_size),
+               "--runtime", args.runtime]
+    if args.tile:
+        command += ["--tile", str(args.tile)]
+    if args.model is not None:
+        command += ["--model", str(args.model)]
+    return command
 
-    data = fits.getdata(frame).astype(np.float32)
+
+def median_time(call, runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        astroscrappy.detect_cosmics(data, gain=1.0, readnoise=2.0)
+        call()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def fp32_peak_gflops(size: int = 2048, runs: int = 5) -> float:
+    """The best FP32 GFLOP/s of ``size``-square matrix products (NumPy's BLAS, all cores)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b  # warm-up: threads started, pages touched
+    best = min(median_time(lambda: a @ b, 1) for _ in range(runs))
+    return 2.0 * size**3 / best / 1e9
+
+
+def flops_per_pixel(model_path) -> float:
+    """Convolution FLOPs per pixel of the model (a 256-pixel tile's count over its pixels)."""
+    from ccdnb.model import conv_flops, load_model_file
+
+    model, _ = load_model_file(model_path)
+    return conv_flops(model, 256) / 256**2
 
 
 def main(argv=None) -> int:
@@ -86,34 +130,103 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=None,
                         help="a .keras model (default: the shipped default model)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per measurement")
-    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="tile side (default: ccdnb predict's, sized to the frame)")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--shape", type=int, nargs=2, default=list(BENCH_SHAPE),
+                        metavar=("H", "W"), help="the benchmark frame (default 4096 4096)")
+    parser.add_argument("--many", type=int, default=0, metavar="N",
+                        help="also time one ccdnb predict call over N frames")
+    parser.add_argument("--many-shape", type=int, nargs=2, default=list(BENCH_SHAPE),
+                        metavar=("H", "W"), help="frame shape of the many-file run")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where frames and masks go (default: a temporary directory)")
     parser.add_argument("--skip-memory", action="store_true",
                         help="skip the 4096 x 6144 peak-memory run")
     args = parser.parse_args(argv)
 
+    from ccdnb.model import DEFAULT_MODEL
+
+    model_path = args.model or DEFAULT_MODEL
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work_dir or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
-        frame = write_frame(work / "bench_4096x4096.fits", BENCH_SHAPE)
-        megapixels = BENCH_SHAPE[0] * BENCH_SHAPE[1] / 1e6
-        runs = [run_predict(frame, work / "out", args.model, args.tile, args.batch_size)
-                for _ in range(args.runs)]
-        seconds = statistics.median(t for t, _ in runs)
-        print(f"ccdnb predict {BENCH_SHAPE[0]}x{BENCH_SHAPE[1]} (tile {args.tile}, batch "
-              f"{args.batch_size}, median of {args.runs}): {seconds:.2f} s, "
-              f"{megapixels / seconds:.2f} Mpix/s, peak RSS {max(m for _, m in runs):.0f} MiB")
-        cosmics = time_astroscrappy(frame, args.runs)
-        print(f"astroscrappy.detect_cosmics same frame (median of {args.runs}): "
-              f"{cosmics:.2f} s, {megapixels / cosmics:.2f} Mpix/s")
+        shape = tuple(args.shape)
+        frame = write_frame(work / "bench_frame.fits", shape)
+        tiny = write_frame(work / "bench_32x32.fits", STARTUP_SHAPE)
+        megapixels = shape[0] * shape[1] / 1e6
+        out = work / "out"
+        cosmics_command = [sys.executable, "-c", ASTROSCRAPPY_SCRIPT, str(frame),
+                           str(work / "cosmics_mask.fits")]
+
+        # whole processes, alternated so that drifts hit both alike
+        ours, theirs, startup = [], [], []
+        for _ in range(args.runs):
+            ours.append(run_process(predict_command([frame], out, args))[:2])
+            theirs.append(run_process(cosmics_command)[0])
+            startup.append(run_process(predict_command([tiny], out, args))[0])
+        whole = statistics.median(t for t, _ in ours)
+        whole_cosmics = statistics.median(theirs)
+
+        # in-process: the model loaded once, the frame in memory
+        import astroscrappy
+        from astropy.io import fits
+
+        import ccdnb
+        from ccdnb.tiling import auto_tile
+
+        data = fits.getdata(frame).astype(np.float32)
+        segmenter = ccdnb.Segmenter(model_path, runtime=args.runtime)
+        segmenter.segment(data, tile=args.tile, batch_size=args.batch_size)  # warm-up
+        ours_in, theirs_in = [], []
+        for _ in range(args.runs):
+            ours_in.append(median_time(lambda: segmenter.segment(
+                data, tile=args.tile, batch_size=args.batch_size), 1))
+            theirs_in.append(median_time(lambda: astroscrappy.detect_cosmics(
+                data, gain=1.0, readnoise=2.0), 1))
+        inproc, inproc_cosmics = statistics.median(ours_in), statistics.median(theirs_in)
+
+        flop_px = flops_per_pixel(model_path)
+        peak = fp32_peak_gflops()
+        reached = flop_px * megapixels * 1e6 / inproc / 1e9
+
+        tile = args.tile or auto_tile(shape)
+        print(f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable); "
+              f"model {model_path.name} on {segmenter.runtime}; tile {tile}"
+              f"{'' if args.tile else ' (auto)'}, margin 32, batch {args.batch_size}; "
+              f"medians of {args.runs} alternated runs")
+        print(f"frame {shape[0]}x{shape[1]} ({megapixels:.1f} Mpix)")
+        print(f"  ccdnb predict, whole process      {whole:7.2f} s  "
+              f"peak RSS {max(m for _, m in ours):5.0f} MiB")
+        print(f"  start-up alone (32x32 frame)      {statistics.median(startup):7.2f} s")
+        print(f"  ccdnb segment, in process         {inproc:7.2f} s  "
+              f"{megapixels / inproc:6.2f} Mpix/s")
+        print(f"  astroscrappy, whole process       {whole_cosmics:7.2f} s")
+        print(f"  astroscrappy, in process          {inproc_cosmics:7.2f} s  "
+              f"{megapixels / inproc_cosmics:6.2f} Mpix/s")
+        print(f"  ratio to astroscrappy             whole process {whole / whole_cosmics:.2f}, "
+              f"in process {inproc / inproc_cosmics:.2f}   (gate: whole process <= 0.5)")
+        print(f"  roofline: {flop_px / 1e3:.1f} kFLOP/pixel, {reached:.0f} GFLOP/s reached of "
+              f"{peak:.0f} GFLOP/s measured FP32 peak = {reached / peak:.0%}   (gate: >= 50 %)")
+
         if not args.skip_memory:
             big = write_frame(work / "bench_4096x6144.fits", MEMORY_SHAPE, seed=1)
-            big_seconds, peak = run_predict(big, work / "out", args.model, args.tile,
-                                            args.batch_size)
-            print(f"ccdnb predict {MEMORY_SHAPE[0]}x{MEMORY_SHAPE[1]}: {big_seconds:.2f} s, "
-                  f"peak RSS {peak:.0f} MiB")
+            big_seconds, big_peak, _ = run_process(predict_command([big], out, args))
+            print(f"frame {MEMORY_SHAPE[0]}x{MEMORY_SHAPE[1]}: ccdnb predict {big_seconds:.2f} s, "
+                  f"peak RSS {big_peak:.0f} MiB   (gate: <= 2048 MiB)")
+            big.unlink()
+
+        if args.many:
+            folder = work / "many"
+            folder.mkdir(exist_ok=True)
+            frames = [write_frame(folder / f"frame_{k:03d}.fits", tuple(args.many_shape),
+                                  seed=100 + k) for k in range(args.many)]
+            seconds, many_peak, _ = run_process(predict_command(frames, work / "many_out", args))
+            pixels = args.many * args.many_shape[0] * args.many_shape[1] / 1e6
+            print(f"many files: {args.many} frames of {args.many_shape[0]}x{args.many_shape[1]} "
+                  f"in one ccdnb predict: {seconds:.1f} s, {60 * args.many / seconds:.1f} "
+                  f"frames/min, {pixels / seconds:.2f} Mpix/s, peak RSS {many_peak:.0f} MiB")
     return 0
 
 
