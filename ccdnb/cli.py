@@ -26,10 +26,6 @@ COMMANDS = {
 
 EXIT_BAD_INPUT = 2
 
-#: Commands that load TensorFlow (imported with its start-up notes kept off stderr).
-#: ``predict`` runs on ONNX Runtime when it can and imports TensorFlow (quietly) only
-#: when it falls back on Keras (:func:`ccdnb.runtime.load_predictor`).
-USES_TENSORFLOW = ("train", "export-onnx")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,10 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
-        if args.command in USES_TENSORFLOW:
-            from .quiet_tensorflow import import_tensorflow_quietly
-
-            import_tensorflow_quietly()
+        # Commands import TensorFlow themselves, quietly and only once the input is
+        # checked (ccdnb.quiet_tensorflow): --help and bad input never wait for it, and
+        # predict on ONNX Runtime never loads it at all.
         return int(args._run(args) or 0)
     except CcdnbInputError as err:
         print(f"ccdnb: error: {err}", file=sys.stderr)

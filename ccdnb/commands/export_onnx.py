@@ -30,5 +30,9 @@ def run(args) -> int:
     except ImportError:
         raise CcdnbInputError("export-onnx needs the onnx package: "
                               "pip install 'ccdnb[train]'") from None
-    print(export_onnx(resolve_model_path(args.model), args.out))
+    from ..quiet_tensorflow import import_tensorflow_quietly
+
+    path = resolve_model_path(args.model)
+    import_tensorflow_quietly()  # its start-up notes kept off the terminal
+    print(export_onnx(path, args.out))
     return 0

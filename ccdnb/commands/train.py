@@ -93,14 +93,14 @@ def _choice(value, option, choices):
 
 def run(args) -> int:
     """Train and write the model, its card and the history; return 0."""
-    from ..model import ARCHITECTURES
-    from ..training.augment import PRESETS as AUGMENT_PRESETS
-    from ..training.losses import LOSSES, OPTIMIZERS
-
     paths = [Path(p) for p in args.data]
     for path in paths:
         if not path.is_file():
             raise CcdnbInputError(f"--data {path}: file not found")
+
+    from ..model import ARCHITECTURES
+    from ..training.augment import PRESETS as AUGMENT_PRESETS  # (imports Keras)
+    from ..training.losses import LOSSES, OPTIMIZERS
     architecture = _choice(args.architecture, "--architecture", list(ARCHITECTURES))
     optimizer = _choice(args.optimizer, "--optimizer", list(OPTIMIZERS))
     loss = _choice(args.loss, "--loss", list(LOSSES))
@@ -139,8 +139,10 @@ def run(args) -> int:
     dataset = concatenate_datasets(datasets)
     data = ", ".join(str(p) for p in paths)
 
+    from ..quiet_tensorflow import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()  # its start-up notes kept off the terminal
     import keras
-    import tensorflow as tf
 
     from ..training.train import train_model
 

@@ -24,24 +24,33 @@ training code); they take probabilities and one-hot targets.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
-from ..model_losses import DiceCrossEntropy, WeightedCategoricalCrossentropy, WeightedFocalLoss
-
-__all__ = ["LOSSES", "OPTIMIZERS", "DiceCrossEntropy", "WeightedCategoricalCrossentropy",
+__all__ = ["LOSSES", "OPTIMIZERS", "DiceCrossEntropy", "WeightedCategoricalCrossentropy",  # noqa: F822
            "WeightedFocalLoss", "inverse_frequency_weights", "make_loss", "make_optimizer"]
 
 LOSSES = ("cce", "weighted_cce", "focal", "dice_cce")
 
 #: Optimizer name -> (Keras class, default learning rate). Adadelta's is 1.0 as
 #: in Keras 2 (the thesis's setting), not Keras 3's 0.001, with which it barely moves.
+#: Keras is imported only when an optimizer or loss is made: the names alone (for
+#: checking a command line) cost nothing.
 OPTIMIZERS = {
-    "adadelta": (keras.optimizers.Adadelta, 1.0),
-    "adam": (keras.optimizers.Adam, 1e-3),
-    "adagrad": (keras.optimizers.Adagrad, 1e-2),
-    "sgd": (keras.optimizers.SGD, 1e-2),
+    "adadelta": ("Adadelta", 1.0),
+    "adam": ("Adam", 1e-3),
+    "adagrad": ("Adagrad", 1e-2),
+    "sgd": ("SGD", 1e-2),
 }
+
+_LOSS_CLASSES = ("DiceCrossEntropy", "WeightedCategoricalCrossentropy", "WeightedFocalLoss")
+
+
+def __getattr__(name):
+    if name in _LOSS_CLASSES:  # the Keras loss classes, imported on first use
+        from .. import model_losses
+
+        return getattr(model_losses, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def inverse_frequency_weights(labels, power=1.0) -> np.ndarray:
@@ -75,6 +84,8 @@ def make_loss(name, class_weights=None):
     ValueError
         For an unknown name.
     """
+    from ..model_losses import DiceCrossEntropy, WeightedCategoricalCrossentropy, WeightedFocalLoss
+
     if name == "cce":
         return WeightedCategoricalCrossentropy(None, name="cce")
     if name == "weighted_cce":
@@ -103,6 +114,9 @@ def make_optimizer(name, learning_rate=None):
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    cls, default = OPTIMIZERS[name]
-    return cls(learning_rate=default if learning_rate is None else float(learning_rate))
+    import keras
+
+    class_name, default = OPTIMIZERS[name]
+    return getattr(keras.optimizers, class_name)(
+        learning_rate=default if learning_rate is None else float(learning_rate))
 
