@@ -86,6 +86,10 @@ def test_train_command_trains_and_refuses_bad_input(tiny, tmp_path, capsys):
     assert main(common) == 0
     card = json.loads((out / "model.card.json").read_text())
     assert card["data"]["path"] == [str(data)] and card["data"]["presets"] == ["thesis"]
+    # the frozen export for ONNX Runtime is written beside it, and matches it
+    from ccdnb.runtime import OnnxModel, load_predictor
+
+    assert isinstance(load_predictor(out / "model.keras", "onnx")[0], OnnxModel)
     # several datasets are combined into one training set
     other = tmp_path / "other.npz"
     save_dataset(other, simulate_dataset("random", 2, tiny.images.shape[1:], seed=9))

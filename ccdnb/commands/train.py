@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import CcdnbInputError
@@ -170,4 +171,11 @@ def run(args) -> int:
     print(f"ccdnb train: {card['epochs_run']} epoch(s), best epoch {result.best_epoch} "
           f"(val_loss {card['best_metrics'].get('val_loss', float('nan')):.4f}), "
           f"{card['training_time_s']:.0f} s -> {result.model_path}")
+    try:  # the frozen export that ccdnb predict runs on ONNX Runtime
+        from ..onnx_export import export_onnx
+
+        print(f"ccdnb train: ONNX export -> {export_onnx(result.model_path)}")
+    except ImportError:
+        print("ccdnb train: no ONNX export (the onnx package is not installed); "
+              "ccdnb predict will use Keras", file=sys.stderr)
     return 0
