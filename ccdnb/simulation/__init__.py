@@ -11,35 +11,35 @@ The names below are the simulation's public interface; docs/internals.md
 describes the arrays and the ``meta`` keys.
 """
 
-from .dataset import (
-                      THESIS_DENSITIES,
-                      Dataset,
-                      SimulatedImage,
-                      class_density_table,
-                      concatenate_datasets,
-                      load_dataset,
-                      parse_shape,
-                      save_dataset,
-                      simulate_dataset,
-                      simulate_frame,
-                      simulate_image,
-                      simulate_kind_examples,
-)
-from .fits import amplifier_extname, write_simulated_fits
-from .physics import EV_PER_PAIR
-from .presets import (
-                      BASE,
-                      DESCRIPTIONS,
-                      PRESETS,
-                      Choice,
-                      Derived,
-                      LogUniform,
-                      Uniform,
-                      draw_parameters,
-)
-from .truth import OBJECT_DTYPE, label_from_components
+import importlib
 
-__all__ = [
+#: Public name -> the submodule that defines it. Submodules are imported on first
+#: use (module ``__getattr__``), so that ``ccdnb predict`` and ``ccdnb --help``,
+#: which only name the presets, never pay for SciPy's special functions.
+_SOURCES = {
+    **dict.fromkeys(("THESIS_DENSITIES", "Dataset", "SimulatedImage", "class_density_table",
+                     "concatenate_datasets", "load_dataset", "parse_shape", "save_dataset",
+                     "simulate_dataset", "simulate_frame", "simulate_image",
+                     "simulate_kind_examples"), "dataset"),
+    **dict.fromkeys(("amplifier_extname", "write_simulated_fits"), "fits"),
+    "EV_PER_PAIR": "physics",
+    **dict.fromkeys(("BASE", "DESCRIPTIONS", "PRESETS", "Choice", "Derived", "LogUniform",
+                     "Uniform", "draw_parameters"), "presets"),
+    **dict.fromkeys(("OBJECT_DTYPE", "label_from_components"), "truth"),
+}
+
+
+def __getattr__(name):
+    if name in _SOURCES:
+        return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SOURCES))
+
+
+__all__ = [  # noqa: F822 (defined lazily, see _SOURCES)
     "BASE", "DESCRIPTIONS", "EV_PER_PAIR", "OBJECT_DTYPE", "PRESETS", "THESIS_DENSITIES",
     "Choice", "Dataset", "Derived", "LogUniform", "SimulatedImage", "Uniform",
     "amplifier_extname", "class_density_table", "concatenate_datasets",
