@@ -82,7 +82,7 @@ def as_image(image) -> np.ndarray:
                               + ("; segment each plane of a cube" if pixels.ndim == 3 else ""))
     if pixels.size == 0:
         raise CcdnbInputError(f"expected a non-empty 2-D image, got shape {pixels.shape}")
-    pixels = pixels.astype(np.float32)
+    pixels = pixels.astype(np.float32, copy=False)  # never written to: no copy needed
     if not np.isfinite(pixels).any():
         raise CcdnbInputError("the image has no finite pixel (all NaN/inf)")
     return pixels

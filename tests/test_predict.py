@@ -235,3 +235,15 @@ def test_truncated_file_gives_exactly_one_stderr_line_and_no_astropy_warnings(tm
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"ccdnb: error: {path}: ") and "truncated" in lines[0]
     assert result.stdout == ""
+
+
+def test_most_probable_class_is_argmax_ties_included():
+    from ccdnb.predict import most_probable_class
+
+    rng = np.random.default_rng(3)
+    p = rng.random((3, 40, 50, 4)).astype(np.float32)
+    p[0, :, :, 1] = p[0, :, :, 0]                     # ties go to the lower class
+    p[1, :, :, 3] = p[1, :, :, 2]
+    p[2, :10, :, 2] = p[2, :10, :, 1] = p[2, :10, :, 0] = 2.0
+    np.testing.assert_array_equal(most_probable_class(p), np.argmax(p, axis=-1))
+    assert most_probable_class(p).dtype == np.uint8
