@@ -21,6 +21,7 @@ On one 4096 x 4096 frame, in one run, with medians of ``--runs`` alternated runs
 
     python benchmarks/predict_speed.py --runs 3 --many 20
     python benchmarks/predict_speed.py --runtime keras --tile 256   # the previous release's path
+    python benchmarks/predict_speed.py --runs 3 --skip-memory --sweep-tiles 256 384 512 768 1024
 
 Without ``--model`` the shipped default model is used. Run it on a quiet machine.
 """
@@ -140,6 +141,8 @@ def main(argv=None) -> int:
                         help="also time one ccdnb predict call over N frames")
     parser.add_argument("--many-shape", type=int, nargs=2, default=list(BENCH_SHAPE),
                         metavar=("H", "W"), help="frame shape of the many-file run")
+    parser.add_argument("--sweep-tiles", type=int, nargs="+", default=[], metavar="N",
+                        help="also time in-process segmentation with each of these tile sides")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where frames and masks go (default: a temporary directory)")
     parser.add_argument("--skip-memory", action="store_true",
@@ -209,6 +212,12 @@ def main(argv=None) -> int:
               f"in process {inproc / inproc_cosmics:.2f}   (gate: whole process <= 0.5)")
         print(f"  roofline: {flop_px / 1e3:.1f} kFLOP/pixel, {reached:.0f} GFLOP/s reached of "
               f"{peak:.0f} GFLOP/s measured FP32 peak = {reached / peak:.0%}   (gate: >= 50 %)")
+
+        for side in args.sweep_tiles:
+            seconds = median_time(lambda side=side: segmenter.segment(
+                data, tile=side, batch_size=args.batch_size), args.runs)
+            print(f"  in process with {side}-pixel tiles       {seconds:7.2f} s  "
+                  f"{megapixels / seconds:6.2f} Mpix/s")
 
         if not args.skip_memory:
             big = write_frame(work / "bench_4096x6144.fits", MEMORY_SHAPE, seed=1)
