@@ -104,6 +104,13 @@ def test_smoke_profile_runs_the_whole_chain(tmp_path):
     for prefix in ("01_", "02_", "03_", "04_", "05_", "06_"):
         assert any(f.startswith(prefix) and f.endswith(".png") for f in figures), prefix
     assert "05_classification_report.txt" in figures
+    # Table 1 beside the thesis, and the thesis's experiments, each a figure
+    assert {"05_table1.txt", "05_figure16.png"} <= figures
+    for name in ("balanced_vs_imbalanced", "weighted_vs_unweighted", "figure16"):
+        assert {f"05_experiment_{name}.png", f"05_experiment_{name}.csv"} <= figures
+    metrics = json.loads((run / "evaluation/metrics.json").read_text())
+    assert set(metrics["experiments"]["figure16"]) == {
+        "tuned, imbalanced set", "raised cluster weight", "balanced set"}
     timings = json.loads((run / "timings.json").read_text())
     assert set(timings["seconds"]) == set(NOTEBOOKS)
 
