@@ -51,8 +51,9 @@ def auto_tile(shape, margin: int = 32, *, max_tile: int = MAX_AUTO_TILE) -> int:
     Every tile recomputes its ``margin`` on each side, so small tiles waste much
     of their work (a 256-pixel tile with a 32-pixel margin keeps 56 % of it) and
     one tile larger than the image wastes the padding. Among multiples of
-    :data:`TILE_UNIT` above ``2 * margin`` and up to ``max_tile``, this picks the
-    side that minimises ``number of tiles * (tile**2 + TILE_OVERHEAD_PX)``.
+    :data:`TILE_UNIT` above ``2 * margin`` and up to ``max_tile`` (powers of two
+    from 256 left out: their rows alias in the caches), this picks the side that
+    minimises ``number of tiles * (tile**2 + TILE_OVERHEAD_PX)``.
 
     Parameters
     ----------
@@ -71,6 +72,10 @@ def auto_tile(shape, margin: int = 32, *, max_tile: int = MAX_AUTO_TILE) -> int:
     smallest = (2 * int(margin)) // TILE_UNIT * TILE_UNIT + TILE_UNIT
     best, best_cost = None, None
     for tile in range(smallest, max(smallest, int(max_tile)) + 1, TILE_UNIT):
+        if tile >= 256 and tile & (tile - 1) == 0 and tile != smallest:
+            # power-of-two rows alias in the CPU caches: 512-pixel tiles ran 70 %
+            # slower than 480-pixel ones (benchmarks/predict_speed.py --sweep-tiles)
+            continue
         count = (len(kept_starts(height, tile, margin)) * len(kept_starts(width, tile, margin)))
         cost = count * (tile * tile + TILE_OVERHEAD_PX)
         if best_cost is None or cost < best_cost:
