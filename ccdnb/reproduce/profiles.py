@@ -36,11 +36,11 @@ NOTEBOOKS = (
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
         "01_simulate": dict(train_preset="thesis", test_preset="thesis", n_train=12, n_test=4,
-                            image_size=64, train_seed=1, test_seed=1001),
+                            image_size=64, train_seed=1, test_seed=1001, train_overrides={}),
         "02_label": dict(n_show=2),
         "03_augment": dict(n_examples=2, augment_seed=3),
         "04_train": dict(architecture="small", epochs=2, batch_size=4, steps_per_epoch=3,
-                         optimizer="adam", loss="weighted_cce", train_seed=5),
+                         optimizer="adam", loss="weighted_cce", train_seed=5, max_minutes=None),
         "05_evaluate": dict(n_examples=2, tile_size=64, margin=16, invariance_seed=11,
                             experiments=["balanced_vs_imbalanced", "weighted_vs_unweighted",
                                          "figure16"]),
@@ -50,11 +50,11 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "quick": {
         "01_simulate": dict(train_preset="thesis", test_preset="thesis", n_train=400, n_test=42,
-                            image_size=256, train_seed=1, test_seed=1001),
+                            image_size=256, train_seed=1, test_seed=1001, train_overrides={}),
         "02_label": dict(n_show=4),
         "03_augment": dict(n_examples=4, augment_seed=3),
         "04_train": dict(architecture="small", epochs=25, batch_size=8, steps_per_epoch=40,
-                         optimizer="adam", loss="weighted_cce", train_seed=5),
+                         optimizer="adam", loss="weighted_cce", train_seed=5, max_minutes=None),
         "05_evaluate": dict(n_examples=4, tile_size=256, margin=32, invariance_seed=11,
                             experiments=[]),
         "06_damic_inference": dict(fits_path="", frame_shape=[1024, 1024], n_amplifiers=4,
