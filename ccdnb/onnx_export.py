@@ -16,12 +16,12 @@ Exporting needs Keras and the ``onnx`` package; running the export needs only
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from .errors import CcdnbInputError
+from .fitsio import file_sha256
 from .io_utils import atomic_path
 
 #: Metadata key holding the SHA-256 of the ``.keras`` file an export was made from.
@@ -32,15 +32,6 @@ OPSET = 17
 _ACTIVATIONS = {"relu": "Relu", "elu": "Elu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
-def file_sha256(path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def onnx_path(model_path) -> Path:
     """The ONNX export that belongs beside a model file: ``model.keras`` -> ``model.onnx``."""
     path = Path(model_path)
@@ -48,10 +39,10 @@ def onnx_path(model_path) -> Path:
 
 
 class _Graph:
-    """Collects ONNX nodes and initialisers under unique names."""
+    """Collects ONNX nodes and initialisers."""
 
     def __init__(self):
-        self.nodes, self.initializers, self.names = [], [], {}
+        self.nodes, self.initializers = [], []
 
     def constant(self, name, array):
         from onnx import numpy_helper
@@ -93,10 +84,6 @@ def _folded_conv(layer, batch_norm):
     return kernel.astype(np.float32), bias.astype(np.float32)
 
 
-def _tensor_id(tensor):
-    return id(tensor)
-
-
 def build_onnx(model):
     """The ONNX ``ModelProto`` of a Keras U-Net (see the module docstring).
 
@@ -125,17 +112,17 @@ def build_onnx(model):
     for layer in model.layers:
         inputs = layer.input if isinstance(layer.input, list) else [layer.input]
         for tensor in inputs:
-            consumers.setdefault(_tensor_id(tensor), []).append(layer)
+            consumers.setdefault(id(tensor), []).append(layer)
     names = {}
     (source,) = model.inputs
-    names[_tensor_id(source)] = graph.node("Transpose", ["image"], "image_nchw", perm=[0, 3, 1, 2])
+    names[id(source)] = graph.node("Transpose", ["image"], "image_nchw", perm=[0, 3, 1, 2])
     folded = set()
     for layer in model.layers:
         if isinstance(layer, layers.InputLayer) or layer.name in folded:
             continue
         inputs = layer.input if isinstance(layer.input, list) else [layer.input]
-        x = [names[_tensor_id(t)] for t in inputs]
-        out_id = _tensor_id(layer.output)
+        x = [names[id(t)] for t in inputs]
+        out_id = id(layer.output)
         name = f"{layer.name}/y"  # never the graph output's name
         if isinstance(layer, layers.Conv2D) and not isinstance(layer, layers.Conv2DTranspose):
             if layer.strides != (1, 1) or layer.dilation_rate != (1, 1) or layer.groups != 1:
@@ -154,7 +141,7 @@ def build_onnx(model):
                            kernel_shape=[int(kh), int(kw)], pads=pads)
             if batch_norm is not None:
                 folded.add(batch_norm.name)
-                out_id = _tensor_id(batch_norm.output)
+                out_id = id(batch_norm.output)
             y = _activation(graph, y, layer.activation, f"{name}_act")
         elif isinstance(layer, layers.Conv2DTranspose):
             if tuple(layer.kernel_size) != tuple(layer.strides) or layer.padding != "same":
@@ -194,7 +181,7 @@ def build_onnx(model):
             raise CcdnbInputError(f"layer {name}: {type(layer).__name__} has no ONNX export")
         names[out_id] = y
     (output,) = model.outputs
-    graph.node("Transpose", [names[_tensor_id(output)]], "probabilities", perm=[0, 2, 3, 1])
+    graph.node("Transpose", [names[id(output)]], "probabilities", perm=[0, 2, 3, 1])
     channels = int(output.shape[-1])
     onnx_graph = helper.make_graph(
         graph.nodes, model.name,

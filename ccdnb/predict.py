@@ -121,6 +121,7 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
     mask = np.zeros(image.shape, dtype=np.uint8)
     signal_class = np.zeros(image.shape, dtype=np.uint8) if signal_floor is not None else None
     probs = np.zeros(image.shape + (N_CLASSES,), dtype=np.float32) if probabilities else None
+    floor = input_threshold(signal_floor) if signal_floor is not None else None
     done = 0
     for origins, tiles in iter_tile_batches(padded, grid, batch_size):
         try:
@@ -136,7 +137,7 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
         stitch(mask, grid, origins, most_probable_class(out))
         if signal_class is not None:
             # only pixels above the floor can need it (keep_significant_signal)
-            significant = tiles >= input_threshold(signal_floor)
+            significant = tiles >= floor
             best = np.zeros(significant.shape, dtype=np.uint8)
             best[significant] = best_signal_class(out[significant])
             stitch(signal_class, grid, origins, best)

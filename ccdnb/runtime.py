@@ -78,7 +78,8 @@ def matching_export(model_path, *, threads: int | None = None) -> OnnxModel | No
     Returns None when there is no export, it cannot be loaded, or it records
     another file's SHA-256 (a stale export of a retrained model).
     """
-    from .onnx_export import SOURCE_SHA256_KEY, file_sha256, onnx_path
+    from .fitsio import file_sha256
+    from .onnx_export import SOURCE_SHA256_KEY, onnx_path
 
     candidate = onnx_path(model_path)
     if not candidate.is_file():
@@ -126,9 +127,7 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
     CcdnbInputError
         For an unknown runtime, a missing file, or ``onnx`` without a matching export.
     """
-    import json
-
-    from .model import card_path, load_model_file
+    from .model import load_model_file, model_card
 
     if runtime not in RUNTIMES:
         raise CcdnbInputError(f"runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
@@ -138,8 +137,7 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
     if runtime != "keras":
         export = matching_export(path, threads=threads) if onnxruntime_available() else None
         if export is not None:
-            card = card_path(path)
-            return export, (json.loads(card.read_text()) if card.is_file() else {})
+            return export, model_card(path)
         if runtime == "onnx":
             why = ("onnxruntime is not installed" if not onnxruntime_available() else
                    f"no ONNX export of this model beside it (make one with "

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from .errors import CcdnbInputError, one_line
 from .model import DEFAULT_MODEL_NAME
+from .runtime import available_cores
 
 __all__ = ["segment_files", "RunSummary", "FileResult", "start_local_cluster",
            "tensorflow_threads", "model_loads"]
@@ -203,7 +204,7 @@ def _auto_tf_threads():
         slots = worker.state.nthreads
     except (ImportError, ValueError, AttributeError):
         return None
-    return max(1, _cores() // max(1, int(slots)))
+    return max(1, available_cores() // max(1, int(slots)))
 
 
 def _worker_segmenter(model, tf_threads=None, runtime="auto"):
@@ -281,13 +282,6 @@ def _segment_one(index, in_path, shown, out_dir, shown_out_dir, model, options,
 
 # ---------------------------------------------------------------- client side
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def start_local_cluster(workers: int, *, processes: bool = True, tf_threads: int | None = None):
     """A :class:`distributed.LocalCluster` of ``workers`` single-task workers for segmentation.
 
@@ -309,7 +303,7 @@ def start_local_cluster(workers: int, *, processes: bool = True, tf_threads: int
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
                                dashboard_address=":0", silence_logs=logging.ERROR)
         return cluster, None
-    tf_threads = tf_threads or max(1, _cores() // workers)
+    tf_threads = tf_threads or max(1, available_cores() // workers)
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_NUM_INTRAOP_THREADS": str(tf_threads),
            "TF_NUM_INTEROP_THREADS": str(min(2, tf_threads)),
            "OMP_NUM_THREADS": str(tf_threads)}
