@@ -437,6 +437,8 @@ def summary_table(results) -> str:
 
 
 def main(argv=None) -> int:
+    from ccdnb.runtime import RUNTIMES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None,
                         help="a .keras model (default: the shipped default model)")
@@ -447,10 +449,11 @@ def main(argv=None) -> int:
     parser.add_argument("--tile", type=_tile, default=None,
                         help="tile side, or auto (default: sized to each image, as ccdnb "
                              "predict does)")
-    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="the engine (default: auto, as ccdnb predict)")
     parser.add_argument("--margin", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="tiles per model call (default: as ccdnb predict, by pixels)")
     parser.add_argument("--baseline-grow", type=float, nargs="+", default=[2.0],
                         help="grow thresholds (sigma) scanned when tuning the baseline")
     parser.add_argument("--tune-iterations", type=int, default=6,
@@ -480,7 +483,7 @@ def main(argv=None) -> int:
     total = time.perf_counter()
     model_path = args.model or DEFAULT_MODEL
     model, card = load_predictor(model_path, args.runtime)
-    engine = "onnxruntime" if type(model).__name__ == "OnnxModel" else "keras"
+    engine = getattr(model, "runtime", "keras")
     print(f"model: {model_path} ({card.get('architecture', '?')}, "
           f"{card.get('parameters', '?'):,} parameters, {engine}, tile "
           f"{args.tile or 'auto'}){'; quick sizes' if args.quick else ''}")

@@ -12,7 +12,7 @@ On one 4096 x 4096 frame, in one run, with medians of ``--runs`` alternated runs
   FLOPs per frame pixel (:func:`ccdnb.model.conv_flops`, overlap of the tiles
   *not* counted, so recomputed margins count as lost time) over the time,
   against this machine's measured FP32 peak (the best of large float32 matrix
-  products through NumPy's BLAS on every core);
+  products through ONNX Runtime, OpenVINO and NumPy's BLAS on every core);
 - peak memory of one ``ccdnb predict`` process on a 4096 x 6144 frame (a DAMIC-M CCD);
 - many-file mode (``--many N``): frames per minute for a directory of N frames in
   one ``ccdnb predict`` call (model loaded once, reading overlapped with compute).
@@ -90,8 +90,9 @@ def run_process(command) -> tuple[float, float, str]:
 
 def predict_command(frames, out_dir: Path, args) -> list[str]:
     command = [sys.executable, "-m", "ccdnb", "predict", *map(str, frames), "--out-dir",
-               str(out_dir), "--overwrite", "--quiet", "--batch-size", str(args.batch_size),
-               "--runtime", args.runtime]
+               str(out_dir), "--overwrite", "--quiet", "--runtime", args.runtime]
+    if args.batch_size:
+        command += ["--batch-size", str(args.batch_size)]
     if args.tile:
         command += ["--tile", str(args.tile)]
     if args.model is not None:
@@ -116,8 +117,8 @@ def _best_seconds(call, runs: int) -> float:
 def fp32_peak_gflops(size: int = 2048, runs: int = 5) -> tuple[float, str]:
     """This machine's FP32 peak: the best GFLOP/s of ``size``-square matrix products.
 
-    Tried through ONNX Runtime's MatMul (its MLAS kernels use AVX-512 where the CPU
-    has it) and NumPy's BLAS (whose build may not); the faster one is the peak.
+    Tried through ONNX Runtime's and OpenVINO's MatMul (their kernels use AVX-512
+    where the CPU has it) and NumPy's BLAS (whose build may not); the fastest is the peak.
 
     Returns
     -------
@@ -147,6 +148,18 @@ def fp32_peak_gflops(size: int = 2048, runs: int = 5) -> tuple[float, str]:
             lambda: session.run(None, {"A": a, "B": b}), runs) / 1e9
     except ImportError:  # no onnx package to build the graph: NumPy's figure only
         pass
+    try:
+        import openvino as ov
+        import openvino.opset13 as ops
+    except ImportError:
+        pass
+    else:
+        inputs = [ops.parameter([size, size], np.float32, name=n) for n in "AB"]
+        compiled = ov.Core().compile_model(
+            ov.Model([ops.matmul(*inputs, False, False)], inputs, "matmul"), "CPU",
+            {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": len(os.sched_getaffinity(0))})
+        request = compiled.create_infer_request()
+        best["openvino"] = flop / _best_seconds(lambda: request.infer([a, b]), runs) / 1e9
     library = max(best, key=best.get)
     return best[library], library
 
@@ -160,14 +173,17 @@ def flops_per_pixel(model_path) -> float:
 
 
 def main(argv=None) -> int:
+    from ccdnb.runtime import RUNTIMES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None,
                         help="a .keras model (default: the shipped default model)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per measurement")
-    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto")
     parser.add_argument("--tile", type=int, default=None,
                         help="tile side (default: ccdnb predict's, sized to the frame)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="tiles per model call (default: as ccdnb predict, by pixels)")
     parser.add_argument("--shape", type=int, nargs=2, default=list(BENCH_SHAPE),
                         metavar=("H", "W"), help="the benchmark frame (default 4096 4096)")
     parser.add_argument("--many", type=int, default=0, metavar="N",
@@ -233,7 +249,8 @@ def main(argv=None) -> int:
         from astropy.io import fits
 
         import ccdnb
-        from ccdnb.tiling import auto_tile
+        from ccdnb.predict import tile_for
+        from ccdnb.tiling import auto_batch_size
 
         data = fits.getdata(frame).astype(np.float32)
         segmenter = ccdnb.Segmenter(model_path, runtime=args.runtime)
@@ -250,10 +267,11 @@ def main(argv=None) -> int:
         peak, peak_library = fp32_peak_gflops()
         reached = flop_px * megapixels * 1e6 / inproc / 1e9
 
-        tile = args.tile or auto_tile(shape)
+        tile = args.tile or tile_for(segmenter.model, shape)
         print(f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable); "
               f"model {model_path.name} on {segmenter.runtime}; tile {tile}"
-              f"{'' if args.tile else ' (auto)'}, margin 32, batch {args.batch_size}; "
+              f"{'' if args.tile else ' (auto)'}, margin 32, batch "
+              f"{args.batch_size or auto_batch_size(tile)}; "
               f"medians of {args.runs} alternated runs")
         print(f"frame {shape[0]}x{shape[1]} ({megapixels:.1f} Mpix)")
         print(f"  ccdnb predict, whole process      {whole:7.2f} s  "

@@ -100,19 +100,19 @@ class Segmenter:
     model_id : str, optional
         Recorded in masks headers (``CCDNBMID``); by default the card's id or
         the file's SHA-256.
-    runtime : {"auto", "onnx", "keras"}
+    runtime : {"auto", "openvino", "openvino-bf16", "onnx", "keras"}
         The engine for a model file (:func:`ccdnb.runtime.load_predictor`): by
-        default ONNX Runtime when a matching ONNX export lies beside the model
-        (the shipped models have one), Keras otherwise.
+        default OpenVINO (or ONNX Runtime without it) when a matching ONNX
+        export lies beside the model (the shipped models have one), Keras otherwise.
     threads : int, optional
         Threads of the engine; default: every core this process may use.
 
     Attributes
     ----------
-    model : keras.Model or ccdnb.runtime.OnnxModel
+    model : keras.Model, ccdnb.runtime.OpenVinoModel or ccdnb.runtime.OnnxModel
         What runs the network (anything with ``predict_on_batch``).
     runtime : str
-        ``"onnxruntime"`` or ``"keras"``.
+        ``"openvino"``, ``"openvino-bf16"``, ``"onnxruntime"`` or ``"keras"``.
     name : str
         The shipped model's name, or the model file's name.
     path : Path or None
@@ -130,7 +130,7 @@ class Segmenter:
     def __init__(self, model=DEFAULT_MODEL_NAME, *, model_id: str | None = None,
                  runtime: str = "auto", threads: int | None = None):
         from .model import model_identity
-        from .runtime import OnnxModel, load_predictor
+        from .runtime import load_predictor
 
         if model is None:
             model = DEFAULT_MODEL_NAME
@@ -152,13 +152,14 @@ class Segmenter:
                                   f"({', '.join(available_models()) or 'none shipped'}), "
                                   f"a .keras file or a Keras model")
 
-        self.runtime = "onnxruntime" if isinstance(self.model, OnnxModel) else "keras"
+        # the frozen engines name themselves; anything else is a Keras model
+        self.runtime = getattr(self.model, "runtime", "keras")
 
     def __repr__(self) -> str:
         return f"Segmenter({self.name!r}, id={self.model_id!r}, runtime={self.runtime!r})"
 
     def segment(self, image, *, probabilities: bool = False, tile: int | None = None,
-                margin: int = 32, batch_size: int = 8):
+                margin: int = 32, batch_size: int | None = None):
         """Segment one image; see :func:`ccdnb.segment`."""
         from .predict import check_tiling, predict_image
 
@@ -167,7 +168,7 @@ class Segmenter:
                              batch_size=batch_size, probabilities=probabilities)
 
     def segment_fits(self, source, *, probabilities: bool = False, catalog: bool = False,
-                     tile: int | None = None, margin: int = 32, batch_size: int = 8,
+                     tile: int | None = None, margin: int = 32, batch_size: int | None = None,
                      progress: bool = False):
         """Segment every image HDU of a file or HDUList; see :func:`ccdnb.segment_fits`."""
         from .predict import predict_fits
@@ -218,7 +219,7 @@ def get_segmenter(model=DEFAULT_MODEL_NAME, *, runtime: str = "auto",
 
 
 def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
-            tile: int | None = None, margin: int = 32, batch_size: int = 8):
+            tile: int | None = None, margin: int = 32, batch_size: int | None = None):
     """Classify every pixel of a CCD image: background, glowing, hot pixel or cluster.
 
     Parameters
@@ -236,8 +237,9 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
         Overlapping tiles of ``tile`` pixels, ``margin`` pixels of each side
         discarded on stitching (see :mod:`ccdnb.tiling`); ``tile=None`` (the
         default, as in ``ccdnb predict``) sizes the tiles to the image.
-    batch_size : int
-        Tiles per model call; memory grows with it.
+    batch_size : int or None
+        Tiles per model call; memory grows with it. None (the default): about
+        1.2 Mpix per call (:func:`ccdnb.tiling.auto_batch_size`).
 
     Returns
     -------
@@ -263,7 +265,7 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
 
 def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
                  catalog: bool = False, tile: int | None = None, margin: int = 32,
-                 batch_size: int = 8, progress: bool = False):
+                 batch_size: int | None = None, progress: bool = False):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     The result is what ``ccdnb predict`` writes to ``<stem>.masks.fits``: one
@@ -283,7 +285,7 @@ def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = Fals
         Append one ``<EXTNAME>_PROB`` (4, H, W) float32 cube per image.
     catalog : bool
         Append the cluster catalog as a ``CATALOG`` table (:mod:`ccdnb.catalog`).
-    tile, margin, batch_size : int
+    tile, margin, batch_size : int or None
         As for :func:`segment`.
     progress : bool
         A progress bar over the tiles on stderr.

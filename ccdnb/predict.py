@@ -42,7 +42,14 @@ from .signal_floor import (
     input_threshold,
     keep_significant_signal,
 )
-from .tiling import TileGrid, auto_tile, iter_tile_batches, stitch
+from .tiling import (
+    MAX_AUTO_TILE,
+    TileGrid,
+    auto_batch_size,
+    auto_tile,
+    iter_tile_batches,
+    stitch,
+)
 
 
 def most_probable_class(probabilities) -> np.ndarray:
@@ -60,10 +67,22 @@ def most_probable_class(probabilities) -> np.ndarray:
                     (p[..., 1] > p[..., 0]).view(np.uint8)).astype(np.uint8, copy=False)
 
 
+def tile_for(model, shape, margin: int = 32) -> int:
+    """The tile side :func:`ccdnb.tiling.auto_tile` chooses for ``model`` on an image of ``shape``.
+
+    An engine may name the largest tile it runs efficiently (``max_auto_tile``:
+    OpenVINO keeps its speed up to tiles of 2048 pixels and more, so larger
+    tiles only save recomputed margins); others get :data:`ccdnb.tiling.MAX_AUTO_TILE`.
+    """
+    return auto_tile(shape, margin, max_tile=getattr(model, "max_auto_tile", MAX_AUTO_TILE))
+
+
 def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
     """Class probabilities (B, T, T, 4) of a batch of normalised tiles (B, T, T)."""
     count = len(tiles)
-    if count < batch_size:  # one input shape for every call: no retracing
+    if count < batch_size and not getattr(model, "any_batch_size", False):
+        # one input shape for every call: Keras retraces its graph for a new one
+        # (the frozen engines take any batch; padding would only waste their time)
         tiles = np.concatenate([tiles, np.zeros((batch_size - count,) + tiles.shape[1:],
                                                 tiles.dtype)])
     out = np.asarray(model.predict_on_batch(tiles[..., None]), dtype=np.float32)
@@ -74,7 +93,7 @@ def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
-                  batch_size: int = 8, probabilities: bool = False, progress=None,
+                  batch_size: int | None = None, probabilities: bool = False, progress=None,
                   signal_floor=SIGNAL_SIGMA, background=None):
     """Segment a whole image with overlapping tiles.
 
@@ -86,12 +105,13 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
         Raw ADU, any size; NaN/inf pixels allowed (their class is background).
     tile : int or None
         Side of the square tiles fed to the model (a multiple of ``2**depth``
-        of the U-Net); None: sized to the image (:func:`ccdnb.tiling.auto_tile`).
+        of the U-Net); None: sized to the image and the engine (:func:`tile_for`).
     margin : int
         Pixels discarded on each side of a tile when stitching; keep it above
         the model's receptive-field radius so no seam appears.
-    batch_size : int
-        Tiles per model call; memory grows with it.
+    batch_size : int or None
+        Tiles per model call; memory grows with it. None: about 1.2 Mpix per
+        call (:func:`ccdnb.tiling.auto_batch_size`).
     probabilities : bool
         Also return the stitched class probabilities.
     progress : callable, optional
@@ -115,7 +135,11 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
     image = np.asarray(image)
     if image.ndim != 2 or image.size == 0:
         raise CcdnbInputError(f"expected a non-empty 2-D image, got shape {image.shape}")
-    grid = TileGrid.for_image(image.shape, tile, margin)
+    grid = TileGrid.for_image(image.shape,
+                              tile if tile is not None else tile_for(model, image.shape, margin),
+                              margin)
+    if batch_size is None:
+        batch_size = auto_batch_size(grid.tile)
     normalised = normalize_image(image, background)
     padded = grid.pad(normalised)
     mask = np.zeros(image.shape, dtype=np.uint8)
@@ -183,20 +207,21 @@ def _tile_progress(enabled, label: str, total: int):
                 disable=None if enabled else True)
 
 
-def check_tiling(tile: int, margin: int, batch_size: int) -> None:
+def check_tiling(tile: int | None, margin: int, batch_size: int | None) -> None:
     """Reject a tiling that cannot work before any image is read.
 
     Raises
     ------
     CcdnbInputError
-        ``tile`` not above ``2 * margin``, a negative margin, or ``batch_size`` < 1.
+        ``tile`` not above ``2 * margin``, a negative margin, or ``batch_size`` < 1
+        (None for ``tile`` or ``batch_size``: chosen per image, always valid).
     """
     for name, value in (("tile", tile), ("margin", margin), ("batch_size", batch_size)):
-        if name == "tile" and value is None:  # sized to each image
+        if name in ("tile", "batch_size") and value is None:  # chosen per image
             continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise CcdnbInputError(f"{name} {value!r}: expected an integer")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise CcdnbInputError(f"batch size must be at least 1, got {batch_size}")
     TileGrid.for_image((1, 1), tile, margin)  # None: the smallest tile the margin allows
 
@@ -207,8 +232,8 @@ def _segment_contents(model, contents, *, model_name, model_id, input_sha256, pr
     from .normalize import estimate_background
 
     if tile is None and contents.images:  # one tile size per file, sized to its largest image
-        tile = auto_tile(max((image.data.shape for image in contents.images),
-                             key=lambda shape: shape[0] * shape[1]), margin)
+        tile = tile_for(model, max((image.data.shape for image in contents.images),
+                                   key=lambda shape: shape[0] * shape[1]), margin)
     total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
                 for image in contents.images)
     masks, probs, backgrounds = {}, {}, {}
@@ -239,7 +264,7 @@ def _segment_contents(model, contents, *, model_name, model_id, input_sha256, pr
 
 def predict_fits(model, source, *, model_name=None, model_id=None, probabilities: bool = False,
                  catalog: bool = False, tile: int | None = None, margin: int = 32,
-                 batch_size: int = 8,
+                 batch_size: int | None = None,
                  progress: bool = False):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
@@ -257,8 +282,9 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     catalog : bool
         Add the cluster catalog (:mod:`ccdnb.catalog`) as a ``CATALOG`` table.
     tile : int or None
-        Tile side; None: sized to the file's largest image (:func:`ccdnb.tiling.auto_tile`).
-    margin, batch_size : int
+        Tile side; None: sized to the file's largest image and the engine (:func:`tile_for`).
+    margin : int
+    batch_size : int or None
         Tiling (see :func:`predict_image`).
     progress : bool
         Show a tqdm bar over the tiles on stderr when it is a terminal.
@@ -307,7 +333,7 @@ def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog
 
 def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                  probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
-                 tile: int | None = None, margin: int = 32, batch_size: int = 8,
+                 tile: int | None = None, margin: int = 32, batch_size: int | None = None,
                  progress: bool = True, preread=None) -> Path:
     """Segment every image HDU of a FITS file and write ``out_dir/<stem>.masks.fits``.
 
@@ -334,8 +360,9 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
     overwrite : bool
         Replace existing outputs; without it an existing output is an error.
     tile : int or None
-        Tile side; None: sized to the file's largest image (:func:`ccdnb.tiling.auto_tile`).
-    margin, batch_size : int
+        Tile side; None: sized to the file's largest image and the engine (:func:`tile_for`).
+    margin : int
+    batch_size : int or None
         Tiling (see :func:`predict_image`).
     progress : bool
         Show a tqdm bar over the tiles on stderr when it is a terminal.

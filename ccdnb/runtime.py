@@ -1,28 +1,41 @@
-"""Which engine runs a model for prediction: ONNX Runtime when it can, Keras otherwise.
+"""Which engine runs a model for prediction: OpenVINO or ONNX Runtime if they can, else Keras.
 
 A ``.keras`` model may have a frozen ONNX export beside it (``model.onnx``,
-:mod:`ccdnb.onnx_export`). With ``runtime="auto"`` (the default everywhere)
-prediction uses ONNX Runtime when ``onnxruntime`` is installed and the export
-records the SHA-256 of this very ``.keras`` file; otherwise it loads the model
-with Keras. ONNX Runtime starts in a fraction of a second where TensorFlow
-takes seconds, and needs no TensorFlow at all; the masks agree with Keras's
-(the held-out comparison is in ``benchmarks/predict_speed.py``).
+:mod:`ccdnb.onnx_export`). An export is only used when it records the SHA-256
+of this very ``.keras`` file. With ``runtime="auto"`` (the default everywhere)
+prediction runs the export with OpenVINO when ``openvino`` is installed, with
+ONNX Runtime when only ``onnxruntime`` is, and loads the model with Keras when
+there is no matching export. Both start in a fraction of a second where
+TensorFlow takes seconds and need no TensorFlow at all; on the CPUs we measured
+OpenVINO runs the U-Net about twice as fast as ONNX Runtime and TensorFlow
+(``benchmarks/engine_compare.py``), and the three give the same masks
+(``tests/test_runtime.py``; the held-out figures of each are in the README).
 
-Both engines are used through one method, ``predict_on_batch(x)``: input
+``openvino-bf16`` runs OpenVINO with bfloat16 arithmetic. It changes the class of
+about one pixel in 10,000 and pays only on CPUs with bfloat16 matrix units (AMX);
+it is an option, never chosen by ``auto``.
+
+Every engine is used through one method, ``predict_on_batch(x)``: input
 ``(B, H, W, 1)`` float32 normalised tiles, output ``(B, H, W, 4)`` class probabilities.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from .errors import CcdnbInputError, one_line
+from .onnx_export import SOURCE_SHA256_KEY
 
 #: Accepted values of ``runtime``.
-RUNTIMES = ("auto", "onnx", "keras")
+RUNTIMES = ("auto", "openvino", "openvino-bf16", "onnx", "keras")
+#: OpenVINO's inference precision for each of its runtimes.
+OPENVINO_PRECISION = {"openvino": "f32", "openvino-bf16": "bf16"}
+#: Largest tile :func:`ccdnb.predict.tile_for` chooses for OpenVINO.
+OPENVINO_MAX_AUTO_TILE = 1152
 
 
 def available_cores() -> int:
@@ -63,6 +76,8 @@ class OnnxModel:
         self.metadata = dict(meta.custom_metadata_map)
         self.name = meta.graph_name or self.path.stem
         self.runtime = "onnxruntime"
+        self.any_batch_size = True  # no graph to retrace for a smaller last batch
+        self.source_sha256 = self.metadata.get(SOURCE_SHA256_KEY)
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Class probabilities ``(B, H, W, 4)`` of normalised tiles ``(B, H, W, 1)``."""
@@ -72,32 +87,113 @@ class OnnxModel:
         return f"OnnxModel({str(self.path)!r})"
 
 
-def matching_export(model_path, *, threads: int | None = None) -> OnnxModel | None:
+class OpenVinoModel:
+    """A frozen U-Net run by OpenVINO on the CPU, with the Keras model's ``predict_on_batch``.
+
+    OpenVINO reads the ONNX export directly. The model is compiled once for
+    any tile and batch size (dynamic shapes cost nothing measurable here) and
+    for the lowest latency of one call, every thread on that call.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.onnx`` file.
+    threads : int, optional
+        Inference threads; default: every core this process may use.
+    precision : {"f32", "bf16"}
+        Arithmetic precision (``bf16``: bfloat16 where the CPU has it).
+    """
+
+    def __init__(self, path, *, threads: int | None = None, precision: str = "f32"):
+        import openvino as ov
+
+        self.path = Path(path)
+        try:
+            core = ov.Core()
+            network = core.read_model(str(self.path))
+            compiled = core.compile_model(network, "CPU", {
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": int(threads or available_cores()),
+                "INFERENCE_PRECISION_HINT": precision,
+            })
+        except Exception as err:  # OpenVINO raises RuntimeError for unreadable files
+            raise CcdnbInputError(f"{self.path}: cannot load the ONNX model with OpenVINO "
+                                  f"({one_line(err)})") from None
+        # the ONNX metadata_props: OpenVINO keeps them under "framework"
+        info = network.get_rt_info()
+        framework = info["framework"] if "framework" in info.keys() else {}
+        self.metadata = {str(key): value.astype(str) for key, value in framework.items()}
+        self.source_sha256 = self.metadata.get(SOURCE_SHA256_KEY)
+        self.name = network.get_friendly_name() or self.path.stem
+        self.precision = precision
+        self.runtime = "openvino" if precision == "f32" else f"openvino-{precision}"
+        self.any_batch_size = True  # compiled for dynamic shapes
+        # its throughput holds from 576- to 2112-pixel tiles (benchmarks/engine_compare.py),
+        # so large tiles recompute fewer margins; 1088 covers 4096 pixels in 4 tiles
+        # and keeps a 4096 x 6144 frame under 1 GB
+        self.max_auto_tile = OPENVINO_MAX_AUTO_TILE
+        self._request = compiled.create_infer_request()
+        self._lock = threading.Lock()  # one infer request: one call at a time
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """Class probabilities ``(B, H, W, 4)`` of normalised tiles ``(B, H, W, 1)``."""
+        with self._lock:
+            # share_outputs=False (the default) copies: the request reuses its buffers
+            result = self._request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
+            return next(iter(result.values()))
+
+    def __repr__(self) -> str:
+        return f"OpenVinoModel({str(self.path)!r}, precision={self.precision!r})"
+
+
+def engine_available(runtime: str) -> bool:
+    """Whether the package behind ``runtime`` (``openvino...`` or ``onnx``) can be imported."""
+    module = "onnxruntime" if runtime == "onnx" else "openvino"
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def onnxruntime_available() -> bool:
+    """Whether ``onnxruntime`` can be imported."""
+    return engine_available("onnx")
+
+
+def matching_export(model_path, *, threads: int | None = None, runtime: str = "onnx"):
     """The ONNX export beside ``model_path``, loaded, when it was made from this very file.
 
-    Returns None when there is no export, it cannot be loaded, or it records
-    another file's SHA-256 (a stale export of a retrained model).
+    Parameters
+    ----------
+    model_path : str or Path
+        The ``.keras`` file.
+    threads : int, optional
+        Threads of the engine.
+    runtime : {"onnx", "openvino", "openvino-bf16"}
+        Which engine loads the export.
+
+    Returns
+    -------
+    OnnxModel or OpenVinoModel or None
+        None when there is no export, it cannot be loaded, or it records
+        another file's SHA-256 (a stale export of a retrained model).
     """
     from .fitsio import file_sha256
-    from .onnx_export import SOURCE_SHA256_KEY, onnx_path
+    from .onnx_export import onnx_path
 
     candidate = onnx_path(model_path)
     if not candidate.is_file():
         return None
     try:
-        export = OnnxModel(candidate, threads=threads)
+        if runtime == "onnx":
+            export = OnnxModel(candidate, threads=threads)
+        else:
+            export = OpenVinoModel(candidate, threads=threads,
+                                   precision=OPENVINO_PRECISION[runtime])
     except CcdnbInputError:
         return None
-    return export if export.metadata.get(SOURCE_SHA256_KEY) == file_sha256(model_path) else None
-
-
-def onnxruntime_available() -> bool:
-    """Whether ``onnxruntime`` can be imported."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return export if export.source_sha256 == file_sha256(model_path) else None
 
 
 def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = None):
@@ -107,17 +203,19 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
     ----------
     model_path : str or Path
         A ``.keras`` file (its card beside it is read when present).
-    runtime : {"auto", "onnx", "keras"}
-        ``auto``: ONNX Runtime when ``onnxruntime`` is installed and a matching
-        export lies beside the model (:func:`matching_export`), Keras otherwise;
-        ``onnx``: ONNX Runtime, an error when that is impossible; ``keras``: Keras.
+    runtime : {"auto", "openvino", "openvino-bf16", "onnx", "keras"}
+        ``auto``: when a matching export lies beside the model
+        (:func:`matching_export`), OpenVINO if it is installed, else ONNX
+        Runtime if it is; Keras otherwise. ``openvino``, ``openvino-bf16``
+        (bfloat16 arithmetic) and ``onnx`` (ONNX Runtime): that engine, an
+        error when that is impossible; ``keras``: Keras.
     threads : int, optional
-        Threads of the engine (intra-operator); default: ONNX Runtime takes
-        every core this process may use, TensorFlow decides for itself.
+        Threads of the engine; default: OpenVINO and ONNX Runtime take every
+        core this process may use, TensorFlow decides for itself.
 
     Returns
     -------
-    predictor : OnnxModel or keras.Model
+    predictor : OpenVinoModel or OnnxModel or keras.Model
         Anything with ``predict_on_batch``.
     card : dict
         The model card (empty when the model has none).
@@ -134,15 +232,18 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
     path = Path(model_path)
     if not path.is_file():
         raise CcdnbInputError(f"{path}: model file not found")
-    if runtime != "keras":
-        export = matching_export(path, threads=threads) if onnxruntime_available() else None
+    engines = ("openvino", "onnx") if runtime == "auto" else (runtime,)
+    for engine in engines if runtime != "keras" else ():
+        export = (matching_export(path, threads=threads, runtime=engine)
+                  if engine_available(engine) else None)
         if export is not None:
             return export, model_card(path)
-        if runtime == "onnx":
-            why = ("onnxruntime is not installed" if not onnxruntime_available() else
+        if runtime != "auto":
+            package = "onnxruntime" if engine == "onnx" else "openvino"
+            why = (f"{package} is not installed" if not engine_available(engine) else
                    f"no ONNX export of this model beside it (make one with "
                    f"`ccdnb export-onnx {path}`)")
-            raise CcdnbInputError(f"{path}: cannot run with ONNX Runtime: {why}")
+            raise CcdnbInputError(f"{path}: cannot run with {engine}: {why}")
     from .quiet_tensorflow import import_tensorflow_quietly
     from .scaleout import tensorflow_threads
 

@@ -351,8 +351,7 @@ def _check_options(options: dict) -> dict:
     if unknown:
         raise TypeError(f"segment_files() got unexpected options {unknown}; "
                         f"known: {', '.join(PREDICT_OPTIONS)}")
-    check_tiling(options.get("tile", 256), options.get("margin", 32),
-                 options.get("batch_size", 8))
+    check_tiling(options.get("tile"), options.get("margin", 32), options.get("batch_size"))
     return dict(options)
 
 

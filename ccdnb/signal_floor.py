@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import BACKGROUND, count_neighbours
+from .classes import BACKGROUND
 from .normalize import ASINH_SOFTENING
 
 #: Significance (read-noise sigma above the row pedestal) at and above which a
@@ -90,12 +90,40 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
     significant = normalised >= input_threshold(sigma)
     lost = significant & (mask == BACKGROUND)
     if lost.any():
-        neighbours = count_neighbours(significant)
-        lone_and_faint = significant & (neighbours == 0) \
-            & (normalised < input_threshold(LONE_PIXEL_SIGMA))
-        if np.count_nonzero(lone_and_faint) > LONE_PIXEL_DENSITY * lone_and_faint.size:
-            lost &= ~lone_and_faint  # a dark-current population: the network decides
+        faint = np.nonzero(significant & (normalised < input_threshold(LONE_PIXEL_SIGMA)))
+        lone = ~has_neighbour(significant, faint)
+        if np.count_nonzero(lone) > LONE_PIXEL_DENSITY * significant.size:
+            # a dark-current population: the network decides
+            lost[faint[0][lone], faint[1][lone]] = False
     n_changed = int(np.count_nonzero(lost))
     if n_changed:
         mask[lost] = np.asarray(signal_class)[lost]
     return mask, n_changed
+
+
+def has_neighbour(flags, where) -> np.ndarray:
+    """Whether each pixel of ``where`` has an 8-neighbour set in ``flags``.
+
+    The same as ``count_neighbours(flags)[where] > 0``
+    (:func:`ccdnb.classes.count_neighbours`), looking only at the pixels asked
+    about: significant pixels are a small share of most frames, and a
+    convolution of the whole frame cost a tenth of its segmentation time.
+
+    Parameters
+    ----------
+    flags : ndarray of bool, shape (H, W)
+    where : (ndarray, ndarray)
+        Row and column indices (as from ``np.nonzero``).
+
+    Returns
+    -------
+    ndarray of bool, one per pixel of ``where``
+    """
+    rows, cols = (np.asarray(index) + 1 for index in where)
+    padded = np.pad(np.asarray(flags, dtype=bool), 1)  # False beyond the border
+    found = np.zeros(rows.shape, dtype=bool)
+    for d_row in (-1, 0, 1):
+        for d_col in (-1, 0, 1):
+            if d_row or d_col:
+                found |= padded[rows + d_row, cols + d_col]
+    return found

@@ -1,4 +1,4 @@
-"""Choosing the engine: ONNX Runtime with a matching export, Keras otherwise."""
+"""Choosing the engine: OpenVINO or ONNX Runtime with a matching export, Keras otherwise."""
 
 import shutil
 import subprocess
@@ -10,9 +10,10 @@ import pytest
 from ccdnb.errors import CcdnbInputError
 from ccdnb.model import DEFAULT_MODEL
 from ccdnb.onnx_export import onnx_path
-from ccdnb.runtime import OnnxModel, load_predictor
+from ccdnb.runtime import OnnxModel, OpenVinoModel, engine_available, load_predictor
 
 pytest.importorskip("onnxruntime")
+FROZEN = (OnnxModel, OpenVinoModel)
 
 
 @pytest.fixture(scope="module")
@@ -26,25 +27,73 @@ def model_copy(tmp_path_factory):
 
 def test_the_shipped_model_has_a_matching_export():
     predictor, card = load_predictor(DEFAULT_MODEL)
-    assert isinstance(predictor, OnnxModel)
+    expected = OpenVinoModel if engine_available("openvino") else OnnxModel
+    assert isinstance(predictor, expected)
     assert card["architecture"] == "small"
+    assert isinstance(load_predictor(DEFAULT_MODEL, "onnx")[0], OnnxModel)
 
 
-def test_onnx_and_keras_give_the_same_mask(model_copy):
+def _test_image():
     from scenes import noise_image
-
-    from ccdnb.predict import predict_image
 
     image = noise_image((200, 300), seed=4)
     image[50:53, 60:63] += 400.0
     image[:, 150] += 120.0
-    onnx, _ = load_predictor(model_copy, "onnx")
+    image[120, 40] += 90.0
+    return image
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "openvino"])
+def test_frozen_engines_and_keras_give_the_same_mask(model_copy, runtime):
+    from ccdnb.predict import predict_image
+
+    if not engine_available(runtime):
+        pytest.skip(f"{runtime} not installed")
+    image = _test_image()
+    frozen, _ = load_predictor(model_copy, runtime)
     keras_model, _ = load_predictor(model_copy, "keras")
-    assert not isinstance(keras_model, OnnxModel)
-    a, pa = predict_image(onnx, image, probabilities=True)
-    b, pb = predict_image(keras_model, image, probabilities=True)
+    assert isinstance(frozen, FROZEN) and not isinstance(keras_model, FROZEN)
+    a, pa = predict_image(frozen, image, tile=256, probabilities=True)
+    b, pb = predict_image(keras_model, image, tile=256, probabilities=True)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(pa, pb, atol=1e-4)
+
+
+def test_bfloat16_changes_almost_no_pixel(model_copy):
+    from ccdnb.predict import predict_image
+
+    if not engine_available("openvino"):
+        pytest.skip("openvino not installed")
+    image = _test_image()
+    f32, _ = load_predictor(model_copy, "openvino")
+    bf16, _ = load_predictor(model_copy, "openvino-bf16")
+    assert bf16.runtime == "openvino-bf16"
+    agree = np.mean(predict_image(f32, image) == predict_image(bf16, image))
+    assert agree >= 0.999
+
+
+def test_frozen_engines_get_no_padded_batch_and_openvino_larger_tiles(model_copy):
+    from ccdnb.predict import predict_image, tile_for
+    from ccdnb.tiling import MAX_AUTO_TILE, TileGrid
+
+    class Recording:  # a frozen engine that records the batches it is given
+        def __init__(self, engine):
+            self.engine, self.batches = engine, []
+            self.any_batch_size = engine.any_batch_size
+
+        def predict_on_batch(self, x):
+            self.batches.append(len(x))
+            return self.engine.predict_on_batch(x)
+
+    onnx = Recording(load_predictor(model_copy, "onnx")[0])
+    image = _test_image()
+    tiles = len(TileGrid.for_image(image.shape, 128, 32))  # 20
+    predict_image(onnx, image, tile=128, batch_size=6)
+    assert onnx.batches == [6] * (tiles // 6) + [tiles % 6] and tiles % 6
+    assert tile_for(onnx.engine, (4096, 4096)) <= MAX_AUTO_TILE
+    if engine_available("openvino"):
+        openvino = load_predictor(model_copy, "openvino")[0]
+        assert tile_for(openvino, (4096, 4096)) == 1088  # 4 x 4 tiles, margins of 32
 
 
 def test_a_stale_export_is_never_used(model_copy, tmp_path):
@@ -54,16 +103,18 @@ def test_a_stale_export_is_never_used(model_copy, tmp_path):
     stale = save_model(build_unet("small", base_filters=2), tmp_path / "model.keras", {})
     shutil.copy(onnx_path(model_copy), onnx_path(stale))
     predictor, _ = load_predictor(stale)
-    assert not isinstance(predictor, OnnxModel) and predictor.count_params() < 50_000
-    with pytest.raises(CcdnbInputError, match="no ONNX export of this model"):
-        load_predictor(stale, "onnx")
+    assert not isinstance(predictor, FROZEN) and predictor.count_params() < 50_000
+    for runtime in ("onnx", "openvino"):
+        if engine_available(runtime):
+            with pytest.raises(CcdnbInputError, match="no ONNX export of this model"):
+                load_predictor(stale, runtime)
 
 
 def test_auto_falls_back_on_keras_without_an_export(tmp_path, model_copy):
     bare = tmp_path / "bare.keras"
     shutil.copy(model_copy, bare)
     predictor, _ = load_predictor(bare)
-    assert not isinstance(predictor, OnnxModel)
+    assert not isinstance(predictor, FROZEN)
     with pytest.raises(CcdnbInputError, match="runtime 'tpu'"):
         load_predictor(bare, "tpu")
 

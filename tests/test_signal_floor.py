@@ -86,3 +86,17 @@ def test_lone_faint_pixels_stay_unless_they_are_a_dark_current_population():
                                      signal)
     assert out[40, 40] == CLUSTER and (out[50, 10:12] == CLUSTER).all()
     assert out[20, 20] == BACKGROUND and np.mean(out[electrons] == CLUSTER) < 0.2
+
+
+def test_has_neighbour_agrees_with_the_whole_frame_count():
+    from ccdnb.classes import count_neighbours
+    from ccdnb.signal_floor import has_neighbour
+
+    rng = np.random.default_rng(1)
+    for density in (0.001, 0.05, 0.5):
+        flags = rng.random((60, 90)) < density
+        flags[0, :3] = flags[-1, -1] = True  # the border has no pixel beyond it
+        where = np.nonzero(rng.random(flags.shape) < 0.3)
+        where = (np.append(where[0], [0, 59]), np.append(where[1], [1, 89]))
+        np.testing.assert_array_equal(has_neighbour(flags, where),
+                                      count_neighbours(flags)[where] > 0)

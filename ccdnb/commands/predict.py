@@ -62,6 +62,8 @@ def _positive_int(text: str) -> int:
 
 def add_arguments(parser):
     """Add ``predict``'s options to ``parser``."""
+    from ..runtime import RUNTIMES
+
     parser.add_argument("files", nargs="+", metavar="FILE", help="input FITS files")
     parser.add_argument("--out-dir", required=True, metavar="DIR",
                         help="where <stem>.masks.fits (and .catalog.csv) go; created if needed")
@@ -78,15 +80,18 @@ def add_arguments(parser):
                         help="replace existing outputs (default: an existing output is an error)")
     parser.add_argument("--tile", type=_positive_int, default=None, metavar="N",
                         help="tile side in pixels, a multiple of the U-Net's 2**depth "
-                             "(default: sized to each file's largest image, at most 512)")
+                             "(default: sized to each file's largest image and the engine: "
+                             "at most 1152 with OpenVINO, 512 otherwise)")
     parser.add_argument("--margin", type=int, default=32, metavar="N",
                         help="pixels discarded on each tile side when stitching (default: 32)")
-    parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
-                        help="tiles per model call; memory grows with it (default: 8)")
-    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
-                        help="the engine: ONNX Runtime (no TensorFlow; needs the ONNX export "
-                             "beside the model, which shipped models have) or Keras; auto "
-                             "(default): ONNX Runtime when it can, Keras otherwise")
+    parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                        help="tiles per model call; memory grows with it (default: about "
+                             "1.2 Mpix per call, e.g. 1 tile of 1088, 18 of 256)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="the engine: OpenVINO, OpenVINO in bfloat16, ONNX Runtime (these "
+                             "need no TensorFlow, only the ONNX export beside the model, which "
+                             "shipped models have) or Keras; auto (default): OpenVINO, else "
+                             "ONNX Runtime, when the export is there, Keras otherwise")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                        help="segment on N local worker processes (dask.distributed); "
