@@ -156,7 +156,7 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
             if done:  # the model did work on earlier batches: not a shape problem
                 raise
             raise CcdnbInputError(
-                f"the model cannot segment {tile}x{tile} tiles ({one_line(err)}); "
+                f"the model cannot segment {grid.tile}x{grid.tile} tiles ({one_line(err)}); "
                 f"use a tile size that is a multiple of the U-Net's 2**depth") from None
         stitch(mask, grid, origins, most_probable_class(out))
         if signal_class is not None:
