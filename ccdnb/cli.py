@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Commands import TensorFlow themselves, quietly and only once the input is
         # checked (ccdnb.quiet_tensorflow): --help and bad input never wait for it, and
-        # predict on ONNX Runtime never loads it at all.
+        # predict on OpenVINO or ONNX Runtime never loads it at all.
         return int(args._run(args) or 0)
     except CcdnbInputError as err:
         print(f"ccdnb: error: {err}", file=sys.stderr)

@@ -397,7 +397,7 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         terminal or a notebook.
     callback : callable, optional
         Called in this process with each :class:`FileResult` as it completes.
-    runtime : {"auto", "onnx", "keras"}
+    runtime : {"auto", "openvino", "openvino-bf16", "onnx", "keras"}
         The engine (see :class:`ccdnb.Segmenter`).
     **options
         ``probabilities``, ``catalog``, ``overwrite``, ``tile``, ``margin``,

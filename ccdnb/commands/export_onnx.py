@@ -6,7 +6,7 @@ HELP = "freeze a .keras model into <name>.onnx beside it (prediction then runs w
 DESCRIPTION = """\
 Export a trained U-Net (.keras) to ONNX: batch normalisation folded into the
 convolutions, dropout removed, the same input and output. The export records
-the SHA-256 of the .keras file; `ccdnb predict` uses it (with ONNX Runtime)
+the SHA-256 of the .keras file; `ccdnb predict` uses it (with OpenVINO or ONNX Runtime)
 only while it matches, so a retrained model is never run from a stale export.
 Needs the `onnx` package (ccdnb[train]).
 """
