@@ -132,3 +132,18 @@ def test_predict_runs_without_importing_tensorflow(tmp_path):
                          check=True)
     assert out.stdout.split()[-2:] == ["0", "False"]
     assert (tmp_path / "out" / "frame.masks.fits").is_file()
+
+
+def test_a_corrupt_export_is_one_clear_error_and_auto_falls_back(tmp_path, model_copy):
+    from ccdnb.runtime import OpenVinoModel
+
+    model = tmp_path / "model.keras"
+    shutil.copy(model_copy, model)
+    onnx_path(model).write_bytes(b"not an onnx file")
+    for engine in (OnnxModel, OpenVinoModel):
+        if engine is OpenVinoModel and not engine_available("openvino"):
+            continue
+        with pytest.raises(CcdnbInputError, match="cannot load the ONNX model"):
+            engine(onnx_path(model))
+    predictor, _ = load_predictor(model)
+    assert not isinstance(predictor, FROZEN)
