@@ -25,22 +25,13 @@ no I/O), to choose an engine, not to quote a whole-frame speed
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-
-def _median_seconds(call, x, runs):
-    call(x)  # warm-up: kernels chosen, memory allocated
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call(x)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark scripts
+from predict_speed import median_time  # noqa: E402
 
 
 def engines(keras_file: Path, threads: int, skip=()):
@@ -73,7 +64,8 @@ def speed_table(found, reference, tiles, pixels_per_batch, runs):
         cells = []
         for name, engine in found.items():
             call = engine.predict_on_batch
-            seconds = _median_seconds(call, x, runs)
+            call(x)  # warm-up: kernels chosen, memory allocated
+            seconds = median_time(lambda call=call, x=x: call(x), runs)
             agree = float(np.mean(np.asarray(call(x)).argmax(-1) == expected))
             cells.append(f"{name} {batch * tile * tile / 1e6 / seconds:5.2f} ({agree:.5f})")
         print(f"tile {tile:5d} x {batch:2d}: " + "; ".join(cells), flush=True)
@@ -81,7 +73,6 @@ def speed_table(found, reference, tiles, pixels_per_batch, runs):
 
 def heldout_agreement(found, reference, quick: bool):
     """Print, per held-out set, the share of mask pixels equal to the reference engine's."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from heldout_evaluation import SETS, make_set
 
     from ccdnb.normalize import estimate_background

@@ -473,11 +473,8 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
 
-    from ccdnb.quiet_tensorflow import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
     from ccdnb.model import DEFAULT_MODEL
-    from ccdnb.runtime import load_predictor
+    from ccdnb.runtime import load_predictor  # imports TensorFlow itself, for Keras only
     from ccdnb.simulation.presets import PRESETS
 
     total = time.perf_counter()

@@ -34,6 +34,8 @@ from .onnx_export import SOURCE_SHA256_KEY
 RUNTIMES = ("auto", "openvino", "openvino-bf16", "onnx", "keras")
 #: OpenVINO's inference precision for each of its runtimes.
 OPENVINO_PRECISION = {"openvino": "f32", "openvino-bf16": "bf16"}
+#: The package each frozen-export runtime needs.
+ENGINE_PACKAGE = {"openvino": "openvino", "openvino-bf16": "openvino", "onnx": "onnxruntime"}
 #: Largest tile :func:`ccdnb.predict.tile_for` chooses for OpenVINO.
 OPENVINO_MAX_AUTO_TILE = 1152
 
@@ -148,17 +150,11 @@ class OpenVinoModel:
 
 def engine_available(runtime: str) -> bool:
     """Whether the package behind ``runtime`` (``openvino...`` or ``onnx``) can be imported."""
-    module = "onnxruntime" if runtime == "onnx" else "openvino"
     try:
-        __import__(module)
+        __import__(ENGINE_PACKAGE[runtime])
     except ImportError:
         return False
     return True
-
-
-def onnxruntime_available() -> bool:
-    """Whether ``onnxruntime`` can be imported."""
-    return engine_available("onnx")
 
 
 def matching_export(model_path, *, threads: int | None = None, runtime: str = "onnx"):
@@ -232,15 +228,14 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
     path = Path(model_path)
     if not path.is_file():
         raise CcdnbInputError(f"{path}: model file not found")
-    engines = ("openvino", "onnx") if runtime == "auto" else (runtime,)
-    for engine in engines if runtime != "keras" else ():
-        export = (matching_export(path, threads=threads, runtime=engine)
-                  if engine_available(engine) else None)
+    engines = {"auto": ("openvino", "onnx"), "keras": ()}.get(runtime, (runtime,))
+    for engine in engines:
+        installed = engine_available(engine)
+        export = matching_export(path, threads=threads, runtime=engine) if installed else None
         if export is not None:
             return export, model_card(path)
         if runtime != "auto":
-            package = "onnxruntime" if engine == "onnx" else "openvino"
-            why = (f"{package} is not installed" if not engine_available(engine) else
+            why = (f"{ENGINE_PACKAGE[engine]} is not installed" if not installed else
                    f"no ONNX export of this model beside it (make one with "
                    f"`ccdnb export-onnx {path}`)")
             raise CcdnbInputError(f"{path}: cannot run with {engine}: {why}")
