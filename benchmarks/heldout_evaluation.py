@@ -39,7 +39,9 @@ Sets (seed; images of 256 x 256 unless stated; ``--quick`` sizes in brackets):
 (f) ``isolated-hits`` (90006; 30 [6]): 1-2 pixel deposits of 10-1000 sigma;
 (g) ``glow-events`` (90007; 30 [6]): clusters, tracks and X-rays on glow;
 (h) ``skipper`` (90008; 30 [6]): low-energy events at skipper noise;
-(i) ``dense`` (90009; 30 [6]): high-occupancy frames (surface runs).
+(i) ``dense`` (90009; 30 [6]): high-occupancy frames (surface runs);
+(j) ``skipper-dense`` (90010; 30 [6]): real skipper frames, a single-electron field (background)
+    of up to 3 e-/pixel rising along the readout under clusters from 2 electrons up.
 
 A set whose preset this ccdnb does not have is reported as skipped.
 
@@ -110,6 +112,7 @@ SETS = (
     HeldOutSet("glow-events", "glow-events", 90007, 30, 6),
     HeldOutSet("skipper", "skipper", 90008, 30, 6),
     HeldOutSet("dense", "dense", 90009, 30, 6),
+    HeldOutSet("skipper-dense", "skipper-dense", 90010, 30, 6),
 )
 SEEDS = {s.name: s.seed for s in SETS}
 #: Amplifier shape of the frame set (full, --quick).

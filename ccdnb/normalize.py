@@ -59,11 +59,15 @@ ROW_OUTLIER_SIGMA = 5.0
 #: a row of 512 pixels places its level to 0.05 sigma).
 MAX_ROW_COLUMNS = 512
 MAX_NOISE_SAMPLES = 250_000
-#: Quantile (percent) of each row that gives the rough row level of step 1.
-ROUGH_ROW_PERCENT = 5.0
+#: Quantile (percent) of each row that gives the rough row level of step 1: about
+#: the 8th lowest pixel, within these bounds. Low enough to stay in the zero-charge
+#: peak when only ~5 % of the pixels hold no charge (a skipper CCD's single-electron
+#: field at 3 e-/pixel), high enough for a steady level on short rows.
+ROUGH_ROW_PERCENT = (2.0, 5.0)
+ROUGH_ROW_RANK = 8
 #: A peak of the histogram counts as the zero-charge peak when it is at least
 #: this share of the highest peak (fluctuations in the far low tail are not).
-PEAK_SHARE = 0.3
+PEAK_SHARE = 0.2
 #: Window of the Gaussian fit of the zero-charge peak, in noise sigma around
 #: the peak: all of the low side and a little of the top, where signal hardly
 #: reaches.
@@ -143,11 +147,12 @@ def _row_sample(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
 
 def _rough_row_levels(sample: np.ndarray) -> np.ndarray:
     """A low quantile of each row (NaN for rows with no finite pixel)."""
+    percent = float(np.clip(100.0 * ROUGH_ROW_RANK / max(sample.shape[1], 1), *ROUGH_ROW_PERCENT))
     if not np.isnan(sample).any():
-        return np.percentile(sample, ROUGH_ROW_PERCENT, axis=1, method="lower")
+        return np.percentile(sample, percent, axis=1, method="lower")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows with no finite pixel
-        return np.nanpercentile(sample, ROUGH_ROW_PERCENT, axis=1, method="lower")
+        return np.nanpercentile(sample, percent, axis=1, method="lower")
 
 
 def _fill_missing_rows(pedestal: np.ndarray, lowest: bool = False) -> np.ndarray:
@@ -288,11 +293,15 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
     v = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if v.size == 0:
         return 0.0, 0.0
-    q_low, q1, q5 = (v[min(int(q * (v.size - 1)), v.size - 1)] for q in (0.001, 0.01, 0.05))
+    q_low, q_half, q1, q5 = (v[min(int(q * (v.size - 1)), v.size - 1)]
+                             for q in (0.001, 0.005, 0.01, 0.05))
     quantised = _is_quantised(v)
     # A first width from the lowest quantiles: they lie 1.7 to 2.3 sigma below
     # the peak at any occupancy, since the lowest pixels are always background.
-    width = (q5 - q1) / 0.68
+    # Where fewer than ~10 % of the pixels hold no charge (a skipper CCD's field
+    # of 3 electrons per pixel) the 5 % quantile is already in the 1-electron
+    # peak: the narrower of the two estimates is the zero-charge peak's.
+    width = min((q5 - q1) / 0.68, (q_half - q_low) / 0.514)
     resolution = 64 * np.finfo(np.float64).eps * max(abs(q_low), abs(q5))
     if quantised:
         width = max(width, 0.5)
@@ -536,6 +545,46 @@ def estimate_background(image) -> Background:
     pedestal = _protect_bright_rows(pedestal, noise)
     noise = _refit_noise(sample, pedestal, noise, floor)
     return Background(pedestal, noise)
+
+
+def standardize_image(image, background: Background | None = None) -> np.ndarray:
+    """The image in read-noise sigma above each row's pedestal: ``(x - pedestal_row) / noise``.
+
+    The step of :func:`normalize_image` before the ``asinh``, kept apart so that
+    training computes it once per image and augments in these units (see
+    :class:`ccdnb.training.augment.AugmentedSequence`).
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W)
+        Raw ADU; NaN/inf pixels allowed.
+    background : Background, optional
+        :func:`estimate_background` of this image, when the caller has it already.
+
+    Returns
+    -------
+    ndarray, shape (H, W), float32
+        Significance per pixel; NaN where the input is not finite.
+    """
+    x = _working_array(image)
+    pedestal, noise = background if background is not None else estimate_background(x)
+    z = x - pedestal[:, None].astype(x.dtype)
+    z *= x.dtype.type(1.0 / noise)
+    z = z.astype(np.float32, copy=False)
+    z[~np.isfinite(z)] = np.nan
+    return z
+
+
+def network_input(z) -> np.ndarray:
+    """``asinh(z / ASINH_SOFTENING)`` of a :func:`standardize_image` result; NaN gives 0.
+
+    Returns
+    -------
+    ndarray, float32
+    """
+    out = np.arcsinh(np.asarray(z, dtype=np.float32) * np.float32(1.0 / ASINH_SOFTENING))
+    out[~np.isfinite(out)] = 0.0
+    return out
 
 
 def normalize_image(image, background: Background | None = None) -> np.ndarray:

@@ -119,6 +119,32 @@ def _baseline_step(rng, params, width):
     return profile.astype(np.float32), {"column": column, "adu": adu, "decay_px": decay}
 
 
+def dark_rate_map(params, shape) -> np.ndarray | float:
+    """Expected single electrons per pixel: flat, or rising linearly along the readout.
+
+    Charge collected while the frame is read out grows with the time a pixel waits:
+    rows in readout order (row 0 first), and within a row the columns from the
+    amplifier's side (``readout_side``). The mean over the image is
+    ``dark_current_e``; the last pixel read holds ``dark_rise`` times the first's.
+
+    Returns
+    -------
+    float or ndarray, shape (H, W), float64
+        The rate (a float when it is flat).
+    """
+    mean, rise = float(params["dark_current_e"]), float(params.get("dark_rise", 1.0))
+    if rise == 1.0 or mean <= 0:
+        return mean
+    height, width = shape
+    cols = np.arange(width, dtype=np.float64)
+    if params.get("readout_side", "left") == "right":
+        cols = cols[::-1]
+    order = np.arange(height, dtype=np.float64)[:, None] * width + cols[None, :]
+    t = order / max(height * width - 1, 1)
+    start = 2.0 * mean / (1.0 + rise)
+    return start * (1.0 + (rise - 1.0) * t)
+
+
 def _detector_response(rng, params, truth, noiseless):
     """Turn the noiseless signal (ADU) into the image the amplifier writes.
 
@@ -144,15 +170,20 @@ def _detector_response(rng, params, truth, noiseless):
     drift = _row_drift(rng, params, shape[0])
     step_profile, step = _baseline_step(rng, params, shape[1])
 
+    rate = dark_rate_map(params, shape)
     if noiseless:
         image = np.full(shape, params["pedestal_adu"] + dark * gain, np.float32)  # == float32 base
+        if not np.isscalar(rate):
+            image = (params["pedestal_adu"] + rate * gain).astype(np.float32)
         added = charge + defects
     else:
         image = rng.standard_normal(shape, dtype=np.float32)
         image *= np.float32(params["read_noise_adu"])
         image += np.float32(params["pedestal_adu"])
         added = rng.poisson(charge / gain) * gain + defects
-        if dark > 0:
+        if not np.isscalar(rate):  # a field rising along the readout
+            image += rng.poisson(rate).astype(np.float32) * np.float32(gain)
+        elif dark > 0:
             frame = image.reshape(-1)
             if dark < 1:  # sparse draw: Poisson total, uniform positions == per-pixel Poisson
                 hits = rng.integers(0, frame.size, rng.poisson(dark * frame.size))
@@ -366,7 +397,7 @@ def simulate_frame(shape=(4096, 4096), n_amplifiers=4, seed=0, preset="damic", *
     images = []
     for k in range(int(n_amplifiers)):
         edge = "left" if k % 2 == 0 else "right"
-        kwargs = {"glow_edges": (edge,), **overrides}
+        kwargs = {"glow_edges": (edge,), "readout_side": edge, **overrides}
         sim = simulate_image(preset, shape, derive_seed(seed, k), **kwargs)
         sim.meta.update(amplifier=string.ascii_uppercase[k % 26], readout_edge=edge)
         images.append(sim)

@@ -75,7 +75,11 @@ BASE: dict[str, Any] = {
     "pedestal_adu": 1000.0,
     "gain_adu_per_e": 10.0,
     "read_noise_adu": 20.0,
-    "dark_current_e": 0.0,              # mean electrons per pixel
+    "dark_rise": 1.0,                   # single-electron rate at the end of the readout
+                                        # over its rate at the start (1: flat)
+    "dark_current_e": 0.0,              # mean electrons per pixel (dark current plus charge
+                                        # collected during readout): background, any rate
+    "readout_side": "left",             # column side of the amplifier: sets the readout order
     "saturation_adu": 65535.0,
     "row_drift": False,                 # per-row pedestal drift (random walk over rows)
     "row_drift_adu": 0.0,               # its rms
@@ -227,20 +231,44 @@ CLUSTERS_ONLY = {
 
 
 def _random_gain(rng, p):
-    return (rng.uniform(1.0, 2.0) if p["regime"] == "skipper"
+    return (LogUniform(0.5, 5.0).draw(rng, p) if p["regime"] == "skipper"
             else LogUniform(1.0, 200.0).draw(rng, p))
 
 
 def _random_noise(rng, p):
-    if p["regime"] == "skipper":  # 0.15-0.3 e- after many non-destructive samples
-        return max(p["gain_adu_per_e"] * rng.uniform(0.15, 0.3), 0.2)
+    if p["regime"] == "skipper":  # 0.1-0.3 e- after many non-destructive samples
+        return p["gain_adu_per_e"] * rng.uniform(0.1, 0.3)
     # keep at least 0.1 e- of noise: below that a conventional CCD does not go
     return LogUniform(max(0.2, 0.1 * p["gain_adu_per_e"]), 60.0).draw(rng, p)
 
 
 def _random_dark(rng, p):
-    lo, hi = (0.01, 2.0) if p["regime"] == "skipper" else (1e-4, 0.5)
-    return LogUniform(lo, hi).draw(rng, p)
+    if p["regime"] == "skipper":
+        return _skipper_dense_dark(rng, p)
+    return LogUniform(1e-4, 0.5).draw(rng, p)
+
+
+def mean_dark_rate(end_rate, rise):
+    """Mean single-electron rate of a field rising linearly along the readout.
+
+    Parameters
+    ----------
+    end_rate : float
+        Electrons per pixel at the end of the readout.
+    rise : float
+        End rate over start rate (>= 1).
+    """
+    return float(end_rate) * (1.0 + float(rise)) / (2.0 * float(rise))
+
+
+def _skipper_dense_dark(rng, p):
+    """A real skipper frame's single-electron field: 1e-4 to 3 e-/pixel at the end of the
+    readout (log-uniform), rising along it by ``dark_rise``."""
+    return mean_dark_rate(LogUniform(1e-4, 3.0).draw(rng, p), p["dark_rise"])
+
+
+def _skipper_rise(rng, p):  # up to 5 times from start to end of the readout
+    return float(rng.uniform(1.0, 5.0)) if p["regime"] == "skipper" else 1.0
 
 
 RANDOM = {
@@ -248,7 +276,10 @@ RANDOM = {
     "pedestal_adu": Uniform(-1000.0, 30000.0),
     "gain_adu_per_e": Derived(_random_gain),
     "read_noise_adu": Derived(_random_noise),
+    "dark_rise": Derived(_skipper_rise),
     "dark_current_e": Derived(_random_dark),
+    "readout_side": Derived(lambda rng, p: str(rng.choice(("left", "right")))
+                            if p["regime"] == "skipper" else "left"),
     "saturation_adu": Derived(lambda rng, p: p["pedestal_adu"]
                               + rng.uniform(0.3, 1.0) * _ADC_RANGE),
     "row_drift": Choice((True, False)),
@@ -387,6 +418,46 @@ SKIPPER = {
     "baseline_step_probability": 0.3,
 }
 
+#: A real skipper frame as DAMIC-M reads it (one amplifier): electron-resolving noise
+#: (0.1-0.3 e-), gain 0.5-5 ADU/e-, a single-electron field (dark current and charge
+#: collected during readout: background) of up to 3 e-/pixel at the end of the readout,
+#: rising along it up to 5 times; over it clusters from 2 electrons to 20 keV, serial-
+#: register hits, hot columns and amplifier glow at one corner of the amplifier's side.
+SKIPPER_DENSE = {
+    "regime": "skipper",
+    "pedestal_adu": Uniform(-500.0, 20000.0),
+    "gain_adu_per_e": LogUniform(0.5, 5.0),
+    "read_noise_adu": Derived(lambda rng, p: p["gain_adu_per_e"] * rng.uniform(0.1, 0.3)),
+    "dark_rise": Uniform(1.0, 5.0),
+    "dark_current_e": Derived(_skipper_dense_dark),
+    "readout_side": Choice(("left", "right")),
+    "saturation_adu": Derived(lambda rng, p: p["pedestal_adu"] + 20000.0 * p["gain_adu_per_e"]),
+    "row_drift": Choice((True, False), (0.3, 0.7)),
+    "row_drift_adu": Derived(lambda rng, p: p["read_noise_adu"] * rng.uniform(0.1, 1.0)
+                             if p["row_drift"] else 0.0),
+    "glow_fraction": 0.4,
+    "glow_kinds": ("corner",),
+    "glow_edges": Derived(lambda rng, p: (p["readout_side"],)),
+    "glow_amplitude_sigma": (5.0, 100.0),
+    "glow_width_fraction": (0.03, 0.2),
+    # a hot pixel holds at least 2 electrons
+    "hot_min_sigma": Derived(lambda rng, p: 2.0 * p["gain_adu_per_e"] / p["read_noise_adu"]),
+    "n_hot_pixels": 1.0,
+    "n_hot_segments": 0.3,
+    "n_hot_columns": Uniform(0.0, 1.5),
+    "n_hot_streaks": 0.05,
+    "n_diffuse": Uniform(2.0, 12.0),
+    "n_worms": 0.5,
+    "n_muons": 0.3,
+    "n_alphas": 0.0,
+    "n_xrays": Uniform(0.0, 3.0),
+    "n_lowe": Uniform(10.0, 60.0),
+    "lowe_electrons": (2.0, 50.0),
+    "n_serial": 0.5,
+    "serial_kev": (0.05, 5.0),
+    "baseline_step_probability": 0.1,
+}
+
 DENSE = {
     **_CCD_NOISE,
     "glow_fraction": 0.5,
@@ -415,6 +486,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "isolated-hits": ISOLATED_HITS,
     "glow-events": GLOW_EVENTS,
     "skipper": SKIPPER,
+    "skipper-dense": SKIPPER_DENSE,
     "dense": DENSE,
 }
 
@@ -436,6 +508,10 @@ DESCRIPTIONS: dict[str, str] = {
                    "X-rays on top of them",
     "skipper": "skipper CCD: 0.15-2 e- noise, 2-50 e- events, dark current, row drift, "
                "baseline steps",
+    "skipper-dense": "a real skipper amplifier (DAMIC-M): 0.1-0.3 e- noise, gain 0.5-5 ADU/e-, "
+                     "a single-electron field (background) of up to 3 e-/pixel rising along "
+                     "the readout, clusters from 2 e- to 20 keV, serial hits, hot columns, "
+                     "corner glow",
     "dense": "surface-run frames: 30-70 % of pixels carry signal (muons, worms, X-rays, diffuse)",
 }
 

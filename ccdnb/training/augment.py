@@ -28,6 +28,16 @@ Every random step is seeded: :func:`build_augmenter` seeds the whole augmenter
 tree, and :class:`AugmentedSequence` reseeds a copy per batch from
 ``(seed, epoch, batch index)``.
 
+Training does not augment in ADU. :class:`AugmentedSequence` estimates each
+image's background once (:func:`ccdnb.normalize.standardize_image`: the image in
+read-noise sigma above its row pedestals) and augments those units per batch
+(:func:`augment_standardized`): the geometric transforms as above, the extra
+read noise as ``(z + s * n) / sqrt(1 + s**2)`` (what re-normalising a noisier
+image gives), the inversion as a sign flip. Gain, pedestal and row-drift
+jitter are identities there, since the normalisation removes them. The
+background estimate was four fifths of the input pipeline's time; made once,
+the pipeline no longer holds a core while the network waits.
+
 imgaug 0.4's ``SomeOf``/``OneOf`` use ``np.bool`` (removed in numpy 1.24), so
 only ``Sequential`` and ``Sometimes`` are used here.
 """
@@ -35,6 +45,7 @@ only ``Sequential`` and ``Sometimes`` are used here.
 from __future__ import annotations
 
 import math
+import os
 
 import imgaug.augmenters as iaa
 import keras
@@ -44,7 +55,7 @@ from imgaug.augmenters import meta
 
 from ..classes import N_CLASSES, one_hot
 from ..detector import add_read_noise, invert_about_pedestal, scale_gain, shift_pedestal
-from ..normalize import estimate_background, normalize_image
+from ..normalize import estimate_background, network_input, normalize_image, standardize_image
 from ..seeds import derive_seed
 
 #: Every option of :func:`build_augmenter`, with the value that switches it off.
@@ -216,6 +227,7 @@ def build_augmenter(preset="default", *, seed=0, **overrides) -> iaa.Sequential:
             rotate=(-opt["rotate"], opt["rotate"]),
             translate_percent={"x": (-t, t), "y": (-t, t)},
             scale=tuple(opt["scale"]), order=0, cval=0, mode="constant")))
+    geometric = len(steps)
     if opt["gain"] is not None:
         steps.append(GainJitter(opt["gain"]))
     if opt["pedestal_shift"] > 0 or opt["row_drift"] > 0:
@@ -224,6 +236,10 @@ def build_augmenter(preset="default", *, seed=0, **overrides) -> iaa.Sequential:
         steps.append(AddReadNoise(opt["noise"]))
     augmenter = iaa.Sequential(steps)
     augmenter.seed_(int(seed))
+    # What augment_standardized needs: the geometric steps come first, and the
+    # extra noise in read-noise sigma.
+    augmenter.ccdnb_geometric_steps = geometric
+    augmenter.ccdnb_noise = float(opt["noise"])
     # The thesis's colour inversion acts on the network's input, where it is a
     # sign flip (AugmentedSequence applies it): in ADU an inverted image holds
     # charge below the pedestal, which no detector makes and which the
@@ -267,6 +283,79 @@ def augment_pair(augmenter, image, label):
     return augmented, out_map.get_arr().astype(np.uint8)
 
 
+def augment_standardized(augmenter, z, label, rng):
+    """Augment an image in read-noise sigma and its class mask together (training's path).
+
+    Parameters
+    ----------
+    augmenter : imgaug.augmenters.Sequential
+        From :func:`build_augmenter`; its geometric steps are applied (their
+        random state advances) and its extra read noise is drawn from ``rng``.
+    z : ndarray, shape (H, W), float32
+        :func:`ccdnb.normalize.standardize_image` of the ADU image (NaN: no measurement).
+    label : ndarray of int, shape (H, W)
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    z : ndarray, float32
+        Augmented significance; NaN where a transform uncovered the frame.
+    label : ndarray, uint8
+    """
+    steps = list(augmenter)[: getattr(augmenter, "ccdnb_geometric_steps", len(augmenter))]
+    if steps:
+        finite = np.isfinite(z)
+        planes = np.stack([np.where(finite, z, 0.0).astype(np.float32),
+                           finite.astype(np.float32)], axis=-1)
+        segmap = SegmentationMapsOnImage(np.asarray(label).astype(np.int32), shape=z.shape)
+        out, out_map = iaa.Sequential(steps)(image=planes, segmentation_maps=segmap)
+        z = out[..., 0]
+        z[out[..., 1] < 0.5] = np.nan
+        label = out_map.get_arr()
+    else:
+        z = np.array(z, dtype=np.float32)
+    scale = getattr(augmenter, "ccdnb_noise", 0.0)
+    if scale > 0:
+        # Noise of s read-noise sigma added in ADU, then normalised again: the
+        # estimated noise becomes sqrt(1 + s**2) times the old one.
+        s = np.float32(rng.uniform(0.0, scale))
+        z += s * rng.standard_normal(z.shape, dtype=np.float32)
+        z *= np.float32(1.0 / np.sqrt(1.0 + s * s))
+    return z, np.asarray(label).astype(np.uint8, copy=False)
+
+
+def standardize_images(images, *, workers=None) -> np.ndarray:
+    """:func:`ccdnb.normalize.standardize_image` of every image, on a thread pool.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, H, W)
+    workers : int, optional
+        Threads (the background estimate is mostly NumPy, which releases the
+        GIL); default: the cores this process may use.
+
+    Returns
+    -------
+    ndarray, shape (N, H, W), float32
+    """
+    return _per_image(standardize_image, images, workers)
+
+
+def _per_image(function, images, workers=None) -> np.ndarray:
+    """``function(image)`` of every image into one float32 stack, on a thread pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = np.empty(np.shape(images), np.float32)
+
+    def one(i):
+        out[i] = function(images[i])
+
+    workers = workers or len(os.sched_getaffinity(0))
+    with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+        list(pool.map(one, range(len(images))))
+    return out
+
+
 def transform_gallery(image, label, *, seed=0, crop_size=None):
     """Apply each transform alone (always on) to one example, for figures.
 
@@ -305,11 +394,16 @@ def transform_gallery(image, label, *, seed=0, crop_size=None):
 class AugmentedSequence(keras.utils.PyDataset):
     """Batches of augmented, normalised images and one-hot masks, made on the fly.
 
-    Each sample is: augment the whole image (if an augmenter is given), apply
-    :func:`ccdnb.normalize.normalize_image` to the whole image (as prediction
-    does before tiling, so crops share the whole image's statistics), then take
-    a random crop (if ``crop_size`` is given). Nothing is copied per epoch: the
-    dataset is never multiplied in memory.
+    The background of every image is estimated once, when the sequence is made
+    (on a thread pool): without an augmenter the network inputs
+    (:func:`ccdnb.normalize.normalize_image` of the whole images) are kept;
+    with one, the images in read-noise sigma
+    (:func:`ccdnb.normalize.standardize_image`). Each sample is then: augment the
+    whole image in those units (:func:`augment_standardized`), map it to the
+    network's input (``asinh``, as :func:`~ccdnb.normalize.normalize_image` does
+    to the whole image before tiling, so crops share the whole image's
+    statistics), flip its sign for the thesis's inversion, then take a random
+    crop (if ``crop_size`` is given). Nothing is copied per epoch.
 
     Parameters
     ----------
@@ -363,6 +457,11 @@ class AugmentedSequence(keras.utils.PyDataset):
                 c < 1 or c > s for c, s in zip(self.crop_size, self.images.shape[1:])):
             raise ValueError(f"crop_size {self.crop_size} must fit in the images "
                              f"{self.images.shape[1:]}")
+        # What does not change between epochs, computed once (see the class notes).
+        if augmenter is None:
+            self._prepared = _per_image(normalize_image, self.images)
+        else:
+            self._prepared = standardize_images(self.images)
         self.steps_per_epoch = None if not steps_per_epoch else int(steps_per_epoch)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
@@ -407,12 +506,12 @@ class AugmentedSequence(keras.utils.PyDataset):
             augmenter.seed_(int(rng.integers(2**31)))
         xs, ys = [], []
         for i in self._order[start:stop]:
-            image, label = self.images[i], self.labels[i]
+            x, label = self._prepared[i], self.labels[i]
             if augmenter is not None:
-                image, label = augment_pair(augmenter, image, label)
-            x = normalize_image(image)
-            if augmenter is not None and rng.random() < getattr(augmenter, "ccdnb_invert", 0.0):
-                x = -x  # the thesis's colour inversion, about the pedestal (see build_augmenter)
+                z, label = augment_standardized(augmenter, x, label, rng)
+                x = network_input(z)
+                if rng.random() < getattr(augmenter, "ccdnb_invert", 0.0):
+                    x = -x  # the thesis's colour inversion, about the pedestal (build_augmenter)
             if self.crop_size is not None:
                 x, label = self._crop(x, label, rng)
             xs.append(x)
