@@ -11,6 +11,7 @@ The public API (see :mod:`ccdnb.api`)::
     hdul = ccdnb.segment_fits("frame.fits.fz")   # the masks HDUList, in memory
     seg = ccdnb.Segmenter("default")             # load once, segment many
     summary = ccdnb.segment_files(files, "masks", workers=4)  # many files; dask optional
+    report = ccdnb.monitor("run/", "report")     # a run: trends, defect map, outliers
     ccdnb.available_models(), ccdnb.model_card("default")
 
 Bad input raises :class:`CcdnbInputError`, a :class:`ValueError`. Importing
@@ -19,14 +20,15 @@ ccdnb is cheap: Keras and TensorFlow load when a model is first needed.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "segment", "segment_fits", "segment_files", "Segmenter",
-           "available_models", "model_card", "CcdnbInputError"]
+__all__ = ["__version__", "segment", "segment_fits", "segment_files", "monitor",
+           "Segmenter", "available_models", "model_card", "CcdnbInputError"]
 
 #: Public name -> module that defines it (imported on first use).
 _LAZY = {
     "segment": "ccdnb.api",
     "segment_fits": "ccdnb.api",
-    "segment_files": "ccdnb.api",
+    "segment_files": "ccdnb.scaleout",
+    "monitor": "ccdnb.monitoring",
     "Segmenter": "ccdnb.api",
     "available_models": "ccdnb.model",
     "model_card": "ccdnb.model",

@@ -14,9 +14,12 @@ addressed by the name of a model shipped with ccdnb (:func:`available_models`,
 Everything goes through :func:`ccdnb.predict.predict_image` (an array to a
 mask) and :func:`ccdnb.predict.predict_fits` (a file to the masks HDUList), the
 code behind ``ccdnb predict``, so the three doors (Python, the command line and
-the notebooks) give the same masks. :func:`segment_files` (defined in
-:mod:`ccdnb.scaleout`) writes the masks files of many inputs, in this process
-or on a dask.distributed cluster, each worker loading the model once.
+the notebooks) give the same masks.
+
+This is the single-image layer: it builds on :mod:`ccdnb.predict` and
+:mod:`ccdnb.runtime` below it and never imports the many-file layer above it
+(:func:`ccdnb.segment_files` in :mod:`ccdnb.scaleout`, :func:`ccdnb.monitor`
+in :mod:`ccdnb.monitoring`), which use the Segmenter cache here.
 """
 
 from __future__ import annotations
@@ -27,10 +30,9 @@ import numpy as np
 
 from .errors import CcdnbInputError
 from .model import DEFAULT_MODEL_NAME, available_models, model_card, resolve_model_path
-from .scaleout import RunSummary, segment_files
 
-__all__ = ["Segmenter", "segment", "segment_fits", "segment_files", "RunSummary",
-           "available_models", "model_card", "get_segmenter", "as_image", "model_or_default"]
+__all__ = ["Segmenter", "segment", "segment_fits", "available_models", "model_card",
+           "get_segmenter", "as_image", "model_or_default"]
 
 #: At most this many models stay loaded in the cache of :func:`get_segmenter`.
 CACHE_SIZE = 4
@@ -106,6 +108,11 @@ class Segmenter:
         export lies beside the model (the shipped models have one), Keras otherwise.
     threads : int, optional
         Threads of the engine; default: every core this process may use.
+    defects : ccdnb.defects.DefectMap or path of a defects.fits, optional
+        A run's defect map (``ccdnb monitor``): every mask is settled with it
+        (:func:`ccdnb.defects.settle_with_defects`): a bright pixel on a known
+        defect is a hot pixel, a one- or two-pixel hot pixel off every defect a
+        cluster.
 
     Attributes
     ----------
@@ -120,6 +127,7 @@ class Segmenter:
     card : dict
         The model card (empty when the model has none).
     model_id : str
+    defects : ccdnb.defects.DefectMap or None
 
     Examples
     --------
@@ -128,21 +136,18 @@ class Segmenter:
     """
 
     def __init__(self, model=DEFAULT_MODEL_NAME, *, model_id: str | None = None,
-                 runtime: str = "auto", threads: int | None = None):
-        from .model import model_identity
-        from .runtime import load_predictor
+                 runtime: str = "auto", threads: int | None = None, defects=None):
+        from .defects import as_defect_map
+        from .runtime import open_model
 
+        self.defects = as_defect_map(defects)
         if model is None:
             model = DEFAULT_MODEL_NAME
         if isinstance(model, (str, Path)):
-            path = resolve_model_path(model)
-            self.model, self.card = load_predictor(path, runtime, threads=threads)
-            self.path = path
-            file_name, derived_id = model_identity(path, self.card)
-            shipped = isinstance(model, str) and model in available_models()
-            self.name = path.name.removesuffix(".keras") if shipped else file_name
-            self.model_file = file_name
-            self.model_id = model_id or derived_id
+            opened = open_model(model, runtime, threads=threads, model_id=model_id)
+            self.model, self.card, self.path = opened.predictor, opened.card, opened.path
+            self.name, self.model_file = opened.name, opened.model_file
+            self.model_id = opened.model_id
         elif hasattr(model, "predict_on_batch"):
             self.model, self.card, self.path = model, {}, None
             self.name = self.model_file = str(getattr(model, "name", "model"))
@@ -159,13 +164,28 @@ class Segmenter:
         return f"Segmenter({self.name!r}, id={self.model_id!r}, runtime={self.runtime!r})"
 
     def segment(self, image, *, probabilities: bool = False, tile: int | None = None,
-                margin: int = 32, batch_size: int | None = None):
-        """Segment one image; see :func:`ccdnb.segment`."""
+                margin: int = 32, batch_size: int | None = None, amplifier: str | None = None):
+        """Segment one image; see :func:`ccdnb.segment`.
+
+        ``amplifier`` names the image's amplifier in the defect map (needed only
+        when the map holds several).
+        """
         from .predict import check_tiling, predict_image
 
         check_tiling(tile, margin, batch_size)
-        return predict_image(self.model, as_image(image), tile=tile, margin=margin,
-                             batch_size=batch_size, probabilities=probabilities)
+        pixels = as_image(image)
+        known = None
+        if self.defects is not None:  # checked before the work
+            known = self.defects.for_image(amplifier, pixels.shape)
+        result = predict_image(self.model, pixels, tile=tile, margin=margin,
+                               batch_size=batch_size, probabilities=probabilities)
+        if known is None:
+            return result
+        from .defects import settle_with_defects
+
+        if probabilities:
+            return settle_with_defects(result[0], known), result[1]
+        return settle_with_defects(result, known)
 
     def segment_fits(self, source, *, probabilities: bool = False, catalog: bool = False,
                      tile: int | None = None, margin: int = 32, batch_size: int | None = None,
@@ -176,7 +196,7 @@ class Segmenter:
         return predict_fits(self.model, _fits_source(source), model_name=self.model_file,
                             model_id=self.model_id, probabilities=probabilities,
                             catalog=catalog, tile=tile, margin=margin, batch_size=batch_size,
-                            progress=progress)
+                            progress=progress, defects=self.defects)
 
 
 def _fits_source(source):

@@ -14,11 +14,17 @@ catalog, :mod:`ccdnb.catalog`, and always with the provenance of every mask).
 atomically, so the file and the in-memory result cannot differ. The public
 API (:func:`ccdnb.segment`, :func:`ccdnb.segment_fits`, :class:`ccdnb.Segmenter`)
 and ``ccdnb predict`` are thin callers of these functions.
+
+Layers: this module builds only on those below it (:mod:`ccdnb.runtime`,
+normalisation, tiling, :mod:`ccdnb.fitsio`, :mod:`ccdnb.defects`); the public
+single-image API (:mod:`ccdnb.api`) builds on it, and the many-file layer
+(:mod:`ccdnb.scaleout`, :mod:`ccdnb.monitoring`) on the API. Nothing imports upwards.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -226,14 +232,49 @@ def check_tiling(tile: int | None, margin: int, batch_size: int | None) -> None:
     TileGrid.for_image((1, 1), tile, margin)  # None: the smallest tile the margin allows
 
 
-def _segment_contents(model, contents, *, model_name, model_id, input_sha256, probabilities,
-                      catalog, tile, margin, batch_size, progress):
-    """Segment every image of ``contents``; return ``(hdulist, catalog table or None)``."""
+@dataclass
+class SegmentedFile:
+    """One file segmented: the masks HDUList and what the monitor reuses of the work.
+
+    Attributes
+    ----------
+    hdulist : astropy.io.fits.HDUList
+        What ``<stem>.masks.fits`` holds.
+    catalog : astropy.table.Table or None
+    contents : ccdnb.fitsio.FitsContents
+        The input as read.
+    masks, backgrounds : dict
+        HDU index -> uint8 mask, and -> :class:`ccdnb.normalize.Background`.
+    """
+
+    hdulist: object
+    catalog: object
+    contents: object
+    masks: dict
+    backgrounds: dict
+
+
+def segment_contents(model, contents, *, model_name=None, model_id=None, input_sha256=None,
+                     probabilities: bool = False, catalog: bool = False,
+                     tile: int | None = None, margin: int = 32, batch_size: int | None = None,
+                     progress: bool = False, defects=None) -> SegmentedFile:
+    """Segment every image of ``contents`` (:func:`ccdnb.fitsio.read_fits_images`).
+
+    ``defects`` (a :class:`ccdnb.defects.DefectMap`) settles each image's mask
+    with its amplifier's known defects (:func:`ccdnb.defects.settle_with_defects`).
+    """
     from .normalize import estimate_background
 
     if tile is None and contents.images:  # one tile size per file, sized to its largest image
         tile = tile_for(model, max((image.data.shape for image in contents.images),
                                    key=lambda shape: shape[0] * shape[1]), margin)
+    known = {}
+    if defects is not None:  # checked before any work
+        for image in contents.images:
+            # a file of one image fits a map of one amplifier whatever their names
+            lone = len(contents.images) == 1 and image.label not in defects.hot_share
+            known[image.index] = defects.for_image(None if lone else image.label,
+                                                   image.data.shape)
     total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
                 for image in contents.images)
     masks, probs, backgrounds = {}, {}, {}
@@ -248,6 +289,10 @@ def _segment_contents(model, contents, *, model_name, model_id, input_sha256, pr
                                    progress=lambda done, _total, start=start: bar.update(
                                        start + done - bar.n))
             masks[image.index], probs[image.index] = result if probabilities else (result, None)
+            if image.index in known:
+                from .defects import settle_with_defects
+
+                masks[image.index] = settle_with_defects(masks[image.index], known[image.index])
 
     table = None
     if catalog:
@@ -259,13 +304,17 @@ def _segment_contents(model, contents, *, model_name, model_id, input_sha256, pr
     hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
                                   probabilities=probs if probabilities else None, catalog=table,
                                   provenance=provenance)
-    return hdulist, table
+    if defects is not None:
+        for image in contents.images:
+            hdulist[image.index].header["CCDNBDEF"] = (
+                True, "settled with a run defect map (ccdnb.defects)")
+    return SegmentedFile(hdulist=hdulist, catalog=table, contents=contents, masks=masks,
+                         backgrounds=backgrounds)
 
 
 def predict_fits(model, source, *, model_name=None, model_id=None, probabilities: bool = False,
                  catalog: bool = False, tile: int | None = None, margin: int = 32,
-                 batch_size: int | None = None,
-                 progress: bool = False):
+                 batch_size: int | None = None, progress: bool = False, defects=None):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     Parameters
@@ -288,6 +337,10 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
         Tiling (see :func:`predict_image`).
     progress : bool
         Show a tqdm bar over the tiles on stderr when it is a terminal.
+    defects : ccdnb.defects.DefectMap or path, optional
+        A run's defect map (``ccdnb monitor``'s ``defects.fits``): bright pixels
+        on known defects are hot pixels, one- or two-pixel hot pixels off every
+        defect are clusters (:func:`ccdnb.defects.settle_with_defects`).
 
     Returns
     -------
@@ -301,10 +354,10 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     CcdnbInputError
         Bad input or tiling.
     """
-    hdulist, _ = _predict_fits(model, source, model_name=model_name, model_id=model_id,
-                               probabilities=probabilities, catalog=catalog, tile=tile,
-                               margin=margin, batch_size=batch_size, progress=progress)
-    return hdulist
+    return _predict_fits(model, source, model_name=model_name, model_id=model_id,
+                         probabilities=probabilities, catalog=catalog, tile=tile,
+                         margin=margin, batch_size=batch_size, progress=progress,
+                         defects=defects).hdulist
 
 
 def read_input(source) -> tuple:
@@ -322,19 +375,44 @@ def read_input(source) -> tuple:
 
 
 def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog, tile,
-                  margin, batch_size, progress, preread=None):
+                  margin, batch_size, progress, preread=None, defects=None) -> SegmentedFile:
+    from .defects import as_defect_map
+
     check_tiling(tile, margin, batch_size)
+    defects = as_defect_map(defects)
     contents, sha256 = preread if preread is not None else read_input(source)
-    return _segment_contents(model, contents, model_name=model_name or getattr(model, "name", None),
-                             model_id=model_id, input_sha256=sha256,
-                             probabilities=probabilities, catalog=catalog, tile=tile,
-                             margin=margin, batch_size=batch_size, progress=progress)
+    return segment_contents(model, contents, model_name=model_name or getattr(model, "name", None),
+                            model_id=model_id, input_sha256=sha256,
+                            probabilities=probabilities, catalog=catalog, tile=tile,
+                            margin=margin, batch_size=batch_size, progress=progress,
+                            defects=defects)
+
+
+def _loaded(model, model_name, model_id):
+    """``(predictor, model_name, model_id)`` for predict_file's ``model`` argument.
+
+    A name or path is loaded with :func:`ccdnb.runtime.open_model` (no cache:
+    callers that segment many files pass a loaded model or a Segmenter).
+    """
+    if model is None or isinstance(model, (str, Path)):
+        from .runtime import open_model
+
+        opened = open_model(DEFAULT_MODEL_NAME if model is None else model)
+        return opened.predictor, model_name or opened.name, model_id or opened.model_id
+    if hasattr(model, "segment_fits"):  # a ccdnb.Segmenter
+        return model.model, model_name or model.name, model_id or model.model_id
+    return model, model_name, model_id
+
+
+def _defects_of(model, defects):
+    """``defects``, else the defect map a Segmenter holds."""
+    return defects if defects is not None else getattr(model, "defects", None)
 
 
 def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                  probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
                  tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                 progress: bool = True, preread=None) -> Path:
+                 progress: bool = True, preread=None, defects=None) -> Path:
     """Segment every image HDU of a FITS file and write ``out_dir/<stem>.masks.fits``.
 
     What is written is :func:`predict_fits`'s HDUList, byte for byte what
@@ -368,6 +446,8 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         Show a tqdm bar over the tiles on stderr when it is a terminal.
     preread : tuple, optional
         :func:`read_input` of ``in_path``, when the caller read it already.
+    defects : ccdnb.defects.DefectMap or path, optional
+        Settle the masks with a run's defect map (see :func:`predict_fits`).
 
     Returns
     -------
@@ -380,6 +460,17 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         Bad input file, existing output without ``overwrite``, unusable model
         or unwritable output directory: nothing is written then.
     """
+    return segment_to_file(in_path, out_dir, model=model, model_name=model_name,
+                           model_id=model_id, probabilities=probabilities, catalog=catalog,
+                           overwrite=overwrite, tile=tile, margin=margin, batch_size=batch_size,
+                           progress=progress, preread=preread, defects=defects)[0]
+
+
+def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
+                    probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
+                    tile: int | None = None, margin: int = 32, batch_size: int | None = None,
+                    progress: bool = True, preread=None, defects=None) -> tuple:
+    """:func:`predict_file`, returning ``(masks path, SegmentedFile)``: the work stays usable."""
     out_path = masks_path(in_path, out_dir)
     targets = [out_path] + ([catalog_path(in_path, out_dir)] if catalog else [])
     if not overwrite:
@@ -387,26 +478,22 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
             if target.exists():
                 raise CcdnbInputError(
                     f"{in_path}: output {target} exists; pass --overwrite to replace it")
-    if model is None or isinstance(model, (str, Path)) or hasattr(model, "segment_fits"):
-        from .api import get_segmenter
-
-        segmenter = get_segmenter(DEFAULT_MODEL_NAME if model is None else model)
-        model = segmenter.model
-        model_name, model_id = model_name or segmenter.name, model_id or segmenter.model_id
-    hdulist, table = _predict_fits(
+    defects = _defects_of(model, defects)
+    model, model_name, model_id = _loaded(model, model_name, model_id)
+    segmented = _predict_fits(
         model, in_path, model_name=model_name, model_id=model_id, probabilities=probabilities,
         catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress,
-        preread=preread)
+        preread=preread, defects=defects)
     ensure_output_dir(out_dir)
     try:
         with atomic_outputs(*targets) as tmp_paths:
-            write_hdulist(hdulist, tmp_paths[0])
-            if table is not None:
-                table.write(tmp_paths[1], format="ascii.csv", overwrite=True)
+            write_hdulist(segmented.hdulist, tmp_paths[0])
+            if segmented.catalog is not None:
+                segmented.catalog.write(tmp_paths[1], format="ascii.csv", overwrite=True)
     except OSError as err:
         raise CcdnbInputError(
             f"{in_path}: cannot write {out_path} ({err.strerror or one_line(err)})") from None
-    return out_path
+    return out_path, segmented
 
 
 def seam_shares(label, cls, *, tile: int) -> dict:

@@ -17,6 +17,12 @@ it is an option, never chosen by ``auto``.
 
 Every engine is used through one method, ``predict_on_batch(x)``: input
 ``(B, H, W, 1)`` float32 normalised tiles, output ``(B, H, W, 4)`` class probabilities.
+:func:`open_model` loads a shipped model by name or a model file with its card
+and identity (what masks headers record).
+
+This module sits at the bottom of prediction: :mod:`ccdnb.predict` (one image
+or file) builds on it, :mod:`ccdnb.api` (the public single-image calls) on
+those, and :mod:`ccdnb.scaleout` (many files) on the API; none imports upwards.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import CcdnbInputError, one_line
 from .onnx_export import SOURCE_SHA256_KEY
+
+_TF_THREADS_SET: list = []
 
 #: Accepted values of ``runtime``.
 RUNTIMES = ("auto", "openvino", "openvino-bf16", "onnx", "keras")
@@ -240,8 +249,72 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
                    f"`ccdnb export-onnx {path}`)")
             raise CcdnbInputError(f"{path}: cannot run with {engine}: {why}")
     from .quiet_tensorflow import import_tensorflow_quietly
-    from .scaleout import tensorflow_threads
 
     # TensorFlow's C++ start-up notes stay off the terminal and worker logs
     tensorflow_threads(threads) or import_tensorflow_quietly()
     return load_model_file(path)
+
+
+def tensorflow_threads(threads: int | None) -> bool:
+    """Give TensorFlow ``threads`` intra-op threads in this process, if it has not started.
+
+    Returns
+    -------
+    bool
+        True when set, False when ``threads`` is None or TensorFlow already runs.
+    """
+    if not threads or _TF_THREADS_SET:
+        return False
+    from .quiet_tensorflow import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
+    except RuntimeError:  # the runtime is initialised already (e.g. a threads-only cluster)
+        return False
+    _TF_THREADS_SET.append(int(threads))
+    return True
+
+
+class OpenedModel(NamedTuple):
+    """A model loaded by :func:`open_model`, with what masks headers record of it."""
+
+    predictor: object
+    """Anything with ``predict_on_batch`` (an engine or a Keras model)."""
+    card: dict
+    path: Path
+    name: str
+    """The shipped model's name, or the model file's name."""
+    model_file: str
+    model_id: str
+
+
+def open_model(model, runtime: str = "auto", *, threads: int | None = None,
+               model_id: str | None = None) -> OpenedModel:
+    """Load a shipped model by name, or a ``.keras`` file, for prediction.
+
+    Parameters
+    ----------
+    model : str or Path
+        A shipped model name (:func:`ccdnb.model.available_models`) or a ``.keras`` file.
+    runtime : str
+        See :func:`load_predictor`.
+    threads : int, optional
+        Threads of the engine.
+    model_id : str, optional
+        Overrides the id derived from the card or the file's SHA-256.
+
+    Returns
+    -------
+    OpenedModel
+    """
+    from .model import available_models, model_identity, resolve_model_path
+
+    path = resolve_model_path(model)
+    predictor, card = load_predictor(path, runtime, threads=threads)
+    file_name, derived_id = model_identity(path, card)
+    shipped = isinstance(model, str) and model in available_models()
+    return OpenedModel(predictor=predictor, card=card, path=path,
+                       name=path.name.removesuffix(".keras") if shipped else file_name,
+                       model_file=file_name, model_id=model_id or derived_id)

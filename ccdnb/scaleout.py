@@ -40,19 +40,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import api
 from .errors import CcdnbInputError, one_line
 from .model import DEFAULT_MODEL_NAME
-from .runtime import available_cores
+from .runtime import available_cores, tensorflow_threads  # noqa: F401  (re-exported)
 
-__all__ = ["segment_files", "RunSummary", "FileResult", "start_local_cluster",
-           "tensorflow_threads", "model_loads"]
+__all__ = ["segment_files", "process_files", "PredictTask", "RunSummary", "FileResult",
+           "start_local_cluster", "tensorflow_threads", "model_loads"]
 
 #: The options of :func:`ccdnb.predict.predict_file` that :func:`segment_files` passes on.
-PREDICT_OPTIONS = ("probabilities", "catalog", "overwrite", "tile", "margin", "batch_size")
+PREDICT_OPTIONS = ("probabilities", "catalog", "overwrite", "tile", "margin", "batch_size",
+                   "defects")
 
 _LOCK = threading.Lock()
 _LOADS: list = []  # seconds each model load took in this process
-_TF_THREADS_SET: list = []
+_DEFECT_MAPS: dict = {}  # (path, mtime, size) -> DefectMap, read once per process
 
 
 @dataclass
@@ -75,6 +77,9 @@ class FileResult:
         Image pixels segmented (all image HDUs), 0 for a failure.
     worker : str
         ``host:pid`` of the process that did it.
+    skipped : bool
+        True when its outputs were there already and the file was not redone
+        (a rerun of :func:`ccdnb.monitor`).
     """
 
     index: int
@@ -84,6 +89,7 @@ class FileResult:
     seconds: float = 0.0
     pixels: int = 0
     worker: str = ""
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -121,6 +127,11 @@ class RunSummary:
         return [Path(r.output) for r in self.results if r.ok]
 
     @property
+    def skipped(self) -> list:
+        """Paths of the outputs found done and not redone, in input order."""
+        return [Path(r.output) for r in self.results if r.ok and r.skipped]
+
+    @property
     def failures(self) -> list:
         """``(file, reason)`` for every file that failed, in input order."""
         return [(r.input, r.error) for r in self.results if not r.ok]
@@ -136,7 +147,8 @@ class RunSummary:
 
     @property
     def frames_per_minute(self) -> float:
-        return 60.0 * len(self.written) / self.wall_s if self.wall_s > 0 else float("nan")
+        done = len(self.written) - len(self.skipped)
+        return 60.0 * done / self.wall_s if self.wall_s > 0 else float("nan")
 
     @property
     def mpix_per_s(self) -> float:
@@ -145,7 +157,10 @@ class RunSummary:
     def line(self) -> str:
         """The one-line summary: files written and failed, time, frames/min, Mpix/s."""
         n_failed = len(self.failures)
-        text = f"{len(self.written)} written, {n_failed} failed"
+        n_skipped = len(self.skipped)
+        text = f"{len(self.written) - n_skipped} written, {n_failed} failed"
+        if n_skipped:
+            text += f", {n_skipped} done before"
         if n_failed:
             names = [Path(name).name for name, _ in self.failures]
             shown = ", ".join(names[:5]) + (f" and {n_failed - 5} more" if n_failed > 5 else "")
@@ -165,28 +180,6 @@ class RunSummary:
 
 def _process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def tensorflow_threads(threads: int | None) -> bool:
-    """Give TensorFlow ``threads`` intra-op threads in this process, if it has not started.
-
-    Returns
-    -------
-    bool
-        True when set, False when ``threads`` is None or TensorFlow already runs.
-    """
-    if not threads or _TF_THREADS_SET:
-        return False
-    from .quiet_tensorflow import import_tensorflow_quietly
-
-    tf = import_tensorflow_quietly()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
-    except RuntimeError:  # the runtime is initialised already (e.g. a threads-only cluster)
-        return False
-    _TF_THREADS_SET.append(int(threads))
-    return True
 
 
 def _auto_tf_threads():
@@ -213,8 +206,6 @@ def _worker_segmenter(model, tf_threads=None, runtime="auto"):
     Returns ``(segmenter, seconds)``: ``seconds`` is the loading time when this
     call loaded it, else None (it was loaded already).
     """
-    from . import api
-
     with _LOCK:  # threads of one process share one model and load it once
         if isinstance(model, api.Segmenter):
             return model, None
@@ -253,28 +244,71 @@ def _count_pixels(path) -> int:
         return 0
 
 
+class PredictTask:
+    """What :func:`segment_files` does with one file: ``ccdnb predict``'s masks file.
+
+    A task is a picklable object (dask sends it to the workers) with
+    ``needs_model`` (load a Segmenter first), ``outputs(in_path, out_dir)``
+    (the files it writes, to find duplicates and finished files) and
+    ``run(in_path, out_dir, segmenter, preread, options) -> Path`` (the main output).
+    :mod:`ccdnb.monitoring` has its own.
+    """
+
+    needs_model = True
+
+    def outputs(self, in_path, out_dir) -> list:
+        from .fitsio import masks_path
+
+        return [masks_path(in_path, out_dir)]
+
+    def run(self, in_path, out_dir, segmenter, preread, options) -> Path:
+        from .predict import predict_file
+
+        defects = options.get("defects")
+        if isinstance(defects, (str, Path)):
+            options = dict(options, defects=worker_defect_map(defects))
+        return predict_file(in_path, out_dir, model=segmenter, preread=preread, **options)
+
+
+def worker_defect_map(path):
+    """The :class:`ccdnb.defects.DefectMap` in ``path``, read once per process and version."""
+    from .defects import DefectMap
+
+    path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return DefectMap.read(path)  # its one clear error
+    with _LOCK:
+        if key not in _DEFECT_MAPS:
+            _DEFECT_MAPS.clear()
+            _DEFECT_MAPS[key] = DefectMap.read(path)
+        return _DEFECT_MAPS[key]
+
+
 def _segment_one(index, in_path, shown, out_dir, shown_out_dir, model, options,
-                 tf_threads=None, segmenter=None, preread=None, runtime="auto") -> FileResult:
-    """Segment one file; every error becomes the result's one-line ``error``.
+                 tf_threads=None, segmenter=None, preread=None, runtime="auto",
+                 task=None) -> FileResult:
+    """Do ``task`` (default: segment) on one file; every error becomes the result's ``error``.
 
     ``preread`` is a future of :func:`ccdnb.predict.read_input` of ``in_path``
     (read while the previous file was segmented); its errors are this file's.
     """
-    from .predict import predict_file
-
+    task = task or PredictTask()
     result = FileResult(index=index, input=shown, worker=_process_name())
     start = time.perf_counter()
     try:
-        if segmenter is None:
+        if segmenter is None and task.needs_model:
             segmenter, _ = _worker_segmenter(model, tf_threads, runtime)
         contents = preread.result() if preread is not None else None
-        out_path = predict_file(in_path, out_dir, model=segmenter, preread=contents, **options)
+        out_path = task.run(in_path, out_dir, segmenter, contents, options)
     except CcdnbInputError as err:
         result.error = str(err).replace(str(in_path), shown)
     except Exception as err:  # one bad file never stops the others
         result.error = f"{shown}: {type(err).__name__}: {one_line(err)}"
     else:
-        result.output = str(Path(shown_out_dir) / out_path.name)
+        result.output = str(Path(shown_out_dir) / Path(out_path).relative_to(out_dir))
         result.pixels = _count_pixels(in_path)
     result.seconds = time.perf_counter() - start
     return result
@@ -344,24 +378,21 @@ def _progress_bar(enabled: bool, total: int):
                 disable=None if enabled else True)
 
 
-def _check_options(options: dict) -> dict:
+def _check_options(options: dict, known=PREDICT_OPTIONS) -> dict:
     from .predict import check_tiling
 
-    unknown = sorted(set(options) - set(PREDICT_OPTIONS))
+    unknown = sorted(set(options) - set(known))
     if unknown:
-        raise TypeError(f"segment_files() got unexpected options {unknown}; "
-                        f"known: {', '.join(PREDICT_OPTIONS)}")
+        raise TypeError(f"unexpected options {unknown}; known: {', '.join(known)}")
     check_tiling(options.get("tile"), options.get("margin", 32), options.get("batch_size"))
     return dict(options)
 
 
-def _duplicate_outputs(files, out_dir) -> dict:
-    """index -> error for inputs whose masks file another, earlier input already claims."""
-    from .fitsio import masks_path
-
+def _duplicate_outputs(files, out_dir, task) -> dict:
+    """index -> error for inputs whose output another, earlier input already claims."""
     claimed, errors = {}, {}
     for index, name in enumerate(files):
-        target = masks_path(name, out_dir)
+        target = task.outputs(name, out_dir)[0]
         if target in claimed:
             errors[index] = (f"{name}: same output {target} as {files[claimed[target]]}; "
                              f"rename one of them or use another --out-dir")
@@ -401,7 +432,9 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         The engine (see :class:`ccdnb.Segmenter`).
     **options
         ``probabilities``, ``catalog``, ``overwrite``, ``tile``, ``margin``,
-        ``batch_size``: as for :func:`ccdnb.predict.predict_file`.
+        ``batch_size``, ``defects``: as for :func:`ccdnb.predict.predict_file`
+        (``defects``: a DefectMap, or on workers the path of a ``defects.fits``,
+        read once per worker).
 
     Returns
     -------
@@ -423,17 +456,50 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
     >>> print(summary)                                              # doctest: +SKIP
     120 written, 0 failed; 95.2 s on 4 workers, 75.6 frames/min, 25.38 Mpix/s
     """
+    options = _check_options(options)
+    defects = options.get("defects")
+    if defects is not None and not isinstance(defects, (str, Path)):
+        if client is not None or workers is not None:
+            raise CcdnbInputError("a defect map held in memory cannot be sent to dask workers; "
+                                  "pass the path of its defects.fits")
+    elif defects is not None:
+        worker_defect_map(defects)  # a bad map fails here, before any output
+    return process_files(files, out_dir, PredictTask(), model=model, client=client,
+                         workers=workers, progress=progress, callback=callback, runtime=runtime,
+                         **options)
+
+
+def process_files(files, out_dir, task, *, model=DEFAULT_MODEL_NAME, client=None,
+                  workers: int | None = None, progress: bool = True, callback=None,
+                  runtime: str = "auto", skip_done: bool = False, **options) -> RunSummary:
+    """Do ``task`` on every file, serially or on dask workers: :func:`segment_files`'s engine.
+
+    Parameters
+    ----------
+    files, out_dir, model, client, workers, progress, callback, runtime
+        As for :func:`segment_files`.
+    task : PredictTask or alike
+        What to do with one file (see :class:`PredictTask`).
+    skip_done : bool
+        A file whose outputs (``task.outputs``) all exist is not redone: its
+        result is ``skipped``, as written.
+    **options
+        Passed to ``task.run``.
+
+    Returns
+    -------
+    RunSummary
+    """
     from .predict import ensure_output_dir
 
     start = time.perf_counter()
     files = [str(f) for f in files]
-    options = _check_options(options)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise CcdnbInputError(f"workers {workers!r}: expected a positive integer")
     if client is not None and workers is not None:
         raise CcdnbInputError("give either client= or workers=, not both")
-    duplicates = _duplicate_outputs(files, out_dir)
+    duplicates = _duplicate_outputs(files, out_dir, task)
     summary = RunSummary(results=[None] * len(files))
 
     def record(result, bar):
@@ -447,26 +513,44 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         if callback is not None:
             callback(result)
 
-    todo = [i for i in range(len(files)) if i not in duplicates]
+    done_before = {}
+    if skip_done:
+        for index, name in enumerate(files):
+            outputs = task.outputs(name, out_dir)
+            if index not in duplicates and all(Path(o).exists() for o in outputs):
+                done_before[index] = FileResult(index, name, output=str(outputs[0]),
+                                                worker=_process_name(), skipped=True)
+    todo = [i for i in range(len(files)) if i not in duplicates and i not in done_before]
+    settled = {**duplicates, **done_before}
     if client is None and workers is None:
-        segmenter, seconds = _worker_segmenter(model, None, runtime)  # fails before any output
-        if seconds is not None:
-            summary.model_load_s = {_process_name(): seconds}
+        segmenter = None
+        if task.needs_model and todo:
+            segmenter, seconds = _worker_segmenter(model, None, runtime)  # fails before output
+            if seconds is not None:
+                summary.model_load_s = {_process_name(): seconds}
         out_path = ensure_output_dir(out_dir)
         tile_bar = progress and len(files) == 1
         with _progress_bar(progress and len(files) > 1, len(files)) as bar:
-            for index, error in duplicates.items():
-                record(FileResult(index, files[index], error=error, worker=_process_name()), bar)
+            _record_settled(settled, files, lambda r: record(r, bar))
             _segment_serially(todo, files, out_path, out_dir, segmenter,
-                              dict(options, progress=tile_bar), lambda r: record(r, bar))
+                              dict(options, progress=tile_bar), lambda r: record(r, bar), task)
     else:
-        _run_distributed(summary, files, todo, duplicates, out_dir, model, options, client,
-                         workers, progress, record, runtime)
+        _run_distributed(summary, files, todo, settled, out_dir, model, options, client,
+                         workers, progress, record, runtime, task)
     summary.wall_s = time.perf_counter() - start
     return summary
 
 
-def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record):
+def _record_settled(settled, files, record):
+    """Record the files decided before any work: duplicates (errors) and files done before."""
+    for index, value in settled.items():
+        if isinstance(value, FileResult):
+            record(value)
+        else:
+            record(FileResult(index, files[index], error=value, worker=_process_name()))
+
+
+def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record, task):
     """Segment ``files[todo]`` in this process, reading each next file during the current one.
 
     The network runs with its own threads and releases the GIL, so one reader
@@ -483,15 +567,15 @@ def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record
             if position + 1 < len(todo):
                 upcoming = reader.submit(read_input, files[todo[position + 1]])
             record(_segment_one(index, files[index], files[index], out_path, out_dir, None,
-                                options, segmenter=segmenter, preread=current))
+                                options, segmenter=segmenter, preread=current, task=task))
 
 
-def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, client,
-                     workers, progress, record, runtime="auto"):
+def _run_distributed(summary, files, todo, settled, out_dir, model, options, client,
+                     workers, progress, record, runtime, task):
     from .predict import ensure_output_dir
 
     distributed = _import_distributed()
-    worker_model = _model_for_workers(model)
+    worker_model = _model_for_workers(model) if task.needs_model else None
     options = dict(options, progress=False)
     cluster, tf_threads = None, "auto"
     if client is None:
@@ -501,7 +585,8 @@ def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, 
         addresses = list(client.scheduler_info().get("workers", {}))
         summary.n_workers, summary.distributed = max(1, len(addresses)), True
         loads = [client.submit(_preload, worker_model, tf_threads, runtime, workers=[a],
-                               allow_other_workers=False, pure=False) for a in addresses]
+                               allow_other_workers=False, pure=False)
+                 for a in (addresses if task.needs_model and todo else [])]
         for future in loads:  # a bad model fails here, before any output
             try:
                 name, seconds = future.result()
@@ -514,14 +599,13 @@ def _run_distributed(summary, files, todo, duplicates, out_dir, model, options, 
                 summary.model_load_s[name] = seconds
         out_path = ensure_output_dir(out_dir).absolute()
         with _progress_bar(progress, len(files)) as bar:
-            for index, error in duplicates.items():
-                record(FileResult(index, files[index], error=error, worker=_process_name()), bar)
+            _record_settled(settled, files, lambda r: record(r, bar))
             futures = {}
             for index in todo:
                 in_path = str(Path(files[index]).absolute())
                 future = client.submit(_segment_one, index, in_path, files[index], out_path,
                                        str(out_dir), worker_model, options, tf_threads,
-                                       runtime=runtime, pure=False)
+                                       runtime=runtime, task=task, pure=False)
                 futures[future] = index
             for future in distributed.as_completed(futures):
                 index = futures[future]

@@ -46,7 +46,7 @@ def test_import_is_cheap_and_exposes_the_api():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0] == str(sorted(["__version__", "segment", "segment_fits", "segment_files",
-                                 "Segmenter", "available_models", "model_card",
+                                 "monitor", "Segmenter", "available_models", "model_card",
                                  "CcdnbInputError"]))
     assert out[1] == "['default'] True"
     assert out[2] == "[]"  # listing models and reading cards loads no Keras

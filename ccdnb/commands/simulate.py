@@ -25,6 +25,15 @@ worm, muon, alpha, hit (isolated 1-2 pixels), xray (Fe-55), serial
 With --fits DIR, every image is also written as DIR/<stem>_NNNN.fits, as a
 detector would write it (pedestal included, simulation parameters in the
 header). Image i is seeded from (--seed, i): the same seed gives the same data.
+
+A run (--run N): N frames of one sensor (ccdnb.simulation.run), sharing its
+defects (hot pixels, column segments, full columns; some intermittent, on in
+30-90 % of the frames), with a slow pedestal and noise drift, a few bad frames
+(noise jump, light leak, glow burst) and fresh hits in every frame. The frames
+go to DIR/<stem>_NNNN.fits (--fits DIR, default: the folder of --out) with
+DATE-OBS and EXPTIME, --amplifiers K extensions each; --out (.npz) receives the
+truth: defects, which frame has which on, bad frames, defect pixel maps.
+--preset is not used with --run (the run draws DAMIC-like frames).
 """.format(presets="\n".join(f"  {name:16s}{text}" for name, text in DESCRIPTIONS.items()))
 
 
@@ -43,6 +52,10 @@ def add_arguments(parser):
                         help="write the FITS files tile-compressed (RICE, as fpack)")
     parser.add_argument("--noiseless", action="store_true",
                         help="render the expected images (no read noise, no Poisson noise)")
+    parser.add_argument("--run", default=None, metavar="N",
+                        help="simulate a run of N frames of one sensor (see above)")
+    parser.add_argument("--amplifiers", default="1", metavar="K",
+                        help="amplifiers per frame of a run (default: 1)")
 
 
 def run(args) -> int:
@@ -66,6 +79,8 @@ def run(args) -> int:
         raise CcdnbInputError(f"--out {out}: the dataset file must end in .npz")
     if out.is_dir():
         raise CcdnbInputError(f"--out {out}: is a directory")
+    if args.run is not None:
+        return _run(args, shape, seed, out)
 
     dataset = simulate_dataset(args.preset, n, shape, seed, noiseless=args.noiseless)
     save_dataset(out, dataset)
@@ -79,4 +94,21 @@ def run(args) -> int:
             write_simulated_fits(fits_dir / f"{out.stem}_{i:04d}.fits", image,
                                  compress=args.compress)
         print(f"ccdnb simulate: {n} FITS files -> {fits_dir}")
+    return 0
+
+
+def _run(args, shape, seed, out) -> int:
+    """``--run N``: the frames of a simulated run and its truth."""
+    from ..simulation.run import simulate_run
+
+    n = parse_number(args.run, "--run", int, 1)
+    amplifiers = parse_number(args.amplifiers, "--amplifiers", int, 1)
+    run = simulate_run(n, shape, seed, n_amplifiers=amplifiers)
+    fits_dir = Path(args.fits) if args.fits else out.parent
+    paths = run.write(fits_dir, out.stem, compress=args.compress)
+    truth = run.save_truth(out)
+    bad = ", ".join(f"{i} ({kind})" for i, kind in enumerate(run.bad) if kind) or "none"
+    print(f"ccdnb simulate: a run of {n} frames of {shape[0]}x{shape[1]} x {amplifiers} "
+          f"amplifier(s) -> {fits_dir}/{paths[0].name} ...; {len(run.defects)} defects; "
+          f"bad frames {bad}; truth -> {truth}")
     return 0

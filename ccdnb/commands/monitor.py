@@ -1,0 +1,106 @@
+"""``ccdnb monitor``: a run of frames into trends, a defect map, outliers and an HTML report."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import CcdnbInputError
+from . import parse_number
+
+HELP = "monitor a run of frames: per-frame table, defect map, outliers, HTML report"
+DESCRIPTION = """\
+Segment every frame of a run (FILES, or every FITS file in DIR), or read the
+masks `ccdnb predict` wrote (--masks), and write into REPORT:
+
+  frames.csv, frames.fits  one row per frame and amplifier: time (DATE-OBS,
+                           else file order), pedestal, read noise, single-
+                           electron rate (e-/pixel) and its slope along the
+                           readout with rate_method, share of each class, hot
+                           pixels and columns, glow area, clusters, their rate
+                           per Mpix (and per hour with EXPTIME) and energy
+  defects.fits             the run's defect map, one HDU per amplifier: share
+                           of frames each pixel is bright (hot pixel or
+                           cluster, 3 sigma), share glowing, and the flag
+  outliers.csv             frames out of line with the run, with the reason
+                           (noise or pedestal jump, light leak or glow burst,
+                           cluster-rate burst, single-electron rate)
+  report.html              trend plot, defect map and outliers (trends.png,
+                           defects.png beside it); opens with no server
+  masks/, frames/          per frame: its masks file and its statistics
+
+A rerun into the same REPORT skips the frames that are done. A bad file
+prints one error line and the others still run (exit code 2 at the end).
+--rewrite-masks settles every frame's masks with the run's defect map: a
+bright pixel on a known defect is a hot pixel, a one- or two-pixel hot pixel
+off every defect a cluster (the same as `ccdnb predict --defects`).
+The single-electron rate counts electrons with a skipper gain fit where
+frames resolve them, else divides the mean background charge by the gain
+(the GAIN header, in ADU per electron, or --gain).
+In Python: ccdnb.monitor(files_or_dir, "REPORT", workers=N).
+"""
+
+
+def add_arguments(parser):
+    """Add ``monitor``'s options to ``parser``."""
+    from ..runtime import RUNTIMES
+
+    parser.add_argument("inputs", nargs="+", metavar="FILES|DIR",
+                        help="the run's FITS files, or folders of them")
+    parser.add_argument("--out-dir", required=True, metavar="REPORT",
+                        help="the report folder; created if needed")
+    parser.add_argument("--model", default=None, metavar="NAME|PATH",
+                        help="shipped model name or .keras file (default: 'default')")
+    parser.add_argument("--masks", default=None, metavar="DIR",
+                        help="read the masks ccdnb predict wrote in DIR instead of segmenting")
+    parser.add_argument("--gain", default=None, metavar="ADU_PER_E",
+                        help="gain for the single-electron rate (default: the GAIN header)")
+    parser.add_argument("--rewrite-masks", action="store_true",
+                        help="settle every frame's masks with the run's defect map")
+    parser.add_argument("--min-share", default=None, metavar="SHARE",
+                        help="a defect is bright in at least this share of the frames "
+                             "(default: 0.15, and in 3 frames at least)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="the engine (see ccdnb predict --help)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", default=None, metavar="N",
+                       help="spread the frames over N local worker processes (dask)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="use the workers of a running dask cluster, e.g. tcp://host:8786")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    """Monitor the run; return 0, or 2 if any file failed."""
+    from tqdm.auto import tqdm
+
+    from ..monitoring import monitor
+
+    gain = parse_number(args.gain, "--gain", float, 0.0) if args.gain is not None else None
+    if gain is not None and gain <= 0:
+        raise CcdnbInputError(f"--gain {args.gain!r}: must be positive")
+    workers = parse_number(args.workers, "--workers", int, 1) if args.workers else None
+    min_share = (parse_number(args.min_share, "--min-share", float, 0.0)
+                 if args.min_share is not None else None)
+    if min_share is not None and min_share > 1:
+        raise CcdnbInputError(f"--min-share {args.min_share!r}: must be at most 1")
+
+    def report(result):
+        if not result.ok:
+            tqdm.write(f"ccdnb: error: {result.error}", file=sys.stderr)
+
+    client = None
+    if args.scheduler:
+        from .predict import _connect
+
+        client = _connect(args.scheduler)
+    try:
+        result = monitor(args.inputs, args.out_dir, model=args.model or "default",
+                         masks=args.masks, gain=gain, rewrite_masks=args.rewrite_masks,
+                         workers=workers, client=client, progress=not args.quiet,
+                         callback=report, runtime=args.runtime, min_share=min_share)
+    finally:
+        if client is not None:
+            client.close()
+    print(result.paths["html"])
+    print(f"ccdnb: {result.line()}", file=sys.stderr)
+    return 0 if result.summary.ok else 2

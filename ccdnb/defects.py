@@ -1,0 +1,285 @@
+"""Run defect maps: where a sensor's defects are, learnt from many frames, and what they settle.
+
+One frame cannot tell a hot pixel from a one-pixel ionisation hit: both are a
+single bright pixel. A run can: a defect comes back at the same place frame
+after frame, a hit does not. :class:`DefectAccumulator` counts, per pixel of
+each amplifier, in how many frames it is *bright* (labelled hot pixel or
+cluster, so the network decided it holds signal, and 3 sigma above its row's
+pedestal, :func:`bright_pixels`) and in how many it is labelled glowing.
+:class:`DefectMap` holds the shares and the flags:
+
+- ``hot share``: frames in which the pixel is bright, over the frames counted;
+- ``glow share``: frames in which it is glowing;
+- ``flag``: :data:`ccdnb.classes.HOT_PIXEL` where the hot share reaches
+  ``min_share`` (and at least ``min_frames`` frames), else
+  :data:`ccdnb.classes.GLOWING` where the glow share does, else 0.
+
+:func:`settle_with_defects` then settles one frame's mask: a bright pixel or
+short segment on a known defect is a hot pixel, and a one- or two-pixel "hot
+pixel" off every defect is a cluster.
+
+On disk (``REPORT/defects.fits``, :meth:`DefectMap.write`): an empty primary
+HDU (``CCDNBNFR`` frames, ``CCDNBMSH`` min share, ``CCDNBMFR`` min frames)
+and one image HDU per amplifier, a float32 cube (3, H, W) of hot share, glow
+share and flag (``PLANE0..2``), its amplifier's label in ``CCDNBAMP`` and as
+EXTNAME (``IMAGE`` for a primary-HDU image).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .classes import CLUSTER, GLOWING, HOT_PIXEL, label_groups
+from .errors import CcdnbInputError, one_line
+
+#: A pixel is a defect when it is bright in at least this share of the frames ...
+DEFAULT_MIN_SHARE = 0.15
+#: ... and in at least this many frames (short runs).
+DEFAULT_MIN_FRAMES = 3
+#: Hot-pixel groups of at most this many pixels off every defect become clusters.
+MAX_HIT_PIXELS = 2
+PLANES = ("HOTSHARE", "GLOWSHAR", "FLAG")
+
+
+def amplifier_hdu_name(label: str) -> str:
+    """EXTNAME of an amplifier's HDU in a defects file (a primary image gets ``IMAGE``)."""
+    name = label.split(",")[0]
+    return "IMAGE" if name == "PRIMARY" else name
+
+
+@dataclass
+class DefectMap:
+    """Defect shares and flags of every amplifier of one sensor.
+
+    Attributes
+    ----------
+    hot_share, glow_share : dict of str -> ndarray (H, W) float32
+        Per amplifier label (``CCD_A``, ``PRIMARY``, ...): share of the frames
+        counted in which each pixel is bright (hot pixel or cluster), glowing.
+    n_frames : int
+        Frames counted.
+    min_share : float
+    min_frames : int
+    """
+
+    hot_share: dict = field(default_factory=dict)
+    glow_share: dict = field(default_factory=dict)
+    n_frames: int = 0
+    min_share: float = DEFAULT_MIN_SHARE
+    min_frames: int = DEFAULT_MIN_FRAMES
+
+    @property
+    def amplifiers(self) -> list:
+        return list(self.hot_share)
+
+    def _threshold(self) -> float:
+        return max(self.min_share, self.min_frames / max(self.n_frames, 1))
+
+    def flag(self, amplifier: str) -> np.ndarray:
+        """Flags (uint8): HOT_PIXEL for defects, GLOWING for persistent glow, else 0."""
+        threshold = self._threshold() - 1e-9
+        flags = np.zeros(self.hot_share[amplifier].shape, np.uint8)
+        flags[self.glow_share[amplifier] >= threshold] = GLOWING
+        flags[self.hot_share[amplifier] >= threshold] = HOT_PIXEL
+        return flags
+
+    def hot(self, amplifier: str) -> np.ndarray:
+        """Boolean map of the known hot defects of ``amplifier``."""
+        return self.flag(amplifier) == HOT_PIXEL
+
+    def for_image(self, label: str | None, shape) -> np.ndarray:
+        """The hot-defect map of amplifier ``label`` for an image of ``shape``.
+
+        ``label`` None: the map's only amplifier.
+
+        Raises
+        ------
+        CcdnbInputError
+            No amplifier of that name (or None for a map of several), or another shape.
+        """
+        if label is None and len(self.hot_share) == 1:
+            label = self.amplifiers[0]
+        if label not in self.hot_share:
+            raise CcdnbInputError(
+                f"the defect map has no amplifier {label!r} (it has "
+                f"{', '.join(self.amplifiers) or 'none'})" if label is not None else
+                f"the defect map holds amplifiers {', '.join(self.amplifiers)}: "
+                f"name the image's amplifier")
+        flags = self.hot(label)
+        if flags.shape != tuple(shape):
+            raise CcdnbInputError(f"the defect map of {label} is {flags.shape[0]}x{flags.shape[1]}"
+                                  f" pixels; the image is {shape[0]}x{shape[1]}")
+        return flags
+
+    def write(self, path) -> Path:
+        """Write ``defects.fits`` atomically (see the module docstring)."""
+        from astropy.io import fits
+
+        from . import __version__
+        from .io_utils import atomic_path
+
+        primary = fits.PrimaryHDU()
+        primary.header["CCDNBVER"] = (__version__, "ccdnb version")
+        primary.header["CCDNBNFR"] = (int(self.n_frames), "frames counted")
+        primary.header["CCDNBMSH"] = (float(self.min_share), "min share of frames of a defect")
+        primary.header["CCDNBMFR"] = (int(self.min_frames), "min frames of a defect")
+        hdus = [primary]
+        for amp in self.amplifiers:
+            cube = np.stack([self.hot_share[amp], self.glow_share[amp],
+                             self.flag(amp).astype(np.float32)]).astype(np.float32)
+            hdu = fits.ImageHDU(cube, name=amplifier_hdu_name(amp))
+            hdu.header["CCDNBAMP"] = (amp, "amplifier (image HDU label of the frames)")
+            for i, plane in enumerate(PLANES):
+                hdu.header[f"PLANE{i}"] = plane
+            hdu.header["FLAGVALS"] = ("0 none, 1 glowing, 2 hot pixel", "FLAG plane")
+            hdus.append(hdu)
+        path = Path(path)
+        with atomic_path(path, suffix=".fits") as tmp:
+            fits.HDUList(hdus).writeto(tmp)
+        return path
+
+    @classmethod
+    def read(cls, path) -> DefectMap:
+        """Read a ``defects.fits`` written by :meth:`write` (``ccdnb monitor``).
+
+        Raises
+        ------
+        CcdnbInputError
+            A missing or unreadable file, or one that is not a defect map.
+        """
+        from astropy.io import fits
+
+        path = Path(path)
+        if not path.is_file():
+            raise CcdnbInputError(f"{path}: defect map not found")
+        try:
+            with fits.open(path) as hdul:
+                header = hdul[0].header
+                if "CCDNBNFR" not in header:
+                    raise CcdnbInputError(f"{path}: not a ccdnb defect map (no CCDNBNFR)")
+                result = cls(n_frames=int(header["CCDNBNFR"]),
+                             min_share=float(header.get("CCDNBMSH", DEFAULT_MIN_SHARE)),
+                             min_frames=int(header.get("CCDNBMFR", DEFAULT_MIN_FRAMES)))
+                for hdu in hdul[1:]:
+                    data = np.asarray(hdu.data, np.float32)
+                    if data.ndim != 3 or data.shape[0] != len(PLANES):
+                        raise CcdnbInputError(f"{path}: HDU {hdu.name} is not a (3, H, W) "
+                                              f"defect cube")
+                    amp = str(hdu.header.get("CCDNBAMP", hdu.name))
+                    result.hot_share[amp], result.glow_share[amp] = data[0], data[1]
+        except CcdnbInputError:
+            raise
+        except Exception as err:  # truncated or corrupt files
+            raise CcdnbInputError(f"{path}: cannot read the defect map ({one_line(err)})") from None
+        return result
+
+
+class DefectAccumulator:
+    """Counts bright and glowing pixels frame by frame, in constant memory.
+
+    Parameters
+    ----------
+    min_share : float
+    min_frames : int
+        See :class:`DefectMap`.
+    """
+
+    def __init__(self, min_share: float = DEFAULT_MIN_SHARE,
+                 min_frames: int = DEFAULT_MIN_FRAMES):
+        self.min_share, self.min_frames = float(min_share), int(min_frames)
+        self.bright: dict = {}
+        self.glowing: dict = {}
+        self.frames: dict = {}
+
+    def add(self, amplifier: str, bright, glowing) -> None:
+        """Count one frame of ``amplifier``: its bright (:func:`bright_pixels`), glowing pixels."""
+        bright, glowing = np.asarray(bright, bool), np.asarray(glowing, bool)
+        if amplifier not in self.bright:
+            self.bright[amplifier] = np.zeros(bright.shape, np.uint32)
+            self.glowing[amplifier] = np.zeros(bright.shape, np.uint32)
+            self.frames[amplifier] = 0
+        if self.bright[amplifier].shape != bright.shape:
+            raise CcdnbInputError(f"amplifier {amplifier}: frames of different sizes "
+                                  f"({self.bright[amplifier].shape} and {bright.shape})")
+        self.bright[amplifier] += bright
+        self.glowing[amplifier] += glowing
+        self.frames[amplifier] += 1
+
+    def result(self) -> DefectMap:
+        """The :class:`DefectMap` of the frames counted so far."""
+        result = DefectMap(n_frames=max(self.frames.values(), default=0),
+                           min_share=self.min_share, min_frames=self.min_frames)
+        for amp, n in self.frames.items():
+            result.hot_share[amp] = (self.bright[amp] / max(n, 1)).astype(np.float32)
+            result.glow_share[amp] = (self.glowing[amp] / max(n, 1)).astype(np.float32)
+        return result
+
+
+def settle_with_defects(mask, hot_defects, *, max_hit_pixels: int = MAX_HIT_PIXELS) -> np.ndarray:
+    """Settle what one frame cannot: hot pixel or hit, from the run's defect map.
+
+    Parameters
+    ----------
+    mask : ndarray (H, W) uint8
+        A frame's classes.
+    hot_defects : ndarray (H, W) bool
+        Known defects (:meth:`DefectMap.hot`).
+    max_hit_pixels : int
+        Hot-pixel groups of at most this many pixels that touch no defect
+        become clusters; bright groups on a defect with at most this many
+        pixels beside it are all hot (the network's halo around a defect).
+
+    Returns
+    -------
+    ndarray (H, W) uint8
+        A new mask, settled group by group (8-connected groups of hot-pixel
+        or cluster pixels):
+
+        - on a known defect: its pixels on the defect are hot pixels; the rest
+          keep their class (a track crossing a hot column), unless they are at
+          most ``max_hit_pixels`` (a halo around the defect): then they are hot;
+        - off every defect: a hot-pixel group of at most ``max_hit_pixels`` pixels
+          is a cluster (a one- or two-pixel hit); larger ones stay hot (a new defect).
+
+        Background and glowing pixels are left alone: a defect that is off in
+        this frame is not drawn.
+    """
+    mask = np.asarray(mask)
+    hot_defects = np.asarray(hot_defects, bool)
+    out = mask.copy()
+    bright = (mask == HOT_PIXEL) | (mask == CLUSTER)
+    groups, n = label_groups(bright)
+    if n == 0:
+        return out
+    size = np.bincount(groups.ravel(), minlength=n + 1)
+    on = np.bincount(groups[hot_defects & bright], minlength=n + 1)
+    hot_count = np.bincount(groups[mask == HOT_PIXEL], minlength=n + 1)
+    halo = (on > 0) & (size - on <= max_hit_pixels)
+    hit = (on == 0) & (hot_count > 0) & (size <= max_hit_pixels)
+    halo[0] = hit[0] = False
+    out[bright & hot_defects] = HOT_PIXEL
+    out[halo[groups]] = HOT_PIXEL
+    out[hit[groups] & (mask == HOT_PIXEL)] = CLUSTER
+    return out
+
+
+def bright_pixels(mask, image, background, *, sigma: float = 3.0) -> np.ndarray:
+    """Pixels a frame shows as signal: labelled hot pixel or cluster and ``sigma`` above the row
+    pedestal (the network's halo around a bright pixel is not a defect of its own)."""
+    from .normalize import standardize_image
+
+    z = standardize_image(image, background)
+    return ((mask == HOT_PIXEL) | (mask == CLUSTER)) & (z >= sigma)
+
+
+def as_defect_map(defects) -> DefectMap | None:
+    """A :class:`DefectMap` from a map, a ``defects.fits`` path, or None."""
+    if defects is None or isinstance(defects, DefectMap):
+        return defects
+    if isinstance(defects, (str, Path)):
+        return DefectMap.read(defects)
+    raise CcdnbInputError(f"defects: expected a DefectMap or the path of a defects.fits, "
+                          f"got {type(defects).__name__}")
