@@ -18,6 +18,17 @@ simulation's truth calls them background). Where they are rare, as read noise
 alone makes them (3 in 10 million pixels) or as faint point-like events and
 single hot pixels do, every one of them stays under the floor.
 
+A skipper CCD that resolves single electrons (noise 0.1-0.3 e-) carries a field
+of them, dark current and charge collected during readout, up to 3 per pixel:
+every pixel holding one is 3 to 10 sigma and most have a neighbour holding one
+too, yet the field is background (the design's convention). There the floor
+counts electrons instead of sigma: the gain is fitted from the comb of electron
+peaks (:func:`ccdnb.calibration.fit_skipper_gain`, on the network's input
+turned back into sigma), each row's single-electron rate measured, and a pixel
+is kept from background only when it holds more electrons than that rate puts
+in one pixel of a million (:func:`electron_floor`). Fainter groups, clusters
+of a few electrons among them, are the network's call.
+
 The significance is read off the network's input (:func:`ccdnb.normalize.normalize_image`
 maps ``z`` to ``asinh(z / ASINH_SOFTENING)``), so training and prediction share
 the one background estimate.
@@ -26,6 +37,7 @@ the one background estimate.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr
 
 from .classes import BACKGROUND
 from .normalize import ASINH_SOFTENING
@@ -39,6 +51,20 @@ LONE_PIXEL_SIGMA = 10.0
 #: "Common": lone faint significant pixels on more than this share of an image's
 #: pixels (65 in a 256 x 256 image; read noise alone makes 0.02 there).
 LONE_PIXEL_DENSITY = 1e-3
+#: In an electron-resolving image, a pixel is kept from background when the row's
+#: single-electron field puts at least its charge in fewer than this share of pixels.
+FIELD_FALSE_RATE = 1e-6
+#: Electrons per pixel above which a pixel counts as cluster charge, not field, when
+#: the field's rate is measured.
+FIELD_MAX_ELECTRONS = 6
+#: The electron-comb check (:func:`electron_comb`): gains searched in this range of
+#: read-noise sigma (noise 0.31 to 0.03 electrons), the share of charged pixels a comb
+#: must explain, the pixels its teeth must hold, the pixels looked at.
+COMB_GAIN_SIGMA = (3.2, 30.0)
+COMB_MIN_SCORE = 0.3
+COMB_FIRST_TOOTH = 3.0
+COMB_MIN_PIXELS = 30
+FIELD_SAMPLES = 200_000
 
 
 def input_threshold(sigma: float = SIGNAL_SIGMA) -> float:
@@ -89,6 +115,10 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
     normalised = np.asarray(normalised)
     significant = normalised >= input_threshold(sigma)
     lost = significant & (mask == BACKGROUND)
+    if np.count_nonzero(lost) > LONE_PIXEL_DENSITY * lost.size:
+        row_floor = electron_floor(normalised)
+        if row_floor is not None:  # a single-electron field: count electrons
+            lost &= normalised >= row_floor[:, None]
     if lost.any():
         faint = np.nonzero(significant & (normalised < input_threshold(LONE_PIXEL_SIGMA)))
         lone = ~has_neighbour(significant, faint)
@@ -127,3 +157,115 @@ def has_neighbour(flags, where) -> np.ndarray:
             if d_row or d_col:
                 found |= padded[rows + d_row, cols + d_col]
     return found
+
+
+def electron_comb(z, *, max_samples=FIELD_SAMPLES):
+    """Spacing and offset of the single-electron peaks of an image in read-noise sigma.
+
+    A fast check, not a calibration (that is :func:`ccdnb.calibration.fit_skipper_gain`):
+    the charged pixels of an electron-resolving image sit on a comb of peaks one
+    gain apart. For each trial gain ``g`` the pixels within a window of the comb's
+    teeth (``k g``, k = 1 ... 12) are counted against those within the same
+    window of the gaps (``(k + 1/2) g``); a comb gives a strong contrast at its
+    gain (at ``g / 2`` its teeth fall half in gaps, at ``2 g`` every other peak
+    does), the continuous charge of a conventional CCD none at any.
+
+    Parameters
+    ----------
+    z : ndarray
+        Pixel significance above the row pedestals (read-noise sigma); NaN ignored.
+    max_samples : int
+        Pixels used (a strided subsample beyond).
+
+    Returns
+    -------
+    (gain, offset) in read-noise sigma, or None
+        None when no comb stands out: it explains less than :data:`COMB_MIN_SCORE`
+        of the charged pixels, fewer than :data:`COMB_MIN_PIXELS` sit on its
+        teeth, or its one-electron tooth holds fewer than :data:`COMB_FIRST_TOOTH`
+        times the pixels of the gaps beside it
+        (less the zero-charge peak's tail).
+    """
+    values = np.asarray(z, dtype=np.float32).ravel()
+    values = values[:: max(1, values.size // max_samples)]
+    values = np.sort(values[np.isfinite(values)]).astype(np.float64)
+    if values.size < COMB_MIN_PIXELS:
+        return None
+    zero = values[np.abs(values) < 1.5]
+    offset = float(np.median(zero)) if zero.size else 0.0
+    n_zero = zero.size / 0.8664  # the zero-charge peak (a unit Gaussian) in all
+    gains = np.exp(np.arange(np.log(COMB_GAIN_SIGMA[0]), np.log(COMB_GAIN_SIGMA[1]), 0.01))
+    half = np.minimum(0.25 * gains, 1.0)[:, None]
+
+    def in_windows(centres):
+        """Pixels in each window, less what the zero-charge peak's tail puts there."""
+        lo, hi = offset + centres - half, offset + centres + half
+        counts = np.searchsorted(values, hi) - np.searchsorted(values, lo)
+        return counts - n_zero * (ndtr(hi - offset) - ndtr(lo - offset))
+
+    k = np.arange(1, 13)[None, :]
+    teeth = in_windows(gains[:, None] * k)
+    gaps = in_windows(gains[:, None] * (k - 0.5)), in_windows(gains[:, None] * (k + 0.5))
+    # Each tooth against the mean of the gaps on its two sides (a falling spectrum of
+    # continuous charge makes both alike), summed and put over the charged pixels:
+    # about 0.7 at the gain, as much at g / 2 (take the largest such spacing), none at
+    # 2 g or on continuous charge.
+    excess = (teeth - 0.5 * (gaps[0] + gaps[1])).sum(axis=1)
+    charged = (values.size - np.searchsorted(values, offset + 0.5 * gains)
+               - n_zero * ndtr(-0.5 * gains))
+    score = excess / np.maximum(charged, 1.0)
+    first = teeth[:, 0]
+    score[(first < COMB_MIN_PIXELS) | (first < COMB_FIRST_TOOTH * np.maximum(
+        0.5 * (gaps[0][:, 0] + gaps[1][:, 0]), 0.0))] = -1.0
+    good = np.flatnonzero(score >= max(0.85 * score.max(), COMB_MIN_SCORE))
+    if good.size == 0:
+        return None
+    best = int(good[-1])
+    gain = float(gains[best])
+    # Refine: the mean spacing of the pixels of the first few peaks.
+    n = np.round((values - offset) / gain)
+    near = (n >= 1) & (n <= 4) & (np.abs(values - offset - n * gain) < 0.3 * gain)
+    if np.count_nonzero(near) >= COMB_MIN_PIXELS:
+        gain = float(np.sum((values[near] - offset) * n[near]) / np.sum(n[near] ** 2))
+    return gain, offset
+
+
+def electron_floor(normalised):
+    """Per row, the network-input value below which a pixel may be single-electron field.
+
+    Parameters
+    ----------
+    normalised : ndarray, shape (H, W)
+        The network's input (:func:`ccdnb.normalize.normalize_image`).
+
+    Returns
+    -------
+    ndarray of float32, shape (H,), or None
+        None when the image does not resolve single electrons
+        (:func:`electron_comb`). Otherwise, for each row, the input value of
+        ``k - 0.5`` electrons, ``k`` the fewest electrons that the row's field
+        (Poisson; its rate a straight line along the rows through their mean
+        charge in pixels of at most :data:`FIELD_MAX_ELECTRONS`) puts in a pixel
+        with a probability below :data:`FIELD_FALSE_RATE`.
+    """
+    from scipy.special import pdtrc
+
+    x = np.asarray(normalised, dtype=np.float32)
+    z = np.sinh(x) * np.float32(ASINH_SOFTENING)  # back to read-noise sigma
+    comb = electron_comb(z)
+    if comb is None:
+        return None
+    gain, offset = comb
+    electrons = np.clip(np.round((z - offset) / gain), 0, None)
+    field = np.where(electrons <= FIELD_MAX_ELECTRONS, electrons, 0.0)
+    # The field rises slowly along the readout: a straight line through the rows' means
+    # (one row alone holds too few pixels for its rate).
+    rows = np.arange(field.shape[0], dtype=np.float64)
+    per_row = field.mean(axis=1)
+    slope, level = np.polyfit(rows, per_row, 1) if rows.size > 1 else (0.0, per_row[0])
+    rate = np.maximum(level + slope * rows, per_row.mean() * 0.1)
+    k = np.arange(1, 200)
+    # P(N >= k) = pdtrc(k - 1, rate): the first k whose tail is below the false rate
+    tail = pdtrc(k[None, :] - 1, np.maximum(rate, 1e-12)[:, None])
+    fewest = k[np.argmax(tail < FIELD_FALSE_RATE, axis=1)]
+    return np.arcsinh((offset + (fewest - 0.5) * gain) / ASINH_SOFTENING).astype(np.float32)

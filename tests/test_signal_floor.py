@@ -1,9 +1,10 @@
 """No signal lost: pixels at 5 sigma or more never end up as background."""
 
 import numpy as np
+import pytest
 
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
-from ccdnb.normalize import normalize_image
+from ccdnb.normalize import estimate_background, normalize_image
 from ccdnb.signal_floor import (
     SIGNAL_SIGMA,
     best_signal_class,
@@ -78,14 +79,53 @@ def test_lone_faint_pixels_stay_unless_they_are_a_dark_current_population():
                                      signal)
     assert out[20, 20] == CLUSTER and out[40, 40] == CLUSTER and (out[50, 10:12] == CLUSTER).all()
 
+    # The same with 1 % of the pixels holding one electron (6.5 sigma): the image now
+    # resolves electrons, and the floor counts them. The field's electrons, and groups
+    # of one-electron pixels that such a field makes by chance, are the network's call;
+    # three electrons in a pixel (a chance of 2e-7 per pixel here) are kept.
     dark = image.copy()
-    electrons = rng.random(image.shape) < 0.01     # 1 % of pixels hold one electron
+    electrons = rng.random(image.shape) < 0.01
     dark[electrons] += 6.5
-    dark[20, 20], dark[40, 40] = image[20, 20], image[40, 40]
+    dark[20, 20] = image[20, 20]
+    dark[40, 40] = 500.0 + 3 * 6.5
+    dark[60, 30:32] = 500.0 + np.array([3, 4]) * 6.5
     out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), normalize_image(dark),
                                      signal)
-    assert out[40, 40] == CLUSTER and (out[50, 10:12] == CLUSTER).all()
-    assert out[20, 20] == BACKGROUND and np.mean(out[electrons] == CLUSTER) < 0.2
+    assert out[40, 40] == CLUSTER and (out[60, 30:32] == CLUSTER).all()
+    assert out[20, 20] == BACKGROUND and np.mean(out[electrons] == CLUSTER) < 0.01
+
+
+def test_a_dense_single_electron_field_is_left_to_the_network():
+    """A DAMIC-M skipper frame: 0.2 e- noise, 1.5 e-/pixel rising along the readout.
+
+    Most pixels hold an electron and have a neighbour holding one: by the design's
+    convention that field is background, so the floor does not force it to a signal
+    class; a pixel of 15 electrons (no chance in that field) is kept."""
+    from ccdnb.signal_floor import electron_comb
+
+    rng = np.random.default_rng(5)
+    rate = np.linspace(0.8, 2.2, 200)[:, None] * np.ones((200, 300))
+    gain, noise = 1.35, 0.2 * 1.35
+    image = 3000.0 + gain * rng.poisson(rate) + rng.normal(0.0, noise, rate.shape)
+    image[100, 150] += 15 * gain
+    x = normalize_image(image)
+    comb = electron_comb(np.sinh(x) * 2.0)
+    # the comb's spacing is in units of the estimated read noise
+    assert comb is not None
+    assert comb[0] * estimate_background(image).noise == pytest.approx(gain, rel=0.03)
+    signal = np.full(image.shape, CLUSTER, np.uint8)
+    out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), x, signal)
+    assert out[100, 150] == CLUSTER
+    assert np.mean(out == CLUSTER) < 1e-3
+
+
+def test_conventional_images_show_no_electron_comb():
+    from ccdnb.signal_floor import electron_comb
+    from ccdnb.simulation import simulate_image
+
+    for preset in ("damic", "dense", "thesis-balanced", "fe55"):
+        sim = simulate_image(preset, (256, 256), 4)
+        assert electron_comb(np.sinh(normalize_image(sim.image)) * 2.0) is None, preset
 
 
 def test_has_neighbour_agrees_with_the_whole_frame_count():
