@@ -11,8 +11,9 @@ pedestal, :func:`bright_pixels`) and in how many it is labelled glowing.
 - ``hot share``: frames in which the pixel is bright, over the frames counted;
 - ``glow share``: frames in which it is glowing;
 - ``flag``: :data:`ccdnb.classes.HOT_PIXEL` where the hot share reaches
-  ``min_share`` (and at least ``min_frames`` frames), else
-  :data:`ccdnb.classes.GLOWING` where the glow share does, else 0.
+  ``min_share`` (and at least ``min_frames`` frames) and the glow share is
+  not higher, else :data:`ccdnb.classes.GLOWING` where the glow share
+  reaches it, else 0.
 
 :func:`settle_with_defects` then settles one frame's mask: a bright pixel or
 short segment on a known defect is a hot pixel, and a one- or two-pixel "hot
@@ -41,6 +42,9 @@ DEFAULT_MIN_SHARE = 0.15
 DEFAULT_MIN_FRAMES = 3
 #: Hot-pixel groups of at most this many pixels off every defect become clusters.
 MAX_HIT_PIXELS = 2
+#: A bright group on a defect whose other pixels all touch the defect, and are at most
+#: this many, is the network's halo around the defect: hot pixel.
+MAX_HALO_PIXELS = 8
 PLANES = ("HOTSHARE", "GLOWSHAR", "FLAG")
 
 
@@ -82,8 +86,11 @@ class DefectMap:
         """Flags (uint8): HOT_PIXEL for defects, GLOWING for persistent glow, else 0."""
         threshold = self._threshold() - 1e-9
         flags = np.zeros(self.hot_share[amplifier].shape, np.uint8)
-        flags[self.glow_share[amplifier] >= threshold] = GLOWING
-        flags[self.hot_share[amplifier] >= threshold] = HOT_PIXEL
+        hot, glow = self.hot_share[amplifier], self.glow_share[amplifier]
+        flags[glow >= threshold] = GLOWING
+        # a pixel at the bright edge of a glow is sometimes taken for a hot pixel:
+        # a defect is bright more often than it is glowing
+        flags[(hot >= threshold) & (hot >= glow)] = HOT_PIXEL
         return flags
 
     def hot(self, amplifier: str) -> np.ndarray:
@@ -229,8 +236,7 @@ def settle_with_defects(mask, hot_defects, *, max_hit_pixels: int = MAX_HIT_PIXE
         Known defects (:meth:`DefectMap.hot`).
     max_hit_pixels : int
         Hot-pixel groups of at most this many pixels that touch no defect
-        become clusters; bright groups on a defect with at most this many
-        pixels beside it are all hot (the network's halo around a defect).
+        become clusters.
 
     Returns
     -------
@@ -239,14 +245,17 @@ def settle_with_defects(mask, hot_defects, *, max_hit_pixels: int = MAX_HIT_PIXE
         or cluster pixels):
 
         - on a known defect: its pixels on the defect are hot pixels; the rest
-          keep their class (a track crossing a hot column), unless they are at
-          most ``max_hit_pixels`` (a halo around the defect): then they are hot;
+          keep their class (a track crossing a hot column), unless every one of
+          them touches the defect and they are at most :data:`MAX_HALO_PIXELS`
+          (the network's halo around a defect): then they are hot too;
         - off every defect: a hot-pixel group of at most ``max_hit_pixels`` pixels
           is a cluster (a one- or two-pixel hit); larger ones stay hot (a new defect).
 
         Background and glowing pixels are left alone: a defect that is off in
         this frame is not drawn.
     """
+    from scipy import ndimage
+
     mask = np.asarray(mask)
     hot_defects = np.asarray(hot_defects, bool)
     out = mask.copy()
@@ -257,7 +266,10 @@ def settle_with_defects(mask, hot_defects, *, max_hit_pixels: int = MAX_HIT_PIXE
     size = np.bincount(groups.ravel(), minlength=n + 1)
     on = np.bincount(groups[hot_defects & bright], minlength=n + 1)
     hot_count = np.bincount(groups[mask == HOT_PIXEL], minlength=n + 1)
-    halo = (on > 0) & (size - on <= max_hit_pixels)
+    beside = ndimage.binary_dilation(hot_defects, structure=np.ones((3, 3), bool))
+    away = np.bincount(groups[bright & ~beside], minlength=n + 1)
+    # a halo hugs its defect: every pixel off it touches it, and they are few
+    halo = (on > 0) & (away == 0) & (size - on <= MAX_HALO_PIXELS)
     hit = (on == 0) & (hot_count > 0) & (size <= max_hit_pixels)
     halo[0] = hit[0] = False
     out[bright & hot_defects] = HOT_PIXEL

@@ -32,6 +32,11 @@ HDUList in memory, ccdnb.segment(array) one mask.
                    DIR/<stem>.catalog.csv: one row per 8-connected cluster
                    (hdu, extname, cluster, x, y charge-weighted centroid,
                    npix, charge_adu and peak_adu above the row pedestal).
+  --defects REPORT/defects.fits
+                   settle each mask with a run's defect map (ccdnb monitor):
+                   a bright pixel or short segment on a known defect is a hot
+                   pixel, a one- or two-pixel hot pixel off every defect is a
+                   cluster (CCDNBDEF in the header).
 Outputs are written to a temporary name and renamed, so a failure never
 leaves a partial file; an existing output needs --overwrite.
 
@@ -76,6 +81,9 @@ def add_arguments(parser):
     parser.add_argument("--catalog", action="store_true",
                         help="also write the cluster catalog: a CATALOG table in the masks "
                              "file and DIR/<stem>.catalog.csv")
+    parser.add_argument("--defects", default=None, metavar="DEFECTS.FITS",
+                        help="settle the masks with a run's defect map (ccdnb monitor's "
+                             "REPORT/defects.fits)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (default: an existing output is an error)")
     parser.add_argument("--tile", type=_positive_int, default=None, metavar="N",
@@ -122,6 +130,10 @@ def run(args) -> int:
     from ..scaleout import segment_files
 
     check_tiling(args.tile, args.margin, args.batch_size)  # reject a bad tiling up front
+    if args.defects is not None:
+        from ..scaleout import worker_defect_map
+
+        worker_defect_map(args.defects)  # a bad map: one error before any work
 
     def report(result):
         if result.ok:
@@ -135,7 +147,8 @@ def run(args) -> int:
             args.files, args.out_dir, model=args.model or "default", client=client,
             workers=args.workers, progress=not args.quiet, callback=report, runtime=args.runtime,
             probabilities=args.probabilities, catalog=args.catalog, overwrite=args.overwrite,
-            tile=args.tile, margin=args.margin, batch_size=args.batch_size)
+            tile=args.tile, margin=args.margin, batch_size=args.batch_size,
+            defects=args.defects)
     finally:
         if client is not None:
             client.close()

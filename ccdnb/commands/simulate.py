@@ -105,7 +105,7 @@ def _run(args, shape, seed, out) -> int:
     amplifiers = parse_number(args.amplifiers, "--amplifiers", int, 1)
     run = simulate_run(n, shape, seed, n_amplifiers=amplifiers)
     fits_dir = Path(args.fits) if args.fits else out.parent
-    paths = run.write(fits_dir, out.stem, compress=args.compress)
+    paths = run.write(fits_dir, out.stem, compress=args.compress, truth=False)
     truth = run.save_truth(out)
     bad = ", ".join(f"{i} ({kind})" for i, kind in enumerate(run.bad) if kind) or "none"
     print(f"ccdnb simulate: a run of {n} frames of {shape[0]}x{shape[1]} x {amplifiers} "

@@ -104,7 +104,7 @@ def _order_rows(rows) -> list:
     moments = {}
     for row in rows:
         moments.setdefault(row["file"], _parse_time(row.get("date_obs")))
-    timed = all(moments[f] is not None for f in files)
+    timed = bool(files) and all(moments[f] is not None for f in files)
     if timed:
         files.sort(key=lambda f: moments[f])
         start = moments[files[0]]

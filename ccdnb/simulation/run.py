@@ -167,8 +167,9 @@ class SimulatedRun:
             images.append(sim)
         return images
 
-    def write(self, out_dir, stem: str = "frame", *, compress: bool = False) -> list:
-        """Write every frame as ``out_dir/<stem>_NNNN.fits`` and the truth as ``truth.npz``.
+    def write(self, out_dir, stem: str = "frame", *, compress: bool = False,
+              truth: bool = True) -> list:
+        """Write every frame as ``out_dir/<stem>_NNNN.fits`` and (``truth``) ``truth.npz``.
 
         Returns
         -------
@@ -191,7 +192,8 @@ class SimulatedRun:
                         hdu.header["DATE-OBS"] = (self.date_obs(i), "start of the exposure (UTC)")
                         hdu.header["EXPTIME"] = (float(self.params["exposure_s"]), "[s] exposure")
             paths.append(path)
-        self.save_truth(out_dir / "truth.npz")
+        if truth:
+            self.save_truth(out_dir / "truth.npz")
         return paths
 
     def save_truth(self, path) -> Path:

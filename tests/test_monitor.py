@@ -1,0 +1,186 @@
+"""``ccdnb monitor`` / ``ccdnb.monitor``: a run into a table, defect map, outliers and a report."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+import ccdnb
+from ccdnb.classes import HOT_PIXEL
+from ccdnb.cli import main
+from ccdnb.defects import DefectMap
+from ccdnb.simulation.run import simulate_run
+
+
+@pytest.fixture(scope="module")
+def run_files(tmp_path_factory):
+    """12 frames of two 96x96 amplifiers with many defects and one noise-jump frame."""
+    folder = tmp_path_factory.mktemp("run")
+    run = simulate_run(12, 96, seed=8, n_amplifiers=2, defect_pixels=40.0,
+                       defect_segments=15.0, defect_columns=5.0, intermittent_share=0.0)
+    return run, run.write(folder / "frames", "f")
+
+
+@pytest.fixture(scope="module")
+def report(run_files, tmp_path_factory):
+    _, files = run_files
+    return ccdnb.monitor(files[0].parent, tmp_path_factory.mktemp("r") / "report",
+                         progress=False)
+
+
+def test_the_report_holds_the_table_defects_outliers_and_html(run_files, report):
+    run, files = run_files
+    out = report.report_dir
+    rows = list(csv.DictReader(open(out / "frames.csv")))
+    assert len(rows) == 12 * 2 and {r["amplifier"] for r in rows} == {"CCD_A", "CCD_B"}
+    assert [int(r["frame"]) for r in rows[::2]] == list(range(12))
+    assert len(Table.read(out / "frames.fits")) == 24
+    first = rows[0]
+    for column in ("time", "pedestal_adu", "read_noise_adu", "rate_e_per_pix",
+                   "rate_slope_per_krow", "rate_method", "share_glowing", "hot_pixels",
+                   "hot_columns", "glow_pixels", "clusters", "clusters_per_mpix",
+                   "clusters_per_mpix_hour", "cluster_energy_kev"):
+        assert column in first
+    assert first["rate_method"] == "mean charge / GAIN header"
+    assert float(first["pedestal_adu"]) == pytest.approx(run.pedestal(0), abs=3)
+    assert float(first["read_noise_adu"]) == pytest.approx(run.read_noise(0), rel=0.1)
+    # time from DATE-OBS, exposure from EXPTIME: a rate per hour
+    assert float(rows[2]["time_h"]) == pytest.approx((3600 + 60) / 3600)
+    assert float(first["clusters_per_mpix_hour"]) == pytest.approx(
+        float(first["clusters_per_mpix"]))
+    with fits.open(out / "defects.fits") as hdul:
+        assert [h.name for h in hdul[1:]] == ["CCD_A", "CCD_B"]
+        assert hdul[1].data.shape == (3, 96, 96)
+    dmap = DefectMap.read(out / "defects.fits")
+    for k, amp in enumerate(("CCD_A", "CCD_B")):
+        truth = run.defect_pixels(k)
+        found = dmap.hot(amp)
+        assert (found & truth).sum() >= 0.95 * truth.sum()
+        assert (found & ~truth).sum() <= 0.02 * found.sum()
+    outliers = list(csv.DictReader(open(out / "outliers.csv")))
+    bad = run.bad.index("noise jump")
+    assert {int(o["frame"]) for o in outliers} == {bad}
+    assert all("noise jump" in o["reason"] for o in outliers)
+    page = (out / "report.html").read_text()
+    assert 'src="trends.png"' in page and 'src="defects.png"' in page
+    assert (out / "trends.png").stat().st_size > 1000 and (out / "defects.png").is_file()
+
+
+def test_a_rerun_skips_the_frames_that_are_done(run_files, report):
+    _, files = run_files
+    stamps = {p: p.stat().st_mtime_ns for p in (report.report_dir / "masks").iterdir()}
+    again = ccdnb.monitor(files, report.report_dir, progress=False)
+    assert len(again.summary.skipped) == 12 and again.summary.ok
+    assert {p: p.stat().st_mtime_ns for p in (report.report_dir / "masks").iterdir()} == stamps
+    assert len(again.rows) == len(report.rows)
+
+
+def test_masks_of_ccdnb_predict_and_rewritten_masks(run_files, report, tmp_path):
+    _, files = run_files
+    assert main(["predict", *map(str, files[:4]), "--out-dir", str(tmp_path / "m"),
+                 "--quiet"]) == 0
+    from_masks = ccdnb.monitor(files[:4], tmp_path / "r", masks=tmp_path / "m", progress=False)
+    share = [r["share_cluster"] for r in from_masks.rows]
+    assert share == [r["share_cluster"] for r in report.rows[:8]]
+    settled = ccdnb.monitor(files[:4], tmp_path / "r2", masks=tmp_path / "m",
+                            rewrite_masks=True, progress=False, min_frames=2)
+    with fits.open(tmp_path / "r2" / "masks" / "f_0000.masks.fits") as hdul:
+        assert hdul[1].header["CCDNBDEF"] and hdul[1].data.shape == (96, 96)
+    # predict --defects settles the same way as the monitor's rewrite
+    defects = str(tmp_path / "r2" / "defects.fits")
+    assert main(["predict", str(files[0]), "--out-dir", str(tmp_path / "p"), "--quiet",
+                 "--defects", defects]) == 0
+    with fits.open(tmp_path / "p" / "f_0000.masks.fits") as a, \
+            fits.open(tmp_path / "r2" / "masks" / "f_0000.masks.fits") as b:
+        assert np.array_equal(a[1].data, b[1].data) and a[1].header["CCDNBDEF"]
+    seg = ccdnb.Segmenter(defects=defects)
+    image = fits.getdata(files[0], 1)
+    mask = seg.segment(image, amplifier="CCD_A")
+    assert np.array_equal(mask, fits.getdata(tmp_path / "p" / "f_0000.masks.fits", 1))
+    assert (mask[settled.defect_map.hot("CCD_A")] != 3).all()
+    with pytest.raises(ccdnb.CcdnbInputError, match="name the image's amplifier"):
+        seg.segment(image)
+
+
+def test_one_bad_file_costs_only_itself_and_bad_options_are_one_line(run_files, tmp_path,
+                                                                     capsys):
+    _, files = run_files
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(files[0].read_bytes()[:5000])
+    code = main(["monitor", str(cut), *map(str, files[:3]), "--out-dir", str(tmp_path / "r"),
+                 "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 2 and "ccdnb: error: " in captured.err and "cut.fits" in captured.err
+    rows = list(csv.DictReader(open(tmp_path / "r" / "frames.csv")))
+    assert len(rows) == 3 * 2 and "cut.fits" not in {r["file"] for r in rows}
+    assert "cut.fits" in (tmp_path / "r" / "report.html").read_text()
+    assert main(["monitor", str(files[0]), "--out-dir", str(tmp_path / "x"),
+                 "--gain", "-1"]) == 2
+    assert main(["monitor", str(tmp_path / "empty"), "--out-dir", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err
+    assert "--gain '-1'" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_killed_worker_is_retried_and_every_frame_is_written_once(run_files, tmp_path):
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    _, files = run_files
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    client = Client(cluster)
+    killed = []
+
+    def kill_one(result):  # the first frame done: kill the worker that did it, mid-run
+        if not killed:
+            pid = int(result.worker.rsplit(":", 1)[1])
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    try:
+        result = ccdnb.monitor(files, tmp_path / "r", client=client, progress=False,
+                               callback=kill_one)
+    finally:
+        client.close()
+        cluster.close()
+    assert killed and result.summary.ok and len(result.summary.written) == 12
+    assert len({r.index for r in result.summary.results}) == 12
+    assert sorted(p.name for p in (tmp_path / "r" / "masks").iterdir()) == sorted(
+        f"f_{i:04d}.masks.fits" for i in range(12))  # no temporary file left
+    assert len(result.rows) == 24 and len({(r["file"], r["amplifier"]) for r in result.rows}) == 24
+
+
+def test_memory_stays_flat_over_many_frames(tmp_path):
+    # in a fresh process: the peak RSS of this one depends on the tests before
+    code = textwrap.dedent(f"""
+        import resource, ccdnb
+        from ccdnb.simulation.run import simulate_run
+        files = simulate_run(60, 128, seed=3).write({str(tmp_path / 'f')!r}, 'f')
+        peaks = {{}}
+        def note(result):
+            peaks[len(peaks) + 1] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        ccdnb.monitor(files, {str(tmp_path / 'r')!r}, progress=False, callback=note)
+        print(peaks[15], peaks[60])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    after_15, after_60 = map(int, out)
+    assert after_60 <= 1.10 * after_15
+
+
+def test_settling_turns_defect_clusters_into_hot_pixels(report):
+    hot = report.defect_map.hot("CCD_A")
+    with fits.open(report.paths["masks"] / "f_0000.masks.fits") as hdul:
+        raw = np.asarray(hdul[1].data)
+    from ccdnb.defects import settle_with_defects
+
+    settled = settle_with_defects(raw, hot)
+    assert (settled[hot & (raw > 1)] == HOT_PIXEL).all()
