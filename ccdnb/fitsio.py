@@ -56,6 +56,7 @@ from . import __version__
 from .classes import CLASS_NAMES
 from .errors import CcdnbInputError, one_line
 from .io_utils import atomic_outputs  # noqa: F401  (the one atomic writer; re-exported)
+from .skipper_raw import AVERAGED_KEYWORD, average_raw_samples
 
 #: Suffixes stripped (case-insensitively) from an input name to form ``<stem>``.
 FITS_SUFFIXES = (".fits", ".fit", ".fts")
@@ -210,12 +211,16 @@ def _read_hdu(hdu, index: int, path: Path):
         raise CcdnbInputError(f"{path}: {where} holds {what} of shape {data.shape}; "
                               f"expected 2-D images (split cubes into 2-D HDUs)")
     pixels = data.astype(np.float32)
+    # A raw skipper image (NSAMP samples per pixel along the row) is averaged first.
+    pixels, nsamp = average_raw_samples(pixels, hdu.header, where=f"{path}: {where}")
     n_nonfinite = int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
     if n_nonfinite == pixels.size:
         raise CcdnbInputError(f"{path}: {where} has no finite pixel (all NaN/inf)")
     compressed = isinstance(hdu, fits.CompImageHDU)
-    image = FitsImage(index, extname, extver, pixels, hdu.header.copy(), n_nonfinite,
-                      compressed)
+    header = hdu.header.copy()
+    if nsamp > 1:
+        header[AVERAGED_KEYWORD] = (nsamp, "ccdnb averaged this many samples per pixel")
+    image = FitsImage(index, extname, extver, pixels, header, n_nonfinite, compressed)
     kind = "compressed image" if compressed else "image"
     return HduSummary(index, extname, extver, kind, image.header), image
 
