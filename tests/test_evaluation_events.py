@@ -221,3 +221,30 @@ def test_false_clusters_on_background_leave_out_clusters_on_other_objects():
     pred[0, 0, 10] = CLUSTER      # alone on background: false, a fake
     assert events.false_cluster_components(pred, instances, objects) == 2
     assert events.false_cluster_components(pred, instances, objects, on_background_only=True) == 1
+
+
+def test_false_clusters_of_two_pixels_or_more():
+    pred, instances, objects = scene()
+    pred[0, 0, 10] = CLUSTER                # one pixel alone: a single electron's size
+    pred[0, 9, 0] = pred[0, 10, 1] = CLUSTER  # two diagonal neighbours: one group
+    assert events.false_cluster_components(pred, instances, objects) == 2
+    assert events.false_cluster_components(pred, instances, objects, min_pixels=2) == 1
+    # a group touching a true cluster is never false, however large
+    assert events.false_cluster_components(pred, instances, objects, min_pixels=3) == 0
+
+
+def test_electron_efficiency_table_bins_whole_electrons_with_kev_beside():
+    # 2, 4.6 (-> 5), 9, 10 and 1500 electrons, at 3.77 eV each
+    energy_kev = np.array([2, 4.6, 9, 10, 1500]) * 3.77e-3
+    found = np.array([True, False, True, True, False])
+    rows = {r["bin"]: r for r in events.electron_efficiency_table(found, energy_kev)}
+    assert list(rows) == ["0-1", "2-4", "5-9", "10-99", "100-999", ">=1000"]
+    assert (rows["2-4"]["n"], rows["2-4"]["found"]) == (1, 1)
+    assert (rows["5-9"]["n"], rows["5-9"]["found"]) == (2, 1)
+    assert rows["10-99"]["low_kev"] == pytest.approx(0.0377)
+    assert rows[">=1000"]["efficiency"] == 0.0 and rows["0-1"]["n"] == 0
+    table = list(rows.values())
+    assert events.band_efficiency(table, 2, 10) == {"n": 3, "found": 2, "efficiency": 2 / 3}
+    assert events.band_efficiency(table, 10)["n"] == 2
+    with pytest.raises(ValueError, match="straddles"):
+        events.band_efficiency(table, 3, 10)

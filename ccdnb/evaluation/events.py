@@ -45,6 +45,12 @@ SIGNIFICANCE_BINS = (0.0, 3.0, 5.0, 10.0, 100.0, np.inf)
 #: Edges of the energy bins (keV) of the cluster efficiency.
 ENERGY_BINS_KEV = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, np.inf)
 
+#: Edges of the charge bins (whole electrons) of :func:`electron_efficiency_table`:
+#: below 2, 2-4, 5-9, 10-99, 100-999 and 1000 electrons or more.
+ELECTRON_BINS = (0, 2, 5, 10, 100, 1000, np.inf)
+#: Energy to make one electron-hole pair in silicon (eV), as the simulation uses.
+EV_PER_ELECTRON = 3.77
+
 #: Pseudo-kinds of :func:`kind_efficiency_table`: every cluster, clusters on glow
 #: and clusters crossing a hot pixel (the objects table's ``on`` field).
 ALL_KINDS = "all"
@@ -263,7 +269,82 @@ def select_efficiency(rows, kind, low=0.0, high=np.inf) -> dict:
             "efficiency_any": k_any / n if n else np.nan}
 
 
-def false_cluster_components(pred, instances, objects, *, on_background_only=False) -> int:
+def electron_bin_name(low, high) -> str:
+    """``"2-4"`` for the whole-electron bin ``[2, 5)``, ``">=1000"`` for ``[1000, inf)``."""
+    if not np.isfinite(high):
+        return f">={low:g}"
+    return f"{low:g}-{high - 1:g}"
+
+
+def electron_efficiency_table(found, energy_kev, edges=ELECTRON_BINS) -> list[dict]:
+    """Detection efficiency per bin of charge in whole electrons, with the keV beside.
+
+    At skipper noise every electron is many read-noise sigma, so bins of peak
+    significance say little; a skipper experiment bins its clusters by charge.
+
+    Parameters
+    ----------
+    found : array_like of bool
+        One flag per cluster (e.g. from :func:`cluster_detection`).
+    energy_kev : array_like of float
+        The clusters' deposited energy (the objects table's ``energy_kev``),
+        turned into electrons at :data:`EV_PER_ELECTRON` and rounded to whole
+        electrons.
+    edges : sequence of float
+        Bin edges in electrons, increasing; bin ``i`` holds ``edges[i] <= n <
+        edges[i+1]`` (``[2, 5)`` is the bin ``"2-4"``).
+
+    Returns
+    -------
+    list of dict
+        Rows of :func:`efficiency_table` (``low``, ``high`` in electrons, ``n``,
+        ``found``, ``efficiency``, ``error``), each with ``bin`` (its name, e.g.
+        ``"5-9"``) and ``low_kev``, ``high_kev`` (the edges in keV).
+    """
+    electrons = np.rint(np.asarray(energy_kev, dtype=np.float64) * 1000.0 / EV_PER_ELECTRON)
+    rows = efficiency_table(found, electrons, edges)
+    for row in rows:
+        row["bin"] = electron_bin_name(row["low"], row["high"])
+        row["low_kev"] = row["low"] * EV_PER_ELECTRON / 1000.0
+        row["high_kev"] = row["high"] * EV_PER_ELECTRON / 1000.0
+    return rows
+
+
+def band_efficiency(rows, low=-np.inf, high=np.inf) -> dict:
+    """Sum the bins of an efficiency table that lie inside ``[low, high)``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`efficiency_table` or :func:`electron_efficiency_table`
+        (or their JSON form, ``high`` ``None`` for infinity).
+    low, high : float
+        The band; it must be made of whole bins.
+
+    Returns
+    -------
+    dict
+        ``n``, ``found`` and ``efficiency`` (NaN when ``n`` is 0).
+
+    Raises
+    ------
+    ValueError
+        A bin straddles ``low`` or ``high``.
+    """
+    n = k = 0
+    for row in rows:
+        r_low = float(row["low"])
+        r_high = np.inf if row["high"] is None else float(row["high"])
+        if r_low >= low and r_high <= high:
+            n += row["n"]
+            k += row["found"]
+        elif r_high > low and r_low < high:
+            raise ValueError(f"bin [{r_low:g}, {r_high:g}) straddles [{low:g}, {high:g})")
+    return {"n": n, "found": k, "efficiency": k / n if n else np.nan}
+
+
+def false_cluster_components(pred, instances, objects, *, on_background_only=False,
+                             min_pixels=1) -> int:
     """Count predicted cluster components that touch no true cluster footprint.
 
     Parameters
@@ -275,11 +356,15 @@ def false_cluster_components(pred, instances, objects, *, on_background_only=Fal
         Count only the components that touch no true object of any class
         (fakes made of noise or unlabelled charge), leaving out clusters
         predicted on hot pixels or glow (class confusions).
+    min_pixels : int
+        Count only components of at least this many pixels (2: leave out
+        single pixels, which a single-electron field makes by itself).
 
     Returns
     -------
     int
-        Connected components (8-connectivity) of ``pred == CLUSTER`` with no pixel
+        Connected components (8-connectivity) of ``pred == CLUSTER`` of at least
+        ``min_pixels`` pixels with no pixel
         on or next to (8-neighbour) a true cluster footprint (with
         ``on_background_only``: any true object's footprint), summed over images.
         "Next to" keeps a prediction that spills one pixel beyond the 1-sigma
@@ -299,8 +384,10 @@ def false_cluster_components(pred, instances, objects, *, on_background_only=Fal
         else:
             truth = np.isin(instances[image], clusters["id"][clusters["image"] == image])
         near_truth = ndimage.binary_dilation(truth, structure=EIGHT_CONNECTED)
-        touched = np.unique(components[near_truth])
-        total += n - int(np.count_nonzero(touched))
+        counted = np.bincount(components.ravel(), minlength=n + 1) >= min_pixels
+        counted[0] = False
+        counted[components[near_truth]] = False
+        total += int(np.count_nonzero(counted))
     return total
 
 
