@@ -481,8 +481,8 @@ def process_files(files, out_dir, task, *, model=DEFAULT_MODEL_NAME, client=None
     task : PredictTask or alike
         What to do with one file (see :class:`PredictTask`).
     skip_done : bool
-        A file whose outputs (``task.outputs``) all exist is not redone: its
-        result is ``skipped``, as written.
+        A file whose outputs (``task.outputs``) all exist, none older than the
+        file, is not redone: its result is ``skipped``, as written.
     **options
         Passed to ``task.run``.
 
@@ -517,7 +517,7 @@ def process_files(files, out_dir, task, *, model=DEFAULT_MODEL_NAME, client=None
     if skip_done:
         for index, name in enumerate(files):
             outputs = task.outputs(name, out_dir)
-            if index not in duplicates and all(Path(o).exists() for o in outputs):
+            if index not in duplicates and _done(name, outputs):
                 done_before[index] = FileResult(index, name, output=str(outputs[0]),
                                                 worker=_process_name(), skipped=True)
     todo = [i for i in range(len(files)) if i not in duplicates and i not in done_before]
@@ -539,6 +539,15 @@ def process_files(files, out_dir, task, *, model=DEFAULT_MODEL_NAME, client=None
                          workers, progress, record, runtime, task)
     summary.wall_s = time.perf_counter() - start
     return summary
+
+
+def _done(in_path, outputs) -> bool:
+    """Every output exists and is not older than the input (a rewritten input is redone)."""
+    try:
+        made = os.stat(in_path).st_mtime_ns
+        return all(os.stat(o).st_mtime_ns >= made for o in outputs)
+    except OSError:
+        return False
 
 
 def _record_settled(settled, files, record):

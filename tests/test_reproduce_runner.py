@@ -1,14 +1,18 @@
 """The papermill chain: selection, failure reporting, clean notebooks, the smoke run."""
 
 import ast
+import hashlib
 import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
+import ccdnb
 from ccdnb import cli
 from ccdnb.errors import CcdnbInputError
+from ccdnb.reproduce.manifest import MANIFEST_NAME
 from ccdnb.reproduce.profiles import NOTEBOOKS, PROFILES
 from ccdnb.reproduce.runner import (
     REPO_ROOT,
@@ -26,8 +30,8 @@ def test_select_notebooks_by_number_and_name():
     assert select_notebooks(None) == list(NOTEBOOKS)
     assert select_notebooks("05,04") == ["04_train", "05_evaluate"]
     assert select_notebooks(["1", "06_damic_inference"]) == ["01_simulate", "06_damic_inference"]
-    with pytest.raises(CcdnbInputError, match="07"):
-        select_notebooks("07")
+    with pytest.raises(CcdnbInputError, match="08"):
+        select_notebooks("08")
 
 
 def _write_notebook(path: Path, cells: list[str]) -> None:
@@ -87,11 +91,19 @@ def test_committed_notebook_is_clean_and_takes_the_profile_parameters(name):
     assert _parameter_names(nb) == expected
 
 
-@pytest.mark.slow
-def test_smoke_profile_runs_the_whole_chain(tmp_path):
+@pytest.fixture(scope="module")
+def smoke_chain(tmp_path_factory):
+    """One run of the smoke profile's whole chain, shared by the tests below."""
+    root = tmp_path_factory.mktemp("smoke")
     lines = []
-    runs = run_pipeline("smoke", run_dir=tmp_path / "run", figures_dir=tmp_path / "figures",
+    runs = run_pipeline("smoke", run_dir=root / "run", figures_dir=root / "figures",
                         log=lines.append)
+    return root, runs, lines
+
+
+@pytest.mark.slow
+def test_smoke_profile_runs_the_whole_chain(smoke_chain):
+    tmp_path, runs, lines = smoke_chain
     assert [r.notebook for r in runs] == list(NOTEBOOKS)
     assert len(lines) == len(NOTEBOOKS) and all(" s" in ln for ln in lines)
     run = tmp_path / "run"
@@ -113,6 +125,47 @@ def test_smoke_profile_runs_the_whole_chain(tmp_path):
         "tuned, imbalanced set", "raised cluster weight", "balanced set"}
     timings = json.loads((run / "timings.json").read_text())
     assert set(timings["seconds"]) == set(NOTEBOOKS)
+
+
+@pytest.mark.slow
+def test_smoke_manifest_records_provenance_hashes_and_times(smoke_chain):
+    tmp_path, runs, _ = smoke_chain
+    figures = tmp_path / "figures"
+    manifest = json.loads((figures / MANIFEST_NAME).read_text())
+    made_by = manifest["provenance"]
+    assert made_by["profile"] == "smoke" and made_by["ccdnb_version"] == ccdnb.__version__
+    assert len(made_by["commit"]) == 40 and isinstance(made_by["dirty"], bool)  # a checkout
+    assert made_by["machine"]["cpu"] and made_by["machine"]["cores"] >= 1
+    assert {"python", "tensorflow", "keras", "numpy"} <= set(made_by["versions"])
+    # every output but the manifest, with the hash of its bytes
+    outputs = manifest["outputs"]
+    assert set(outputs) == {p.name for p in figures.iterdir()} - {MANIFEST_NAME}
+    name = "05_classification_report.txt"
+    assert outputs[name] == hashlib.sha256((figures / name).read_bytes()).hexdigest()
+    assert manifest["notebooks_run"] == list(NOTEBOOKS)
+    seconds = manifest["timings"]["seconds"]
+    assert seconds == {r.notebook: round(r.seconds, 1) for r in runs}
+    assert "differ" in manifest["timings"]["note"]
+
+
+@pytest.mark.slow
+def test_smoke_chain_twice_gives_the_same_model_and_outputs(smoke_chain, tmp_path):
+    import keras
+
+    first, _, _ = smoke_chain
+    run_pipeline("smoke", run_dir=tmp_path / "run", figures_dir=tmp_path / "figures",
+                 log=lambda line: None)
+    outputs = [json.loads((root / "figures" / MANIFEST_NAME).read_text())["outputs"]
+               for root in (first, tmp_path)]
+    assert list(outputs[0]) == list(outputs[1])
+    differ = sorted(name for name in outputs[0] if outputs[0][name] != outputs[1][name])
+    assert not differ, f"outputs differ between two runs: {differ}"
+    # the same model, bit for bit (the .keras file itself records when it was saved)
+    weights = [keras.saving.load_model(root / "run/model/model.keras", compile=False).get_weights()
+               for root in (first, tmp_path)]
+    assert len(weights[0]) == len(weights[1])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_each_profile_writes_its_own_figures_folder():

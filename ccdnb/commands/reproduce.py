@@ -9,7 +9,7 @@ from ..reproduce.profiles import DEFAULT_PROFILE, PROFILES
 
 HELP = "run the notebooks 01..06 headless (papermill) and regenerate figures/<profile>/"
 DESCRIPTION = """\
-Run notebooks/01_simulate .. 06_damic_inference in order with papermill.
+Run notebooks/01_simulate .. 07_monitor in order with papermill.
 
 Profiles: smoke (seconds to minutes; what the tests run), quick (default: a
 useful model on a 2-core CPU in ~20 min), thesis (the thesis's sizes: 200

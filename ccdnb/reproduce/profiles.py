@@ -16,6 +16,8 @@ Run-directory layout (the contract between notebooks):
     written by 05 (per-image predictions, tables).
 ``inference/``
     written by 06 (the FITS frame, its ``.masks.fits``, catalog).
+``monitor/``
+    written by 07 (a simulated run's frames, and its report from ``ccdnb.monitor``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ NOTEBOOKS = (
     "04_train",
     "05_evaluate",
     "06_damic_inference",
+    "07_monitor",
 )
 
 #: Profile name -> notebook name -> parameters. Keep the keys in step with
@@ -47,6 +50,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "06_damic_inference": dict(fits_path="", frame_shape=[128, 192], n_amplifiers=2,
                                    frame_seed=2020, tile_size=64, margin=16, section_size=64,
                                    class_of_interest="cluster", model="run"),
+        "07_monitor": dict(n_frames=8, frame_size=128, n_amplifiers=1, run_seed=17,
+                           model="default"),
     },
     "quick": {
         "01_simulate": dict(train_preset="thesis", test_preset="thesis", n_train=400, n_test=42,
@@ -60,6 +65,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "06_damic_inference": dict(fits_path="", frame_shape=[1024, 1024], n_amplifiers=4,
                                    frame_seed=2020, tile_size=256, margin=32, section_size=256,
                                    class_of_interest="cluster", model="default"),
+        "07_monitor": dict(n_frames=50, frame_size=512, n_amplifiers=1, run_seed=21,
+                           model="default"),
     },
     "thesis": {
         "01_simulate": dict(train_preset="thesis-balanced", test_preset="thesis", n_train=200,
@@ -79,6 +86,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "06_damic_inference": dict(fits_path="", frame_shape=[4096, 4096], n_amplifiers=4,
                                    frame_seed=2020, tile_size=256, margin=32, section_size=256,
                                    class_of_interest="cluster", model="run"),
+        "07_monitor": dict(n_frames=50, frame_size=512, n_amplifiers=2, run_seed=21,
+                           model="default"),
     },
 }
 
