@@ -165,6 +165,44 @@ def plot_truth_and_prediction(image, truth, prediction, *, title="", panel_size=
     return fig
 
 
+def plot_frame_truth_and_prediction(images, truths, predictions, *, titles=None,
+                                    panel_size=3.6):
+    """Every amplifier of a frame: its image, true label and predicted label in one row.
+
+    Parameters
+    ----------
+    images : sequence of ndarray (H, W)
+        Raw ADU images, one per amplifier.
+    truths, predictions : sequence of ndarray of int (H, W)
+        True and predicted class masks, in the same order.
+    titles : sequence of str, optional
+        One per amplifier (e.g. the EXTNAMEs).
+    panel_size : float
+        Inches per panel's width.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    titles = list(titles) if titles is not None else [f"{k}" for k in range(len(images))]
+    aspect = np.shape(images[0])[0] / np.shape(images[0])[1]
+    fig, axes = plt.subplots(len(images), 3, squeeze=False,
+                             figsize=(3 * panel_size, len(images) * (aspect * panel_size + 0.9)))
+    for row, (image, truth, prediction, title) in enumerate(zip(images, truths, predictions,
+                                                                titles)):
+        show_image(axes[row, 0], image)
+        axes[row, 0].set_title(f"{title} image (zscale)")
+        for ax, label, name in ((axes[row, 1], truth, "truth"),
+                                (axes[row, 2], prediction, "prediction")):
+            show_label(ax, label)
+            ax.set_title(f"{title} {name}")
+            _legend_below(ax, label)
+    fig.tight_layout()
+    return fig
+
+
 def plot_sections(image, label, sections, *, cls=None, max_sections=8, ncols=4,
                   panel_size=2.6):
     """The given sections, image above label, with true pixel coordinates on the axes.
