@@ -2,7 +2,9 @@
 
 Each notebook gets ``run_dir``, ``figures_dir``, ``profile`` and its entry of
 :data:`ccdnb.reproduce.profiles.PROFILES`; executed copies land in ``run_dir/notebooks``,
-never over the sources.
+never over the sources. A run that succeeds writes ``figures_dir/manifest.json``
+(:mod:`ccdnb.reproduce.manifest`: commit, machine, versions, a hash of every
+output, times per notebook).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable, Iterable
 
 from ..errors import CcdnbInputError
 from ..io_utils import redirect_stderr_fd, write_json_atomic
+from .manifest import provenance, write_manifest
 from .profiles import NOTEBOOKS, notebook_parameters
 
 #: The repository root when ccdnb is installed from a checkout (``pip install -e .``).
@@ -116,6 +119,7 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
     Returns
     -------
     list of NotebookRun
+        Also written, with the hashes of the outputs, to ``figures_dir/manifest.json``.
 
     Raises
     ------
@@ -135,6 +139,7 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
     executed_dir = run_dir / "notebooks"
     executed_dir.mkdir(parents=True, exist_ok=True)
     figures_dir.mkdir(parents=True, exist_ok=True)
+    made_by = provenance(profile, REPO_ROOT)  # before the run: its outputs must not count as edits
 
     runs = []
     for name in select_notebooks(only):
@@ -161,6 +166,7 @@ def run_pipeline(profile: str, *, run_dir: str | Path | None = None,
         log(f"{name:<20} {seconds:7.1f} s")
         runs.append(NotebookRun(name, seconds, executed))
     _record_timings(run_dir, profile, runs)
+    write_manifest(figures_dir, made_by, {r.notebook: r.seconds for r in runs})
     return runs
 
 

@@ -1,0 +1,158 @@
+"""The manifest of a figures folder: what made its files, and a hash of each.
+
+Every reproduction writes ``figures/<profile>/manifest.json``:
+
+- ``provenance``: the commit (``git describe`` and the full hash; ``"unknown"``
+  outside a git checkout), whether the checkout had uncommitted changes when the
+  run started (``figures/`` itself aside, since a run rewrites it), the ccdnb
+  version, the profile, the machine (CPU model, cores) and the versions of
+  Python and the packages the results depend on;
+- ``outputs``: the SHA-256 of every file in the folder, by name;
+- ``timings``: seconds per notebook. Times differ from run to run and machine to
+  machine; the other sections do not (on one machine, the same profile and
+  seeds give the same bytes), so compare ``outputs`` between runs, not the
+  whole file.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from ..io_utils import write_json_atomic
+
+MANIFEST_NAME = "manifest.json"
+
+#: Packages whose versions can change the figures (recorded in the manifest).
+KEY_PACKAGES = ("tensorflow", "keras", "numpy", "scipy", "matplotlib", "imgaug", "astropy")
+
+TIMINGS_NOTE = ("wall-clock seconds per notebook on the machine named above; they differ "
+                "from run to run and between machines, the hashes do not")
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    """Output of ``git -C repo args`` (stripped), or None when git or the checkout is missing."""
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_state(repo) -> dict:
+    """The checkout's commit and whether it has uncommitted changes.
+
+    Parameters
+    ----------
+    repo : path
+        A folder inside the checkout.
+
+    Returns
+    -------
+    dict
+        ``commit`` (full hash), ``describe`` (``git describe --always --dirty``)
+        and ``dirty`` (bool; changes under ``figures/`` do not count, a
+        reproduction rewrites them). ``"unknown"`` and None outside a git checkout.
+    """
+    repo = Path(repo)
+    commit = _git(repo, "rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": "unknown", "describe": "unknown", "dirty": None}
+    status = _git(repo, "status", "--porcelain", "--", ".", ":(exclude)figures")
+    return {"commit": commit,
+            "describe": _git(repo, "describe", "--always", "--tags") or commit[:12],
+            "dirty": None if status is None else bool(status)}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":", 1)[0].strip() in ("model name", "Model", "cpu model"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info() -> dict:
+    """CPU model, the cores this process may use and the host's total, OS and architecture."""
+    import os
+
+    from ..runtime import available_cores
+
+    return {"cpu": cpu_model(), "cores": available_cores(), "cores_total": os.cpu_count(),
+            "platform": platform.platform(), "architecture": platform.machine()}
+
+
+def package_versions(names=KEY_PACKAGES) -> dict:
+    """Installed version of each package (None when it is not installed); no imports."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def output_hashes(folder, *, exclude=(MANIFEST_NAME,)) -> dict:
+    """SHA-256 of every file in ``folder`` (not recursive; hidden files skipped), by name."""
+    from ..fitsio import file_sha256
+
+    return {p.name: file_sha256(p) for p in sorted(Path(folder).iterdir())
+            if p.is_file() and not p.name.startswith(".") and p.name not in exclude}
+
+
+def provenance(profile: str, repo) -> dict:
+    """The manifest's ``provenance`` section (see the module notes); take it before a run starts."""
+    from .. import __version__
+
+    return {"profile": profile, **git_state(repo), "ccdnb_version": __version__,
+            "machine": machine_info(), "versions": package_versions()}
+
+
+def read_manifest(folder) -> dict:
+    """The manifest in ``folder``, or ``{}`` when there is none or it is unreadable."""
+    try:
+        return json.loads((Path(folder) / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_manifest(folder, provenance_section: dict, seconds: dict[str, float]) -> Path:
+    """Write ``folder/manifest.json`` (atomically) and return its path.
+
+    Parameters
+    ----------
+    folder : path
+        The figures folder; every file in it is hashed.
+    provenance_section : dict
+        From :func:`provenance`, taken when the run started.
+    seconds : dict of str to float
+        Elapsed seconds of the notebooks this run executed. Those of notebooks
+        it did not run (``--only``) are kept from the previous manifest when
+        that one is of the same profile.
+
+    Returns
+    -------
+    Path
+    """
+    folder = Path(folder)
+    previous = read_manifest(folder)
+    timings = {}
+    if previous.get("provenance", {}).get("profile") == provenance_section.get("profile"):
+        timings = dict(previous.get("timings", {}).get("seconds", {}))
+    timings.update({name: round(float(s), 1) for name, s in seconds.items()})
+    manifest = {
+        "provenance": provenance_section,
+        "notebooks_run": list(seconds),
+        "outputs": output_hashes(folder),
+        "timings": {"note": TIMINGS_NOTE, "seconds": dict(sorted(timings.items())),
+                    "total_s": round(sum(timings.values()), 1)},
+    }
+    return write_json_atomic(folder / MANIFEST_NAME, manifest)
