@@ -69,3 +69,18 @@ def test_no_gain_without_charge():
     # Clusters on a conventional frame are no comb either.
     sim = simulate_image("clusters-only", (256, 256), 8)
     assert fit_skipper_gain(sim.image) is None
+
+
+def test_gain_from_the_fe55_lines():
+    from ccdnb.calibration import fit_fe55_gain
+
+    rng = np.random.default_rng(9)
+    gain, kalpha = 7.3, 5900.0 / 3.77
+    charges = np.concatenate([rng.normal(kalpha, 0.025 * kalpha, 250),
+                              rng.normal(1.1 * kalpha, 0.025 * kalpha, 40),
+                              np.exp(rng.uniform(np.log(50), np.log(5e4), 300))]) * gain
+    fit = fit_fe55_gain(charges)
+    assert fit is not None and fit.method == "Fe-55 lines"
+    assert fit.gain == pytest.approx(gain, rel=0.01)
+    # A smooth spectrum has no lines.
+    assert fit_fe55_gain(np.exp(rng.uniform(np.log(50), np.log(5e4), 2000))) is None

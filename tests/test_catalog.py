@@ -41,3 +41,28 @@ def test_nan_pixels_count_no_charge_and_empty_masks_give_empty_catalogs():
     assert table.colnames == list(CATALOG_COLUMNS) and len(table) == 1
     assert table["extname"][0] == "A" and table["hdu"][0] == 1
     assert len(build_catalog(images[1:], {2: np.zeros_like(mask)})) == 0
+
+
+def test_shape_energy_and_kind_columns():
+    image, mask = _flat_image((80, 120)), np.zeros((80, 120), np.uint8)
+    image[30, 10:30] += 50.0  # charge along one row: a serial-register hit
+    mask[30, 10:30] = CLUSTER
+    for step in range(40):  # a straight diagonal track 40 pixels long
+        image[40 + step // 2, 60 + step] += 400.0
+        mask[40 + step // 2, 60 + step] = CLUSTER
+    image[10, 100] += 20.0
+    mask[10, 100] = CLUSTER
+    images = [FitsImage(1, "A", None, image.astype(np.float32), None, 0)]
+    table = build_catalog(images, {1: mask}, gain=10.0)
+    dot, serial, track = table  # in raster order of their first pixel
+    assert serial["kind"] == "serial-register" and serial["rows"] == 1
+    np.testing.assert_allclose([serial["length"], serial["width"]], [20.0, 1.0], rtol=1e-3)
+    assert track["kind"] == "muon" and track["elongation"] > 5
+    assert abs(track["length"] - np.hypot(40, 20)) < 2.0
+    np.testing.assert_allclose(dot["electrons"], 2.0, rtol=1e-3)
+    np.testing.assert_allclose(dot["energy_kev"], 2.0 * 3.77e-3, rtol=1e-3)
+    assert dot["kind"] == "low-energy" and (dot["x_peak"], dot["y_peak"]) == (100, 10)
+    assert set(table["gain_method"]) == {"user"}
+    # Without a gain the energies stay unknown and the catalog says so.
+    table = build_catalog(images, {1: mask}, calibrate=False)
+    assert np.isnan(table["energy_kev"]).all() and set(table["gain_method"]) == {"none"}
