@@ -64,5 +64,5 @@ def test_shape_energy_and_kind_columns():
     assert dot["kind"] == "low-energy" and (dot["x_peak"], dot["y_peak"]) == (100, 10)
     assert set(table["gain_method"]) == {"user"}
     # Without a gain the energies stay unknown and the catalog says so.
-    table = build_catalog(images, {1: mask}, calibrate=False)
+    table = build_catalog(images, {1: mask})
     assert np.isnan(table["energy_kev"]).all() and set(table["gain_method"]) == {"none"}
