@@ -103,10 +103,49 @@ class FitsImage:
     """True for a tile-compressed (``CompImageHDU``) HDU."""
 
     @property
+    def bias_columns(self) -> list[slice] | None:
+        """Overscan and prescan columns from ``BIASSEC`` / ``PRESEC`` (None without either)."""
+        return bias_columns_from_header(self.header, self.data.shape)
+
+    @property
     def label(self) -> str:
         """A short name for messages and tables: ``SCI,2``, ``PRIMARY`` or ``HDU3``."""
         name = self.extname or f"HDU{self.index}"
         return f"{name},{self.extver}" if self.extver is not None else name
+
+
+#: Header keywords naming bias columns (IRAF sections, 1-based, inclusive).
+BIAS_KEYWORDS = ("BIASSEC", "PRESEC")
+
+
+def bias_columns_from_header(header, shape) -> list[slice] | None:
+    """Column slices of the overscan/prescan sections a header names, inside ``shape``.
+
+    Sections are IRAF's ``[x1:x2,y1:y2]`` (1-based, inclusive; x is the column).
+    A section that cannot be read, or lies outside the image, or covers the
+    whole width, is ignored: bias columns only help when they are right.
+
+    Returns
+    -------
+    list of slice, or None when the header names no usable bias columns.
+    """
+    import re
+
+    if header is None:
+        return None
+    width = shape[1]
+    found = []
+    for keyword in BIAS_KEYWORDS:
+        value = header.get(keyword)
+        match = re.fullmatch(r"\s*\[\s*(\d+)\s*:\s*(\d+)\s*,\s*\d+\s*:\s*\d+\s*\]\s*",
+                             str(value)) if value is not None else None
+        if not match:
+            continue
+        first, last = sorted(int(v) for v in match.groups())
+        if first < 1 or last > width or last - first + 1 >= width:
+            continue
+        found.append(slice(first - 1, last))
+    return found or None
 
 
 @dataclass
@@ -354,7 +393,7 @@ class Provenance:
         for image in contents.images:
             background = known.get(image.index)
             if background is None:
-                background = estimate_background(image.data)
+                background = estimate_background(image.data, bias_columns=image.bias_columns)
             pedestal = np.asarray(background.pedestal, dtype=np.float64)
             finite = pedestal[np.isfinite(pedestal)]
             median = float(np.median(finite)) if finite.size else float("nan")

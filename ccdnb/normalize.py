@@ -492,13 +492,19 @@ def _column_sag(residual, finite, noise):
     return np.where(significant, level, 0.0)
 
 
-def estimate_background(image) -> Background:
+def estimate_background(image, bias_columns=None) -> Background:
     """Estimate the per-row pedestal and the read noise from the zero-charge peak.
 
     Parameters
     ----------
     image : array_like, shape (H, W)
         Raw ADU, any real dtype; NaN/inf pixels are ignored.
+    bias_columns : slice or sequence of slices, optional
+        Overscan or prescan columns (the ``BIASSEC`` of a FITS header): pixels
+        read with each row that collect no image charge. Where given, charge
+        spread evenly along whole rows (glow from a top or bottom edge), which
+        the rows' own zero-charge peaks take for drift, is measured against
+        them and kept out of the pedestal (:func:`_row_excess_over_bias`).
 
     Returns
     -------
@@ -518,6 +524,12 @@ def estimate_background(image) -> Background:
     4k x 4k frame well under a second.
     """
     x = _working_array(image)
+    bias = None
+    if bias_columns is not None:
+        bias = _bias_sample(x, bias_columns)
+        x = x.copy()  # the image's own levels come from its image columns alone
+        for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
+            x[:, columns] = np.nan
     finite = np.isfinite(x)
     if x.size == 0 or not finite.any():
         return Background(np.zeros(x.shape[0]), 1.0)
@@ -532,9 +544,12 @@ def estimate_background(image) -> Background:
     if not noise > floor:  # no spread at all: every finite pixel on one level
         return Background(_protect_bright_rows(rough + offset, floor), floor)
 
+    # Rows that hold signal across their whole width are told from drift by the bias
+    # columns where a frame has them (below), else by their jump over their neighbours.
+    protect = _protect_bright_rows if bias is None else (lambda levels, _noise: levels)
     pedestal = _row_peaks(sample, rough + offset, noise)
     pedestal = _row_levels(sample, sample_finite, pedestal, noise, iterations=3)
-    pedestal = _protect_bright_rows(pedestal, noise)
+    pedestal = protect(pedestal, noise)
     # The noise again, now free of the rough levels' scatter and of rows that
     # hold signal across their full width; then the levels once more with a
     # sagging baseline taken out, and the noise with those levels.
@@ -542,9 +557,65 @@ def estimate_background(image) -> Background:
     sag = _column_sag(sample - pedestal[:, None], sample_finite, noise)
     levels_from = sample if sag is None else sample - sag
     pedestal = _row_levels(levels_from, sample_finite, pedestal, noise, iterations=2)
-    pedestal = _protect_bright_rows(pedestal, noise)
+    pedestal = protect(pedestal, noise)
     noise = _refit_noise(sample, pedestal, noise, floor)
+    if bias is not None:
+        pedestal = pedestal - _row_excess_over_bias(bias, pedestal, noise)
     return Background(pedestal, noise)
+
+
+#: Rows over which the excess of the image's row levels over the bias columns' is
+#: smoothed (glow along whole rows changes slowly from row to row; drift is common
+#: to both and cancels), and the significance, in its own uncertainty, it needs.
+BIAS_SMOOTH_ROWS = 15
+BIAS_EXCESS_SIGMA = 3.0
+#: A row whose own excess over its bias columns stands this many times its
+#: uncertainty above zero keeps it, unsmoothed.
+BIAS_ROW_SIGMA = 5.0
+
+
+def _bias_sample(x, bias_columns):
+    """The pixels of the bias (overscan/prescan) columns, (H, n) float64."""
+    if isinstance(bias_columns, slice):
+        bias_columns = [bias_columns]
+    parts = [x[:, columns] for columns in bias_columns]
+    parts = [part for part in parts if part.shape[1]]
+    if not parts:
+        return None
+    return np.concatenate(parts, axis=1).astype(np.float64)
+
+
+def _row_excess_over_bias(bias, pedestal, noise):
+    """Charge spread evenly along whole rows, from the bias columns (0 where none).
+
+    ``bias`` holds the bias columns' pixels, (H, n): no image charge. Per row,
+    their level comes from the same weighted zero-charge mean as the image
+    rows' (:func:`_row_levels`); the image's row level minus it is the charge
+    the image holds along the whole row. A row keeps its own excess where it
+    stands :data:`BIAS_ROW_SIGMA` times one row's uncertainty above zero (a
+    horizontal streak, bright glow); elsewhere the excess smoothed over
+    :data:`BIAS_SMOOTH_ROWS` rows (a running median) is used where it stands
+    :data:`BIAS_EXCESS_SIGMA` times its uncertainty above zero (faint glow
+    changes slowly from row to row), else 0: charge only adds.
+    """
+    from scipy.ndimage import median_filter
+
+    if bias is None or bias.shape[1] < 4:
+        return np.zeros(pedestal.size)
+    bias_finite = np.isfinite(bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with no finite bias pixel
+        start = _fill_missing_rows(np.nanmedian(bias, axis=1))  # no charge: the median is near
+    level = _row_levels(bias, bias_finite, start, noise, iterations=4)
+    excess = pedestal - level
+    smooth = median_filter(excess, size=BIAS_SMOOTH_ROWS, mode="nearest")
+    # One row's bias level from n pixels scatters by ~1.25 noise / sqrt(n); the running
+    # median of k rows by ~1.25 / sqrt(k) of that. A row far above its bias columns (a
+    # horizontal streak, bright glow) keeps its own excess; fainter ones the smoothed.
+    row_uncertainty = 1.25 * noise / np.sqrt(max(bias.shape[1], 1))
+    smooth_uncertainty = 1.25 * row_uncertainty / np.sqrt(BIAS_SMOOTH_ROWS)
+    faint = np.where(smooth > BIAS_EXCESS_SIGMA * smooth_uncertainty, smooth, 0.0)
+    return np.where(excess > BIAS_ROW_SIGMA * row_uncertainty, excess, faint)
 
 
 def standardize_image(image, background: Background | None = None) -> np.ndarray:

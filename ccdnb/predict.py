@@ -282,7 +282,8 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
     with _tile_progress(progress, label, total) as bar:
         for image in contents.images:
             start = bar.n
-            backgrounds[image.index] = estimate_background(image.data)
+            backgrounds[image.index] = estimate_background(image.data,
+                                                           bias_columns=image.bias_columns)
             result = predict_image(model, image.data, tile=tile, margin=margin,
                                    batch_size=batch_size, probabilities=probabilities,
                                    background=backgrounds[image.index],

@@ -61,3 +61,22 @@ def test_a_width_that_fits_neither_pixels_nor_samples_is_bad_input():
     header["NSAMP"], header["NCOL"] = 8, 50
     with pytest.raises(CcdnbInputError, match="NSAMP=8"):
         average_raw_samples(np.zeros((4, 120), np.float32), header, where="x.fits: HDU 1")
+
+
+def test_bias_sections_of_the_header_become_column_slices(tmp_path):
+    from ccdnb.fitsio import bias_columns_from_header
+    from ccdnb.simulation import simulate_frame, write_simulated_fits
+
+    header = fits.Header()
+    header["BIASSEC"], header["PRESEC"] = "[101:132,1:50]", "[1:8,1:50]"
+    assert bias_columns_from_header(header, (50, 132)) == [slice(100, 132), slice(0, 8)]
+    header["BIASSEC"] = "[101:140,1:50]"      # outside the image: ignored
+    assert bias_columns_from_header(header, (50, 132)) == [slice(0, 8)]
+    frame = simulate_frame((40, 96), 2, seed=1, preset="skipper-dense", prescan_columns=4,
+                           overscan_columns=12)
+    path = write_simulated_fits(tmp_path / "frame.fits", frame)
+    for sim, image in zip(frame, read_fits_images(path).images):
+        assert sorted((c.start, c.stop) for c in image.bias_columns) == sorted(
+            tuple(b) for b in sim.meta["bias_columns"])
+        start, stop = sim.meta["data_columns"]
+        assert stop - start == 80 and np.all(sim.label[:, :start] == 0)

@@ -228,9 +228,14 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
     CcdnbInputError
         Unknown preset or parameter, or a bad shape.
     """
-    shape = parse_shape(shape)
+    full_shape = parse_shape(shape)
     rng = np.random.default_rng(seed)
     params = draw_parameters(preset, rng, overrides)
+    prescan, overscan = int(params["prescan_columns"]), int(params["overscan_columns"])
+    if prescan < 0 or overscan < 0 or prescan + overscan > full_shape[1] - 8:
+        raise CcdnbInputError(f"prescan {prescan} and overscan {overscan} columns leave fewer "
+                              f"than 8 image columns of {full_shape[1]}")
+    shape = (full_shape[0], full_shape[1] - prescan - overscan)  # the image area
     scene = Scene(shape, params["gain_adu_per_e"], params["read_noise_adu"])
     glow_window, hot_window, cluster_window = column_windows(params, shape)
     targets = [] if params["events_on_defects"] > 0 else None  # defect pixels to place clusters on
@@ -240,20 +245,69 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
     base = params["pedestal_adu"] + params["dark_current_e"] * params["gain_adu_per_e"]
     truth = scene.finalize(params["cluster_max_adu"], float32_base=base)
     image, drift, step = _detector_response(rng, params, truth, noiseless)
+    label, instances = truth.label, truth.instances
+    bias = None
+    if prescan or overscan:
+        image, label, instances, bias = _with_bias_columns(rng, params, image, label, instances,
+                                                           drift, step, noiseless)
     # The zero-charge level of every row: what a background estimator should find.
     row_pedestal = np.full(shape[0], float(params["pedestal_adu"]))
     if drift is not None:
         row_pedestal += drift
-    meta = {"preset": preset, "seed": int(seed), "shape": list(shape), "noiseless": bool(noiseless),
-            **params, "glow": glow, "baseline_step": step,
+    meta = {"preset": preset, "seed": int(seed), "shape": list(full_shape),
+            "noiseless": bool(noiseless), **params, "glow": glow, "baseline_step": step,
+            "data_columns": None if bias is None else bias["data"],
+            "bias_columns": None if bias is None else bias["bias"],
             "row_pedestal_adu": row_pedestal.tolist(),
             # the levels as they appear in a noiseless image, for threshold labellers
             "glow_level_adu": None if glow is None
             else float(on_float32_grid(glow["amplitude_adu"], base)),
             "hot_level_adu": None if params["hot_level_adu"] is None
             else float(on_float32_grid(params["hot_level_adu"], base))}
-    return SimulatedImage(image=image, label=truth.label, instances=truth.instances,
+    if bias is not None:  # object positions in the full frame's columns
+        truth.objects["x"] += bias["data"][0]
+    return SimulatedImage(image=image, label=label, instances=instances,
                           objects=truth.objects, meta=jsonable(meta))
+
+
+def _with_bias_columns(rng, params, image, label, instances, drift, step, noiseless):
+    """Add prescan and overscan columns to an image area, as a readout writes them.
+
+    They are read with every row after (overscan) or before (prescan, on the
+    amplifier's side) its image pixels: the row's pedestal, drift and baseline
+    step, read noise, and no charge (truth: background).
+
+    Returns
+    -------
+    image, label, instances : ndarray
+        Of the full width.
+    bias : dict
+        ``data``: [start, stop) of the image columns; ``bias``: list of [start,
+        stop) of the prescan and overscan columns (0-based).
+    """
+    prescan, overscan = int(params["prescan_columns"]), int(params["overscan_columns"])
+    height, width = image.shape
+    full = width + prescan + overscan
+    left, right = (prescan, overscan) if params["readout_side"] != "right" else (overscan, prescan)
+    out = np.full((height, full), np.float32(params["pedestal_adu"]), np.float32)
+    if not noiseless:
+        out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(
+            params["read_noise_adu"])
+    if drift is not None:
+        out += drift[:, None]
+    if step is not None:  # the step runs on to the end of the row read out
+        cols = np.arange(full) - (left + step["column"])
+        after = cols >= 0
+        decay = step["decay_px"]
+        profile = step["adu"] * (np.exp(-cols[after] / decay) if decay
+                                 else np.ones(np.count_nonzero(after)))
+        out[:, after] += profile.astype(np.float32)
+    out[:, left:left + width] = image
+    pad = ((0, 0), (left, right))
+    bias = [[0, left]] if left else []
+    bias += [[left + width, full]] if right else []
+    return (out, np.pad(label, pad), np.pad(instances, pad),
+            {"data": [left, left + width], "bias": bias})
 
 
 def simulate_dataset(preset="thesis", n=1, shape=(256, 256), seed=0, **overrides):

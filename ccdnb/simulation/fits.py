@@ -42,6 +42,21 @@ def _header(meta):
         if value is not None:
             header[keyword] = (value, comment)
     header["BUNIT"] = ("ADU", "analog-to-digital units")
+    height = meta["shape"][0] if meta.get("shape") else None
+    if meta.get("data_columns") and height:
+        start, stop = meta["data_columns"]
+        header["DATASEC"] = (f"[{start + 1}:{stop}:1,{height}]".replace(":1,", ",1:"),
+                             "image pixels (1-based)")
+        # the prescan is on the amplifier's side, the overscan beyond the image
+        after = [b for b in meta["bias_columns"] if b[0] >= stop]
+        before = [b for b in meta["bias_columns"] if b[1] <= start]
+        overscan, prescan = ((before, after) if meta.get("readout_side") == "right"
+                             else (after, before))
+        for keyword, part, what in (("BIASSEC", overscan, "overscan"),
+                                    ("PRESEC", prescan, "prescan")):
+            if part:
+                header[keyword] = (f"[{part[0][0] + 1}:{part[0][1]},1:{height}]",
+                                   f"{what} columns (1-based): no image charge")
     return header
 
 

@@ -80,6 +80,8 @@ BASE: dict[str, Any] = {
     "dark_current_e": 0.0,              # mean electrons per pixel (dark current plus charge
                                         # collected during readout): background, any rate
     "readout_side": "left",             # column side of the amplifier: sets the readout order
+    "prescan_columns": 0,               # columns read before the image's (amplifier side) and
+    "overscan_columns": 0,              # after them: the row's baseline and noise, no charge
     "saturation_adu": 65535.0,
     "row_drift": False,                 # per-row pedestal drift (random walk over rows)
     "row_drift_adu": 0.0,               # its rms
