@@ -1,0 +1,120 @@
+"""benchmarks/heldout_evaluation.py: the skipper-dense comparison and the gates of issue 20."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "heldout_evaluation.py"
+OBJECT_DTYPE = np.dtype([("image", "i4"), ("id", "i4"), ("cls", "u1"), ("kind", "U16"),
+                         ("energy_kev", "f4"), ("x", "f4"), ("y", "f4"),
+                         ("peak_sigma", "f4"), ("npix", "i4"), ("on", "u1")])
+GAIN, SHAPE = 2.0, (128, 128)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("heldout_evaluation", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def skipper_set():
+    """Two skipper images (0.001 e-/pixel, 0.12 e- noise) with truth.
+
+    Image 0: a 30-electron blob (id 1) and a 2-electron pair (id 2); image 1: a
+    3-electron pair (id 1) and a hot column of 100 electrons per pixel (id 2), above
+    every seed threshold the tuning tries.
+    """
+    rng = np.random.default_rng(5)
+    electrons = rng.poisson(0.001, (2,) + SHAPE).astype(np.float64)
+    labels = np.zeros((2,) + SHAPE, dtype=np.uint8)
+    instances = np.zeros((2,) + SHAPE, dtype=np.int32)
+    electrons[0, 40:43, 40:43] += [[2, 3, 2], [3, 10, 3], [2, 3, 2]]
+    electrons[0, 90, 90:92] += 1
+    electrons[1, 20, 20:22] += [2, 1]
+    electrons[1, :, 100] += 100
+    for image, ident, rows, cols, cls in ((0, 1, slice(40, 43), slice(40, 43), CLUSTER),
+                                          (0, 2, 90, slice(90, 92), CLUSTER),
+                                          (1, 1, 20, slice(20, 22), CLUSTER),
+                                          (1, 2, slice(None), 100, HOT_PIXEL)):
+        labels[image, rows, cols] = cls
+        instances[image, rows, cols] = ident
+    objects = np.zeros(4, dtype=OBJECT_DTYPE)
+    for row, (image, ident, cls, kind, electrons_in) in enumerate(
+            ((0, 1, CLUSTER, "diffuse", 30), (0, 2, CLUSTER, "lowe", 2),
+             (1, 1, CLUSTER, "lowe", 3), (1, 2, HOT_PIXEL, "column", 640))):
+        objects[row]["image"], objects[row]["id"], objects[row]["cls"] = image, ident, cls
+        objects[row]["kind"], objects[row]["energy_kev"] = kind, electrons_in * 3.77e-3
+    images = 300.0 + GAIN * (electrons + 0.12 * rng.standard_normal(electrons.shape))
+    return SimpleNamespace(images=images, labels=labels, instances=instances, objects=objects,
+                           meta=[{"gain_adu_per_e": GAIN}] * 2)
+
+
+def by_gate(gates):
+    return {g["gate"].split(" (")[0].split(" vs")[0]: g for g in gates}
+
+
+def test_a_perfect_mask_passes_every_skipper_gate(bench):
+    data = skipper_set()
+    record = bench.skipper_evaluation(data, data.labels)
+    gates = by_gate(bench.check_skipper_gates(record))
+    assert [g["status"] for g in gates.values()] == ["PASS"] * 4
+    assert record["background_as_glowing"] == 0.0
+    rows = {r["bin"]: r for r in record["model"]["by_electrons"]}
+    assert (rows["2-4"]["n"], rows["2-4"]["found"], rows["10-99"]["n"]) == (2, 2, 1)
+    # The finder calls the hot column a cluster whatever its seed: no threshold
+    # reaches the model's 0 false clusters, so it is matched on truth background.
+    tuning = record["finder_tuned"]["tuning"]
+    assert tuning["on_background_only"] and not tuning["unreachable_all_false"]["reached"]
+    assert record["finder_tuned"]["false_clusters_2px_on_background_per_mpix"] == 0.0
+    finder = {r["bin"]: r for r in record["finder_tuned"]["by_electrons"]}
+    assert finder["10-99"]["found"] == 1 and finder["2-4"]["found"] == 2
+    assert "finder (tuned)" in bench.format_skipper(record)
+
+
+def test_each_skipper_gate_misses_on_its_own_fault(bench):
+    data = skipper_set()
+    masks = data.labels.copy()
+    masks[0, 100:110, :] = GLOWING                      # 1,280 background pixels glowing
+    masks[0, 40:43, 40:43] = BACKGROUND                 # the 30-electron blob missed
+    masks[1, 20, 20:22] = BACKGROUND                    # a 3-electron pair missed
+    masks[1, 60:62, 10] = CLUSTER                       # a two-pixel false cluster
+    masks[1, 5, 5] = CLUSTER                            # one pixel alone: not counted
+    record = bench.skipper_evaluation(data, masks)
+    gates = by_gate(bench.check_skipper_gates(record))
+    glowing = gates["truth-background pixels predicted glowing"]
+    assert glowing["status"] == "MISS"
+    assert glowing["value"] == pytest.approx(1280 / np.count_nonzero(data.labels == 0))
+    assert gates["clusters >= 10 e- found as cluster"]["status"] == "MISS"
+    assert gates["clusters >= 10 e- found as cluster"]["value"] == 0.0
+    faint = gates["clusters of 2-9 e-"]
+    assert faint["value"] == 0.5 and faint["status"] == "MISS"  # the finder finds both pairs
+    false = gates["false clusters"]
+    assert false["n"] == 1 and false["value"] == pytest.approx(1 / (2 * 128 * 128 / 1e6))
+    assert false["status"] == "MISS"
+
+
+def test_skipper_gates_without_tuning_or_clusters_are_not_applicable(bench):
+    data = skipper_set()
+    record = bench.skipper_evaluation(data, data.labels, skip_tuning=True)
+    assert record["finder_tuned"] is None
+    gates = by_gate(bench.check_skipper_gates(record))
+    assert gates["clusters of 2-9 e-"]["status"] == "n/a"
+    record["model"]["by_electrons"] = [{**r, "n": 0, "found": 0}
+                                       for r in record["model"]["by_electrons"]]
+    gates = by_gate(bench.check_skipper_gates(record))
+    assert gates["clusters >= 10 e- found as cluster"]["status"] == "n/a"
+
+
+def test_only_the_skipper_dense_set_gets_the_skipper_gates(bench):
+    assert bench.SKIPPER_SETS == ("skipper-dense",)
+    assert "skipper-dense" in {s.name for s in bench.SETS}
