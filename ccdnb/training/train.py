@@ -168,7 +168,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
                 validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
                 strategy=None, pretrained=None, data_info=None, card_extra=None,
                 max_minutes=None, class_weight_power=1.0, class_weight_scale=None,
-                verbose=1) -> TrainingResult:
+                deterministic=True, verbose=1) -> TrainingResult:
     """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
 
     Parameters
@@ -214,6 +214,11 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         validation always uses the whole images.
     seed : int
         Seeds the weights, the split, the batch order and the augmentation.
+    deterministic : bool
+        Switch on TensorFlow's op determinism (for the rest of the process):
+        with it the same seed on the same machine gives the same model, bit for
+        bit. Kernels without a deterministic version then raise (on a GPU, if
+        one is needed, pass False: it does not switch determinism on).
     strategy : tf.distribute.Strategy, optional
         Build and compile inside its scope (e.g. ``MirroredStrategy``).
     pretrained : str or Path, optional
@@ -260,7 +265,11 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     replicas = int(strategy.num_replicas_in_sync)
     if int(batch_size) < replicas:
         raise ValueError(f"batch_size {batch_size} is smaller than the {replicas} replicas")
+    # Same seed, same machine: same model, bit for bit (seeded Python, NumPy and TF
+    # generators, and TF kernels that do not depend on thread scheduling).
     keras.utils.set_random_seed(int(seed))
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     augmenter = None if augment in (None, "none") else build_augmenter(augment, seed=seed)
     # Replicas cannot take a short last batch (one would get no image): with more than
     # one, every epoch is made of full batches (the last one wraps around the images).
