@@ -16,7 +16,10 @@ useful model on a 2-core CPU in ~20 min), thesis (the thesis's sizes: 200
 training and 42 test images of 256x256, up to 100 epochs; for a long run or
 a GPU). Executed notebooks go to RUN_DIR/notebooks; figures and the
 classification report go to FIGURES_DIR (default figures/<profile>). One line per notebook with its
-elapsed time; a failing notebook is named with its failing cell, exit 1.
+elapsed time; a failing notebook is named with its failing cell, exit 1. A run
+that succeeds writes FIGURES_DIR/manifest.json: the commit, machine and package
+versions, a SHA-256 of every output (the same on every run of one machine) and
+the times per notebook (which differ from run to run).
 """
 
 
