@@ -5,16 +5,23 @@ noise down to 0.1-0.3 electrons: the pixel histogram then shows one peak per
 electron count, 0, 1, 2, ... electrons, one gain apart. :func:`fit_skipper_gain`
 fits that comb of peaks.
 
-The fit, in three steps, all on the pedestal-subtracted pixel values (the
+The fit, in four steps, all on the pedestal-subtracted pixel values (the
 per-row pedestal of :func:`ccdnb.normalize.estimate_background`):
 
-1. a scan over the spacing: for each trial gain, a comb of Gaussians of the
-   read-noise width, one at every multiple of the gain, with amplitudes by
-   non-negative least squares. A comb at half the gain fits as well as the
-   true one (its odd peaks stay empty), so the largest spacing that fits as
-   well as the best is kept;
-2. a Poisson maximum-likelihood fit of the histogram with the offset, gain,
-   common width and every amplitude free (:func:`scipy.optimize.least_squares`);
+0. a fast check on a subsample of at most :data:`SEED_SAMPLES` pixels
+   (:func:`ccdnb.signal_floor.electron_comb`, teeth against gaps, with loose
+   thresholds): an image that shows no comb at all, a conventional CCD, is
+   turned away at once (about 0.1 s on 4k x 4k), and the comb's spacing
+   (within 5-15 %) seeds the scan;
+1. a scan over the spacing within :data:`SEED_SPAN` of the seed: for each
+   trial gain, a comb of Gaussians of the read-noise width, one at every
+   multiple of the gain, with amplitudes by non-negative least squares. A comb
+   at half the gain fits as well as the true one (its odd peaks stay empty),
+   so the largest spacing that fits as well as the best is kept;
+2. fits of the first few peaks, each after aligning rows and column blocks
+   at the gain of the one before (:func:`_aligned`), then a Poisson
+   maximum-likelihood fit of the histogram with the offset, gain, common
+   width and every amplitude free (:func:`scipy.optimize.least_squares`);
 3. a check that the peaks are real: the comb must fit much better than the
    same comb shifted by half a gain, the noise must stay at or below
    :data:`MAX_NOISE_E` electrons and enough pixels must hold charge.
@@ -48,14 +55,22 @@ MAX_DEVIANCE_PER_BIN = 3.0
 
 #: Trial gains of the scan, in units of the read noise (noise 0.4 to 0.03 e-).
 SCAN_GAIN_SIGMA = (2.5, 30.0)
-SCAN_COARSE_STEP = 0.03     # relative steps of the scan, coarse and fine
+SCAN_COARSE_STEP = 0.02     # relative steps of the scan, coarse and fine
 SCAN_STEP = 0.005
 SCAN_BINS_PER_SIGMA = 3     # histogram binning of the scan
-FIT_BINS_PER_SIGMA = 5      # and of the final fit
+FIT_BINS_PER_SIGMA = 4      # and of the final fit
 MAX_SCAN_BINS = 600
-MAX_FIT_PEAKS = 40          # electron counts fitted (higher ones are clusters)
-MAX_SAMPLES = 4_000_000     # pixels histogrammed (a strided subsample beyond)
-MAX_SCAN_SAMPLES = 100_000  # pixels of the scan
+SCAN_PEAKS = 12             # electron peaks that the scan's histogram reaches
+MAX_FIT_PEAKS = 24          # electron counts fitted (higher ones are clusters)
+FIRST_FIT_PEAKS = 4         # and in the first fits, which refine the scan's spacing
+FIT_PASSES = 4              # alignments at the fitted gain and fits
+MAX_SAMPLES = 1_000_000     # pixels histogrammed (a strided subsample beyond)
+MAX_SCAN_SAMPLES = 30_000   # pixels of the scan
+REFINE_SAMPLES = 250_000    # pixels of the first fits
+SEED_SAMPLES = 200_000      # pixels of the fast comb check
+SEED_SPAN = 0.2             # the scan looks this far (relative) around the seed
+SEED_MIN_SCORE = 0.05       # loose thresholds of the fast check (the fit checks itself)
+SEED_FIRST_TOOTH = 1.5
 BLOCK_PIXELS = 2048         # pixels per column block of the baseline alignment
 
 
@@ -93,14 +108,14 @@ class SkipperGain:
         return np.sum(amplitudes * norm * np.exp(-0.5 * z * z), axis=-1)
 
 
-def _residual_image(image, background) -> np.ndarray:
+def _residual_image(image, background, max_samples=MAX_SAMPLES) -> np.ndarray:
     """Pedestal-subtracted image (float64, NaN where not finite).
 
-    A strided subsample (rows and columns) of at most :data:`MAX_SAMPLES`
+    A strided subsample (rows and columns) of at most ``max_samples``
     pixels, which keeps the column structure of the frame.
     """
     x = np.asarray(image)
-    stride = max(1, int(np.ceil(np.sqrt(x.size / MAX_SAMPLES))))
+    stride = max(1, int(np.ceil(np.sqrt(x.size / max_samples))))
     sample = x[::stride, ::stride].astype(np.float64) - background.pedestal[::stride, None]
     sample[~np.isfinite(sample)] = np.nan
     return sample
@@ -112,7 +127,36 @@ def _column_blocks(width: int, height: int) -> np.ndarray:
     return np.arange(width) // columns
 
 
-def _aligned(residual, blocks, gain, passes=2, holdout=False):
+def _shifts(values, finite, blocks, gain, use, passes=2):
+    """Row and column-block shifts (ADU) onto a common comb phase, from the columns ``use``.
+
+    Returns (row shifts, block shifts, the comb's offset from zero in
+    (-gain / 2, gain / 2]).
+    """
+    # single precision: phases of pixels up to thousands of electrons stay within 0.01 rad
+    phasor = np.exp((2j * np.pi / gain) * values.astype(np.float32))
+    phasor[~(finite & use[None, :])] = 0.0
+    reference = phasor.sum()
+    reference = reference / abs(reference) if abs(reference) > 0 else 1.0
+    row_shift = np.zeros(values.shape[0])
+    block_shift = np.zeros(blocks.max() + 1)
+
+    def turn(sums):  # phase of each group relative to the image, as a shift in ADU
+        return np.angle(sums * np.conj(reference)) * gain / (2.0 * np.pi)
+
+    for _ in range(passes):
+        shift = turn(phasor.sum(axis=1))
+        row_shift += shift
+        phasor *= np.exp(-2j * np.pi * shift / gain)[:, None]
+        per_column = phasor.sum(axis=0)
+        shift = turn(np.bincount(blocks, per_column.real, minlength=block_shift.size)
+                     + 1j * np.bincount(blocks, per_column.imag, minlength=block_shift.size))
+        block_shift += shift
+        phasor *= np.exp(-2j * np.pi * shift / gain)[blocks][None, :]
+    return row_shift, block_shift, float(np.angle(reference) * gain / (2.0 * np.pi))
+
+
+def _aligned(residual, blocks, gain, passes=2, holdout=False, cross=False):
     """Finite residual values with every row and column block on a common comb phase.
 
     Returns the values (1-D) and the comb's offset from zero, in
@@ -128,35 +172,26 @@ def _aligned(residual, blocks, gain, passes=2, holdout=False):
     that an image without shifts is left as it is.
 
     Shifts fitted on the same pixels make any histogram look a little like a
-    comb. With ``holdout`` the shifts come from the even columns and only the
-    odd columns are returned, for an unbiased test of the comb.
+    comb at the trial gain, which pins a fit of the spacing where it starts.
+    With ``holdout`` the shifts come from the even columns and only the odd
+    columns are returned, for an unbiased test of the comb; with ``cross``
+    the even columns are moved by the odd columns' shifts and the odd ones by
+    the even columns' (every pixel, none moved by its own vote).
     """
     finite = np.isfinite(residual)
     values = np.where(finite, residual, 0.0)
-    phasor = np.where(finite, np.exp(2j * np.pi * values / gain), 0.0)
-    if holdout:
-        phasor[:, 1::2] = 0.0
-    reference = phasor.sum()
-    reference = reference / abs(reference) if abs(reference) > 0 else 1.0
-    row_shift = np.zeros(residual.shape[0])
-    block_shift = np.zeros(blocks.max() + 1)
-
-    def turn(sums):  # phase of each group relative to the image, as a shift in ADU
-        return np.angle(sums * np.conj(reference)) * gain / (2.0 * np.pi)
-
-    for _ in range(passes):
-        shift = turn(phasor.sum(axis=1))
-        row_shift += shift
-        phasor *= np.exp(-2j * np.pi * shift / gain)[:, None]
-        per_column = phasor.sum(axis=0)
-        shift = turn(np.bincount(blocks, per_column.real)
-                     + 1j * np.bincount(blocks, per_column.imag))
-        block_shift += shift
-        phasor *= np.exp(-2j * np.pi * shift / gain)[blocks][None, :]
-    moved = values - row_shift[:, None] - block_shift[blocks][None, :]
-    if holdout:
-        moved, finite = moved[:, 1::2], finite[:, 1::2]
-    return moved[finite], float(np.angle(reference) * gain / (2.0 * np.pi))
+    even = (np.arange(values.shape[1]) % 2) == 0
+    if holdout or cross:
+        rows, block, offset = _shifts(values, finite, blocks, gain, even, passes)
+        moved = values - rows[:, None] - block[blocks][None, :]
+        if holdout:
+            return moved[:, 1::2][finite[:, 1::2]], offset
+        rows, block, _ = _shifts(values, finite, blocks, gain, ~even, passes)
+        moved[:, even] = (values - rows[:, None] - block[blocks][None, :])[:, even]
+        return moved[finite], offset
+    rows, block, offset = _shifts(values, finite, blocks, gain, np.ones_like(even), passes)
+    moved = values - rows[:, None] - block[blocks][None, :]
+    return moved[finite], offset
 
 
 def _comb_matrix(centres_of_bins, gain, sigma, k, bin_width):
@@ -214,17 +249,19 @@ def _phase_offset(values, gain):
     offset modulo the gain; the zero-charge pixels, the most numerous where
     charge is sparse, weigh most. Returned in (-gain / 2, gain / 2].
     """
+    values = values[::max(1, values.size // REFINE_SAMPLES)]
     phase = np.angle(np.sum(np.exp(2j * np.pi * values / gain)))
     return float(phase * gain / (2.0 * np.pi))
 
 
-def _scan(residual, blocks, sigma):
-    """Gain of the best comb over trial gains, with harmonics resolved."""
+def _scan(residual, blocks, sigma, seed):
+    """Gain of the best comb near ``seed`` (ADU), with harmonics resolved."""
     stride = max(1, int(np.ceil(np.sqrt(residual.size / MAX_SCAN_SAMPLES))))
     residual, blocks = residual[::stride, ::stride], blocks[::stride]
     finite = residual[np.isfinite(residual)]
     width = sigma / SCAN_BINS_PER_SIGMA
-    hi = max(np.quantile(finite, 0.999), 3.0 * SCAN_GAIN_SIGMA[1] * sigma)
+    # The first few peaks pin the spacing; higher ones only cost time.
+    hi = (SCAN_PEAKS + 0.5) * (1.0 + SEED_SPAN) * seed
     # The lowest peak may sit below zero (a pedestal locked onto the 1-electron peak).
     lo = min(-6.0 * sigma, max(np.min(finite), -6.0 * sigma - 0.3 * MAX_SCAN_BINS * width))
     hi = min(hi, lo + MAX_SCAN_BINS * width)
@@ -234,7 +271,7 @@ def _scan(residual, blocks, sigma):
 
     def deviance(gain):
         if gain not in cache:
-            values, offset = _aligned(residual, blocks, gain)
+            values, offset = _aligned(residual, blocks, gain, cross=True)
             counts = np.histogram(values, edges)[0].astype(float)
             cache[gain] = _nnls_comb(counts, centres, gain, sigma, width, shift=offset)[2]
         return cache[gain]
@@ -243,15 +280,18 @@ def _scan(residual, blocks, sigma):
         trial = gain * np.exp(np.arange(-span, span + 0.5 * step, step))
         return min(trial, key=deviance)
 
-    # Coarse, then fine around the best.
-    coarse = sigma * np.exp(np.arange(np.log(SCAN_GAIN_SIGMA[0]), np.log(SCAN_GAIN_SIGMA[1]),
-                                      SCAN_COARSE_STEP))
+    # Coarse around the seed, then fine around the best.
+    coarse = seed * np.exp(np.arange(-SEED_SPAN, SEED_SPAN + 1e-9, SCAN_COARSE_STEP))
+    coarse = coarse[(coarse >= SCAN_GAIN_SIGMA[0] * sigma) & (coarse <= SCAN_GAIN_SIGMA[1] * sigma)]
+    if coarse.size == 0:
+        return None
     best = best_near(min(coarse, key=deviance), SCAN_COARSE_STEP)
     # A comb at gain / n fits as well as the comb at the gain: take the largest
-    # multiple of the best spacing that fits about as well.
+    # multiple of the best spacing that fits about as well (the seed is already
+    # the largest spacing of the fast check, so twice and three times suffice).
     tolerance = 10.0 + 3.0 * np.sqrt(2.0 * len(centres))
     chosen = best
-    for multiple in range(2, int(SCAN_GAIN_SIGMA[1] / SCAN_GAIN_SIGMA[0]) + 1):
+    for multiple in (2, 3):
         if multiple * best > SCAN_GAIN_SIGMA[1] * sigma:
             break
         candidate = best_near(multiple * best, 2.0 * SCAN_STEP)
@@ -260,15 +300,28 @@ def _scan(residual, blocks, sigma):
     return float(chosen)
 
 
-def _fit(values, gain, sigma):
-    """Poisson fit of the comb: offset, gain, width and amplitudes free."""
+def _one_blas_thread():
+    """A context with BLAS on one thread (threadpoolctl), or a plain one without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual stacks
+        from contextlib import nullcontext
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _fit(values, gain, sigma, max_peaks=MAX_FIT_PEAKS):
+    """Poisson fit of the comb: offset, gain, width and amplitudes free.
+
+    At most ``max_peaks`` + 1 peaks (0 to ``max_peaks`` electrons) are fitted.
+    """
     from scipy.optimize import least_squares
 
     width = sigma / FIT_BINS_PER_SIGMA
     offset = _phase_offset(values, gain)
     # Down to three gains below zero: room for a pedestal locked onto a higher peak.
     lo = min(max(np.min(values), -3.0 * gain), 0.0) - 6.0 * sigma
-    hi = (MAX_FIT_PEAKS + 0.5) * gain
+    hi = (max_peaks + 0.5) * gain
     edges = np.arange(lo, hi + width, width)
     counts = np.histogram(values, edges)[0].astype(float)
     centres = 0.5 * (edges[1:] + edges[:-1])
@@ -278,7 +331,7 @@ def _fit(values, gain, sigma):
     filled = amplitudes >= max(5.0, 0.01 * amplitudes.max())
     first = int(np.flatnonzero(filled)[0])
     last = int(np.flatnonzero(amplitudes >= 5.0)[-1])
-    last = min(max(last, first + 1), first + MAX_FIT_PEAKS)
+    last = min(max(last, first + 1), first + max_peaks)
     zero = offset + float(k[first]) * gain
     n = last - first + 1
     keep = (centres >= zero - 6.0 * sigma) & (centres <= zero + (n - 0.5) * gain)
@@ -319,7 +372,9 @@ def _fit(values, gain, sigma):
         jac[:, 3:] = 2.0 * shape * p[3:][None, :]
         return jac * dr[:, None]
 
-    result = least_squares(deviance_residuals, start, jac=jacobian, x_scale="jac", method="trf")
+    with _one_blas_thread():  # small matrices: threads only wait on each other
+        result = least_squares(deviance_residuals, start, jac=jacobian, x_scale="jac",
+                               method="trf")
     p = result.x
     dev = float(np.sum(result.fun ** 2))
     dof = max(len(counts) - len(p), 1)
@@ -356,30 +411,45 @@ def fit_skipper_gain(image, background=None) -> SkipperGain | None:
     is not the highest (at 3 e-/pixel it holds 5 % of the pixels).
     """
     from .normalize import estimate_background
+    from .signal_floor import electron_comb
 
     x = np.asarray(image)
-    if background is None:
-        background = estimate_background(x)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {x.shape}")
-    residual = _residual_image(x, background)
+    if background is None:
+        background = estimate_background(x)
     sigma = float(background.noise)
-    if np.count_nonzero(np.isfinite(residual)) < 100 or not sigma > 0:
+    if not sigma > 0:
         return None
-    blocks = _column_blocks(residual.shape[1], residual.shape[0])
+    quick = _residual_image(x, background, SEED_SAMPLES)
+    finite = quick[np.isfinite(quick)]
+    if finite.size < 100:
+        return None
     # Where most pixels hold charge the zero-charge peak is not prominent and
     # the background's noise may come out too wide: the comb's own harmonics
     # then give the width.
     guesses = [sigma]
-    dense = _harmonic_width(residual[np.isfinite(residual)], sigma)
+    dense = _harmonic_width(finite, sigma)
     if dense is not None:
         # again with rows and column blocks aligned at that gain: the per-row
         # pedestals of a dense frame scatter by fractions of an electron
-        dense = _harmonic_width(_aligned(residual, blocks, dense[0])[0], sigma)
+        dense = _harmonic_width(_aligned(quick, _column_blocks(*quick.shape[::-1]),
+                                         dense[0])[0], sigma)
     if dense is not None and abs(np.log(dense[1] / sigma)) > np.log(1.3):
         guesses.insert(0, dense[1])
+    # The fast check: no comb of teeth and gaps at any width guess, no fit.
+    seeds = []
     for width_guess in guesses:
-        fit = _fit_comb(residual, blocks, width_guess)
+        comb = electron_comb(quick / width_guess, max_samples=SEED_SAMPLES,
+                             min_score=SEED_MIN_SCORE, first_tooth=SEED_FIRST_TOOTH)
+        if comb is not None:
+            seeds.append((width_guess, comb[0] * width_guess))
+    if not seeds:
+        return None
+    residual = _residual_image(x, background)
+    blocks = _column_blocks(residual.shape[1], residual.shape[0])
+    for width_guess, seed in seeds:
+        fit = _fit_comb(residual, blocks, width_guess, seed)
         if fit is not None:
             return fit
     return None
@@ -418,10 +488,22 @@ def _harmonic_width(values, sigma):
     return (float(gain), float(guess)) if guess <= 0.5 * gain else None
 
 
-def _fit_comb(residual, blocks, sigma):
-    """Scan, fit and check the comb starting from read noise ``sigma`` (ADU)."""
-    gain = _scan(residual, blocks, sigma)
-    values, _ = _aligned(residual, blocks, gain)
+def _fit_comb(residual, blocks, sigma, seed):
+    """Scan, fit and check the comb from read noise ``sigma`` and a spacing ``seed`` (ADU)."""
+    gain = _scan(residual, blocks, sigma, seed)
+    if gain is None:
+        return None
+    # Rows and blocks aligned at a trial gain pull the pixels towards a comb of
+    # that spacing, and a fit of fixed values stalls part way from its start to
+    # the true gain: align at the fitted gain and fit again.
+    stride = max(1, int(np.ceil(np.sqrt(residual.size / REFINE_SAMPLES))))
+    for _ in range(FIT_PASSES - 1):
+        values, _ = _aligned(residual[::stride, ::stride], blocks[::stride], gain, cross=True)
+        refined = float(_fit(values, gain, sigma, max_peaks=FIRST_FIT_PEAKS)[0][1])
+        if not (np.isfinite(refined) and abs(np.log(refined / gain)) < SEED_SPAN):
+            break
+        gain = refined
+    values, _ = _aligned(residual, blocks, gain, cross=True)
     p, gain_error, deviance_per_bin, counts, centres, width = _fit(values, gain, sigma)
     offset, gain, noise = float(p[0]), float(p[1]), abs(float(p[2]))
     peaks = p[3:] ** 2

@@ -159,7 +159,8 @@ def has_neighbour(flags, where) -> np.ndarray:
     return found
 
 
-def electron_comb(z, *, max_samples=FIELD_SAMPLES):
+def electron_comb(z, *, max_samples=FIELD_SAMPLES, min_score=COMB_MIN_SCORE,
+                  first_tooth=COMB_FIRST_TOOTH):
     """Spacing and offset of the single-electron peaks of an image in read-noise sigma.
 
     A fast check, not a calibration (that is :func:`ccdnb.calibration.fit_skipper_gain`):
@@ -176,13 +177,15 @@ def electron_comb(z, *, max_samples=FIELD_SAMPLES):
         Pixel significance above the row pedestals (read-noise sigma); NaN ignored.
     max_samples : int
         Pixels used (a strided subsample beyond).
+    min_score, first_tooth : float
+        The thresholds below (looser ones make a seed for a fit that checks itself).
 
     Returns
     -------
     (gain, offset) in read-noise sigma, or None
-        None when no comb stands out: it explains less than :data:`COMB_MIN_SCORE`
+        None when no comb stands out: it explains less than ``min_score``
         of the charged pixels, fewer than :data:`COMB_MIN_PIXELS` sit on its
-        teeth, or its one-electron tooth holds fewer than :data:`COMB_FIRST_TOOTH`
+        teeth, or its one-electron tooth holds fewer than ``first_tooth``
         times the pixels of the gaps beside it
         (less the zero-charge peak's tail).
     """
@@ -215,9 +218,9 @@ def electron_comb(z, *, max_samples=FIELD_SAMPLES):
                - n_zero * ndtr(-0.5 * gains))
     score = excess / np.maximum(charged, 1.0)
     first = teeth[:, 0]
-    score[(first < COMB_MIN_PIXELS) | (first < COMB_FIRST_TOOTH * np.maximum(
+    score[(first < COMB_MIN_PIXELS) | (first < first_tooth * np.maximum(
         0.5 * (gaps[0][:, 0] + gaps[1][:, 0]), 0.0))] = -1.0
-    good = np.flatnonzero(score >= max(0.85 * score.max(), COMB_MIN_SCORE))
+    good = np.flatnonzero(score >= max(0.85 * score.max(), min_score))
     if good.size == 0:
         return None
     best = int(good[-1])
