@@ -313,7 +313,8 @@ def _one_blas_thread():
 def _fit(values, gain, sigma, max_peaks=MAX_FIT_PEAKS):
     """Poisson fit of the comb: offset, gain, width and amplitudes free.
 
-    At most ``max_peaks`` + 1 peaks (0 to ``max_peaks`` electrons) are fitted.
+    At most ``max_peaks`` + 1 peaks (0 to ``max_peaks`` electrons) are fitted;
+    None when the histogram shows one peak only.
     """
     from scipy.optimize import least_squares
 
@@ -328,10 +329,14 @@ def _fit(values, gain, sigma, max_peaks=MAX_FIT_PEAKS):
     k, amplitudes, _ = _nnls_comb(counts, centres, gain, sigma, width, shift=offset)
     # The lowest well-filled peak is zero electrons; the highest kept is the
     # last with pixels enough to pin its position, beyond which clusters take over.
-    filled = amplitudes >= max(5.0, 0.01 * amplitudes.max())
+    filled = amplitudes >= max(5.0, 0.01 * amplitudes.max(initial=0.0))
+    if not filled.any():
+        return None
     first = int(np.flatnonzero(filled)[0])
     last = int(np.flatnonzero(amplitudes >= 5.0)[-1])
-    last = min(max(last, first + 1), first + max_peaks)
+    last = min(max(last, first + 1), first + max_peaks, len(amplitudes) - 1)
+    if last <= first:  # one peak: no comb to fit
+        return None
     zero = offset + float(k[first]) * gain
     n = last - first + 1
     keep = (centres >= zero - 6.0 * sigma) & (centres <= zero + (n - 0.5) * gain)
@@ -499,12 +504,16 @@ def _fit_comb(residual, blocks, sigma, seed):
     stride = max(1, int(np.ceil(np.sqrt(residual.size / REFINE_SAMPLES))))
     for _ in range(FIT_PASSES - 1):
         values, _ = _aligned(residual[::stride, ::stride], blocks[::stride], gain, cross=True)
-        refined = float(_fit(values, gain, sigma, max_peaks=FIRST_FIT_PEAKS)[0][1])
-        if not (np.isfinite(refined) and abs(np.log(refined / gain)) < SEED_SPAN):
+        first = _fit(values, gain, sigma, max_peaks=FIRST_FIT_PEAKS)
+        refined = float(first[0][1]) if first is not None else np.nan
+        if not (np.isfinite(refined) and refined > 0 and abs(np.log(refined / gain)) < SEED_SPAN):
             break
         gain = refined
     values, _ = _aligned(residual, blocks, gain, cross=True)
-    p, gain_error, deviance_per_bin, counts, centres, width = _fit(values, gain, sigma)
+    fitted = _fit(values, gain, sigma)
+    if fitted is None:
+        return None
+    p, gain_error, deviance_per_bin, counts, centres, width = fitted
     offset, gain, noise = float(p[0]), float(p[1]), abs(float(p[2]))
     peaks = p[3:] ** 2
     if not (gain > 0 and np.isfinite(gain)) or noise / gain > MAX_NOISE_E:
@@ -712,3 +721,87 @@ def calibrate_image(image, *, background=None, charges_adu=None, header=None,
 def electrons_to_kev(electrons):
     """Energy (keV) of a charge in electrons, at 3.77 eV per electron-hole pair."""
     return np.asarray(electrons, dtype=float) * EV_PER_ELECTRON / 1000.0
+
+
+# --- a file's images ------------------------------------------------------------------------
+
+#: Classical cluster finding for the Fe-55 lines where no mask is given: groups of
+#: pixels at or above GROW_SIGMA holding a pixel at or above SEED_SIGMA (read-noise sigma).
+SEED_SIGMA = 4.0
+GROW_SIGMA = 2.0
+
+
+def find_cluster_charges(image, background) -> np.ndarray:
+    """Summed charge (ADU above the row pedestal) of the clusters of an image.
+
+    Classical seeds and neighbours (:data:`SEED_SIGMA`, :data:`GROW_SIGMA`,
+    8-connected), for :func:`fit_fe55_gain` where no mask from the network is at hand.
+    """
+    from scipy import ndimage
+
+    residual = np.asarray(image, dtype=np.float32) - background.pedestal[:, None]
+    residual[~np.isfinite(residual)] = 0.0
+    z = residual / np.float32(background.noise)
+    labels, n = ndimage.label(z >= GROW_SIGMA, structure=np.ones((3, 3)))
+    if n == 0:
+        return np.zeros(0)
+    index = np.arange(1, n + 1)
+    seeded = ndimage.maximum(z, labels, index) >= SEED_SIGMA
+    return np.asarray(ndimage.sum(residual, labels, index))[seeded]
+
+
+@dataclass(frozen=True)
+class ImageCalibration:
+    """The calibration of one image of a file, with what a figure of it needs."""
+
+    label: str
+    index: int
+    calibration: Calibration
+    background: object
+    charges_adu: np.ndarray | None
+
+    def record(self) -> dict:
+        """One row of ``ccdnb calibrate``'s JSON/CSV output."""
+        c = self.calibration
+        fit = c.fit
+        return {"hdu": self.index, "extname": self.label, "method": c.method,
+                "gain_adu_per_e": c.gain, "gain_error": c.gain_error, "noise_e": c.noise_e,
+                "noise_adu": float(self.background.noise),
+                "n_peaks": getattr(fit, "n_peaks", None),
+                "electrons_per_pixel": getattr(fit, "electrons_per_pixel", None),
+                "kalpha_adu": getattr(fit, "kalpha_adu", None),
+                "n_kalpha": getattr(fit, "n_kalpha", None),
+                "n_clusters": None if self.charges_adu is None else int(self.charges_adu.size)}
+
+
+def calibrate_images(images, *, gain: float | None = None) -> list[ImageCalibration]:
+    """The gain of every image of a file, as :func:`calibrate_image` chooses it.
+
+    The Fe-55 lines are fitted to clusters found by classical thresholds
+    (:func:`find_cluster_charges`) when no skipper comb is found.
+
+    Parameters
+    ----------
+    images : sequence of ccdnb.fitsio.FitsImage
+    gain : float, optional
+        ADU per electron given by the user (recorded as such).
+    """
+    from .normalize import estimate_background
+
+    results = []
+    for image in images:
+        background = estimate_background(image.data, bias_columns=image.bias_columns)
+        charges, fit = None, None
+        if gain is None:
+            fit = fit_skipper_gain(image.data, background)
+        if fit is not None:
+            calibration = Calibration(fit.gain, fit.gain_error, fit.method, fit.noise_e, fit)
+        else:
+            if gain is None:
+                charges = find_cluster_charges(image.data, background)
+            calibration = calibrate_image(image.data, background=background,
+                                          charges_adu=charges, header=image.header, gain=gain,
+                                          skipper=False)
+        results.append(ImageCalibration(image.label, image.index, calibration, background,
+                                        charges))
+    return results

@@ -20,6 +20,7 @@ COMMANDS = {
     "simulate": "ccdnb.commands.simulate",
     "train": "ccdnb.commands.train",
     "predict": "ccdnb.commands.predict",
+    "calibrate": "ccdnb.commands.calibrate",
     "monitor": "ccdnb.commands.monitor",
     "reproduce": "ccdnb.commands.reproduce",
     "export-onnx": "ccdnb.commands.export_onnx",

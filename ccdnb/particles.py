@@ -26,6 +26,11 @@ The simulator's truth kinds map onto these names as :data:`TRUTH_KINDS` says.
 
 from __future__ import annotations
 
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 KINDS = ("muon", "electron", "alpha", "xray", "low-energy", "serial-register", "unknown")
@@ -50,10 +55,21 @@ MUON_LENGTH_PX = 12.0
 MUON_ELONGATION = 3.0
 ELECTRON_LENGTH_PX = 6.0
 SERIAL_LENGTH_PX = 3
+#: An electron track shorter than this (pixels) is not resolved: a point deposit.
+WORM_MIN_RANGE_PX = 1.0
 
 
 def truth_kind(kind: str, energy_kev: float) -> str:
-    """The particle kind of a simulated object (see :data:`TRUTH_KINDS`)."""
+    """The particle kind of a simulated object (see :data:`TRUTH_KINDS`).
+
+    An electron whose range in silicon is below one pixel (below about 40 keV,
+    :func:`ccdnb.simulation.physics.electron_range_px`) leaves no worm: it is a
+    point deposit, named as the point kinds are (X-ray above 1 keV).
+    """
+    from .simulation.physics import electron_range_px
+
+    if kind == "worm" and float(electron_range_px(energy_kev)) < WORM_MIN_RANGE_PX:
+        kind = "diffuse"
     if kind in POINT_KINDS:
         return "low-energy" if energy_kev < LOW_ENERGY_KEV else "xray"
     return TRUTH_KINDS.get(kind, "unknown")
@@ -118,6 +134,148 @@ def classify(energy_kev, length, elongation, rows, columns):
     return kind, confidence
 
 
+#: The features of the particle-ID tree, from the catalog's columns: energy,
+#: size and shape, and how the charge is spread.
+FEATURES = ("log_kev", "log_npix", "log_length", "log_width", "elongation", "log_rows",
+            "log_columns", "peak_share", "log_kev_per_px", "fill", "log_kev_per_length",
+            "straightness", "log_minor_extent", "abs_skewness", "axis_fill")
+
+#: The catalog columns that :func:`cluster_features` reads.
+FEATURE_COLUMNS = ("energy_kev", "npix", "length", "width", "elongation", "rows", "columns",
+                   "peak_adu", "charge_adu", "major_extent", "minor_extent", "skewness")
+
+#: The shipped particle-ID tree (JSON; trained by ``benchmarks/train_particle_id.py``).
+TREE_PATH = Path(__file__).parent / "models" / "particle_tree.json"
+
+
+def cluster_features(columns) -> np.ndarray:
+    """The :data:`FEATURES` of every cluster, shape (n, len(FEATURES)).
+
+    Parameters
+    ----------
+    columns : mapping or astropy.table.Table
+        The catalog columns :data:`FEATURE_COLUMNS`.
+    """
+    def column(name):
+        return np.asarray(columns[name], dtype=float)
+
+    energy = np.maximum(column("energy_kev"), 1e-3)
+    npix, length = column("npix"), column("length")
+    rows, cols = column("rows"), column("columns")
+    share = np.clip(column("peak_adu") / np.maximum(column("charge_adu"), 1e-12), 0.0, 1.0)
+    major, minor = column("major_extent"), column("minor_extent")
+    return np.column_stack([np.log10(energy), np.log10(npix), np.log10(length),
+                            np.log10(column("width")), column("elongation"), np.log10(rows),
+                            np.log10(cols), share, np.log10(energy / npix), npix / (rows * cols),
+                            np.log10(energy / length), np.log10(major / length),
+                            np.log10(minor), np.abs(column("skewness")),
+                            npix / (major * minor)])
+
+
+@dataclass(frozen=True)
+class ParticleTree:
+    """A decision tree over :data:`FEATURES` (scikit-learn's arrays, read from JSON)."""
+
+    classes: tuple
+    children_left: np.ndarray
+    children_right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    value: np.ndarray
+    """Share of each class in each node, shape (nodes, classes)."""
+    card: dict
+
+    @classmethod
+    def read(cls, path=TREE_PATH) -> ParticleTree:
+        """Read a tree written by :meth:`to_json` (plain JSON, no pickle)."""
+        data = json.loads(Path(path).read_text())
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path}: the tree's features {data['features']} are not {FEATURES}")
+        value = np.asarray(data["value"], dtype=float)
+        return cls(tuple(data["classes"]), np.asarray(data["children_left"], np.int64),
+                   np.asarray(data["children_right"], np.int64),
+                   np.asarray(data["feature"], np.int64),
+                   np.asarray(data["threshold"], float),
+                   value / np.maximum(value.sum(axis=1, keepdims=True), 1e-12),
+                   {k: v for k, v in data.items() if k not in _TREE_ARRAYS})
+
+    @classmethod
+    def from_sklearn(cls, model, card=None) -> ParticleTree:
+        """The tree of a fitted :class:`sklearn.tree.DecisionTreeClassifier`."""
+        tree = model.tree_
+        value = tree.value[:, 0, :]
+        return cls(tuple(str(c) for c in model.classes_), tree.children_left.copy(),
+                   tree.children_right.copy(), tree.feature.copy(), tree.threshold.copy(),
+                   value / np.maximum(value.sum(axis=1, keepdims=True), 1e-12), dict(card or {}))
+
+    def to_json(self) -> str:
+        """The tree as JSON: the arrays, the class and feature names, the card."""
+        return json.dumps(dict(self.card, features=list(FEATURES), classes=list(self.classes),
+                               children_left=self.children_left.tolist(),
+                               children_right=self.children_right.tolist(),
+                               feature=self.feature.tolist(),
+                               threshold=[float(t) for t in self.threshold],
+                               value=np.round(self.value, 5).tolist()), indent=None)
+
+    def leaves(self, x) -> np.ndarray:
+        """The leaf that each row of ``x`` (features) falls in."""
+        node = np.zeros(len(x), np.int64)
+        while True:
+            inner = self.children_left[node] >= 0
+            if not inner.any():
+                return node
+            at = node[inner]
+            go_left = x[np.flatnonzero(inner), self.feature[at]] <= self.threshold[at]
+            node[inner] = np.where(go_left, self.children_left[at], self.children_right[at])
+
+    def predict(self, x):
+        """Class and its share in the leaf (the confidence) for each row of ``x``."""
+        shares = self.value[self.leaves(np.asarray(x, dtype=float))]
+        best = np.argmax(shares, axis=1)
+        return np.asarray(self.classes)[best], shares[np.arange(len(best)), best]
+
+
+_TREE_ARRAYS = ("features", "classes", "children_left", "children_right", "feature",
+                "threshold", "value")
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_tree() -> ParticleTree:
+    """The particle-ID tree that ships with ccdnb (:data:`TREE_PATH`)."""
+    return ParticleTree.read(TREE_PATH)
+
+
+def classify_clusters(columns, tree: ParticleTree | None = None):
+    """Kind and confidence of every cluster of a catalog.
+
+    Clusters with an energy go through the particle-ID tree (:func:`shipped_tree`
+    unless ``tree`` is given): its leaf's share of the named kind is the
+    confidence. Without a gain the energy is unknown and only the shape rules
+    of :func:`classify` apply (serial-register hits and long straight muons;
+    the rest is ``unknown``).
+
+    Parameters
+    ----------
+    columns : mapping or astropy.table.Table
+        The catalog's columns (see :func:`cluster_features`).
+
+    Returns
+    -------
+    kind : ndarray of str
+    confidence : ndarray of float
+    """
+    energy = np.asarray(columns["energy_kev"], dtype=float)
+    kind, confidence = classify(energy, columns["length"], columns["elongation"],
+                                columns["rows"], columns["columns"])
+    known = np.isfinite(energy)
+    if known.any():
+        tree = shipped_tree() if tree is None else tree
+        named, share = tree.predict(cluster_features(
+            {name: np.asarray(columns[name])[known] for name in FEATURE_COLUMNS}))
+        kind[known], confidence[known] = named, share
+    return kind, confidence
+
+
 def label_simulated_clusters(sim, mask=None, gain: float | None = None):
     """Catalog one simulated image with the truth kind of each cluster beside its named kind.
 
@@ -134,8 +292,11 @@ def label_simulated_clusters(sim, mask=None, gain: float | None = None):
     -------
     astropy.table.Table
         The catalog (:func:`ccdnb.catalog.build_catalog`) plus ``truth_kind``
-        (the kind of the object owning most of the cluster's charge, as
-        :func:`truth_kind` maps it) and ``truth_kev``.
+        (the kind of the object owning most of the cluster's pixels, as
+        :func:`truth_kind` maps it), ``truth_kev``, ``truth_purity`` (the
+        owner's share of the cluster's pixels) and ``truth_completeness`` (the
+        share of the owner's labelled pixels inside the cluster): a cluster
+        with both near 1 is one whole object, neither a fragment nor a merger.
     """
     from .catalog import build_catalog, label_clusters
     from .fitsio import FitsImage
@@ -147,20 +308,30 @@ def label_simulated_clusters(sim, mask=None, gain: float | None = None):
     labels, n = label_clusters(mask)
     owner = np.zeros(n + 1, np.int64)
     if n:
-        inside = labels > 0
+        inside = (labels > 0) & (sim.instances > 0)  # pixels of some object
         pairs = np.stack([labels[inside], sim.instances[inside]])
         unique, counts = np.unique(pairs, axis=1, return_counts=True)
         order = np.lexsort((counts, unique[0]))  # most pixels last, per cluster
         owner[unique[0, order]] = unique[1, order]
+    owned = np.zeros(n + 1)      # pixels of the owner in the cluster
+    if n:
+        owned[unique[0, order]] = counts[order]
+    footprint = np.bincount(labels[sim.instances > 0], minlength=n + 1)
+    object_pixels = np.bincount(sim.instances.ravel())
     by_id = {int(o["id"]): o for o in sim.objects}
-    kinds, energies = [], []
+    kinds, energies, purity, completeness = [], [], [], []
     for cluster in table["cluster"]:
         obj = by_id.get(int(owner[cluster]))
         kinds.append("unknown" if obj is None else truth_kind(str(obj["kind"]),
                                                               float(obj["energy_kev"])))
         energies.append(np.nan if obj is None else float(obj["energy_kev"]))
+        purity.append(owned[cluster] / max(footprint[cluster], 1))  # among object pixels
+        completeness.append(0.0 if obj is None else
+                            owned[cluster] / max(object_pixels[int(owner[cluster])], 1))
     table["truth_kind"] = np.asarray(kinds, dtype="U16") if kinds else np.zeros(0, "U16")
     table["truth_kev"] = np.asarray(energies, dtype=np.float32)
+    table["truth_purity"] = np.asarray(purity, dtype=np.float32)
+    table["truth_completeness"] = np.asarray(completeness, dtype=np.float32)
     return table
 
 
@@ -175,7 +346,7 @@ def confusion_matrix(truth, named, kinds=KINDS):
     """
     from astropy.table import Table
 
-    truth, named = np.asarray(truth), np.asarray(named)
+    truth, named = np.asarray(truth).astype(str), np.asarray(named).astype(str)
     rows = []
     for kind in kinds:
         mine = truth == kind
@@ -183,3 +354,51 @@ def confusion_matrix(truth, named, kinds=KINDS):
         total = int(np.count_nonzero(mine))
         rows.append([kind, *counts, total, counts[kinds.index(kind)] / total if total else np.nan])
     return Table(rows=rows, names=["truth", *kinds, "total", "correct"])
+
+
+#: Presets of the particle-ID simulation, cycled image by image: every kind,
+#: conventional and skipper noise, sparse to crowded.
+SIMULATION_PRESETS = ("random", "random", "random", "clusters-only", "clusters-only",
+                      "glow-events", "fe55", "skipper", "skipper-dense", "balanced",
+                      "isolated-hits")
+
+#: Seeds of the held-out images start here (training images start at 0).
+HELDOUT_SEED = 100_000
+
+
+def simulated_clusters(n_images: int, seed: int = 0, *, presets=SIMULATION_PRESETS,
+                       shape=(256, 256), segment=None):
+    """Catalogs of simulated images with the truth kind of every cluster.
+
+    Parameters
+    ----------
+    n_images : int
+        Images, one per seed ``seed, seed + 1, ...``, their presets cycled from ``presets``.
+    seed : int
+        First seed (:data:`HELDOUT_SEED` for the held-out set).
+    shape : tuple of int
+    segment : callable, optional
+        ``image -> class mask`` (e.g. ``ccdnb.Segmenter().segment``): clusters as
+        a model finds them; the truth label's clusters when None.
+
+    Returns
+    -------
+    astropy.table.Table
+        :func:`label_simulated_clusters`'s columns plus ``preset``, ``image``
+        (its seed) and ``noise_e`` (read noise in electrons).
+    """
+    from astropy.table import vstack
+
+    from .simulation import simulate_image
+
+    tables = []
+    for i in range(n_images):
+        preset = presets[i % len(presets)]
+        sim = simulate_image(preset, shape, seed + i)
+        table = label_simulated_clusters(sim, None if segment is None else segment(sim.image))
+        table["preset"] = np.full(len(table), preset, dtype="U16")
+        table["image"] = np.full(len(table), seed + i, dtype=np.int64)
+        table["noise_e"] = np.full(len(table), sim.meta["read_noise_adu"]
+                                   / sim.meta["gain_adu_per_e"], dtype=np.float32)
+        tables.append(table)
+    return vstack(tables)

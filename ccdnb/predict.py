@@ -295,16 +295,21 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
 
                 masks[image.index] = settle_with_defects(masks[image.index], known[image.index])
 
-    table = None
+    table, calibrations = None, {}
     if catalog:
         from .catalog import build_catalog
 
-        table = build_catalog(contents.images, masks)
+        table = build_catalog(contents.images, masks, backgrounds=backgrounds,
+                              calibrations=calibrations)
     provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256,
                                     backgrounds=backgrounds)
     hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
                                   probabilities=probs if probabilities else None, catalog=table,
                                   provenance=provenance)
+    if calibrations:  # the gain behind the catalog's electrons and keV
+        from .catalog import annotate_headers
+
+        annotate_headers(hdulist, calibrations)
     if defects is not None:
         for image in contents.images:
             hdulist[image.index].header["CCDNBDEF"] = (
@@ -435,7 +440,9 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         Add one ``<EXTNAME>_PROB`` cube (4, H, W) float32 per image.
     catalog : bool
         Add the cluster catalog (:mod:`ccdnb.catalog`) as a ``CATALOG`` table in
-        the masks file and as ``out_dir/<stem>.catalog.csv``.
+        the masks file and as ``out_dir/<stem>.catalog.csv``, a DS9 region file
+        per image, ``out_dir/<stem>.<EXTNAME>.reg`` (:mod:`ccdnb.ds9`), and the
+        gain of each image in its masks header (``CCDNBGN``, ``CCDNBGNE``, ``CCDNBGM``).
     overwrite : bool
         Replace existing outputs; without it an existing output is an error.
     tile : int or None
@@ -485,12 +492,24 @@ def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=N
         model, in_path, model_name=model_name, model_id=model_id, probabilities=probabilities,
         catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress,
         preread=preread, defects=defects)
+    regions = {}
+    if segmented.catalog is not None:  # a DS9 region file per image (ccdnb.ds9)
+        from .ds9 import region_path, region_texts
+
+        for label, text in region_texts(segmented.contents.images, segmented.catalog).items():
+            regions[region_path(in_path, out_dir, label)] = text
+        for target in regions if not overwrite else ():
+            if target.exists():
+                raise CcdnbInputError(
+                    f"{in_path}: output {target} exists; pass --overwrite to replace it")
     ensure_output_dir(out_dir)
     try:
-        with atomic_outputs(*targets) as tmp_paths:
+        with atomic_outputs(*targets, *regions) as tmp_paths:
             write_hdulist(segmented.hdulist, tmp_paths[0])
             if segmented.catalog is not None:
                 segmented.catalog.write(tmp_paths[1], format="ascii.csv", overwrite=True)
+            for tmp_path, text in zip(tmp_paths[len(targets):], regions.values()):
+                tmp_path.write_text(text)
     except OSError as err:
         raise CcdnbInputError(
             f"{in_path}: cannot write {out_path} ({err.strerror or one_line(err)})") from None

@@ -47,9 +47,10 @@ def test_shape_energy_and_kind_columns():
     image, mask = _flat_image((80, 120)), np.zeros((80, 120), np.uint8)
     image[30, 10:30] += 50.0  # charge along one row: a serial-register hit
     mask[30, 10:30] = CLUSTER
-    for step in range(40):  # a straight diagonal track 40 pixels long
-        image[40 + step // 2, 60 + step] += 400.0
-        mask[40 + step // 2, 60 + step] = CLUSTER
+    for step in range(40):  # a straight diagonal track 40 pixels long, minimum-ionising
+        # (1500 e- per pixel at gain 10), diffused over three rows
+        image[39 + step // 2:42 + step // 2, 60 + step] += 15000.0 * np.array([0.2, 0.6, 0.2])
+        mask[39 + step // 2:42 + step // 2, 60 + step] = CLUSTER
     image[10, 100] += 20.0
     mask[10, 100] = CLUSTER
     images = [FitsImage(1, "A", None, image.astype(np.float32), None, 0)]

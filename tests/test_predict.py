@@ -195,6 +195,13 @@ def test_probabilities_and_catalog_outputs(tmp_path, model_path, model):
     csv = Table.read(tmp_path / "out" / "amp.catalog.csv", format="ascii.csv")
     assert len(csv) == len(table)
     assert int(np.sum(csv["npix"])) == int(np.sum(mask == 3))
+    # the gain behind the catalog's energies in the mask's header, a DS9 region file per image
+    from ccdnb.ds9 import read_region_file
+
+    with fits.open(written) as hdul:
+        method = hdul["A"].header["CCDNBGM"]
+    assert set(csv["gain_method"]) <= {method}
+    assert len(read_region_file(tmp_path / "out" / "amp.A.reg")) == len(csv)
 
 
 def _installed_test_file(package, name):

@@ -30,8 +30,12 @@ HDUList in memory, ccdnb.segment(array) one mask.
                    float32 cube, planes named by PLANE0..PLANE3.
   --catalog        appends a CATALOG binary table AND writes
                    DIR/<stem>.catalog.csv: one row per 8-connected cluster
-                   (hdu, extname, cluster, x, y charge-weighted centroid,
-                   npix, charge_adu and peak_adu above the row pedestal).
+                   (position, size, shape from second moments, charge in ADU,
+                   electrons and keV, particle kind and its confidence; see
+                   ccdnb.catalog), a DS9 region file per image,
+                   DIR/<stem>.<EXTNAME>.reg, coloured by kind, and the gain
+                   of each image (skipper peaks, Fe-55 lines or GAIN keyword)
+                   in its masks header (CCDNBGN, CCDNBGNE, CCDNBGM).
   --defects REPORT/defects.fits
                    settle each mask with a run's defect map (ccdnb monitor):
                    a bright pixel or short segment on a known defect is a hot

@@ -1,0 +1,94 @@
+"""Train the particle-ID tree that ships with ccdnb (``ccdnb/models/particle_tree.json``).
+
+A scikit-learn decision tree over the catalog's features (:data:`ccdnb.particles.FEATURES`:
+energy, size, shape and charge spread), fitted to the truth kinds of clusters of
+simulated images (:func:`ccdnb.particles.simulated_clusters`, seeds 0 ...; the
+held-out set of ``benchmarks/particle_id.py`` starts at seed 100000). The clusters
+are the truth label's, each measured as ``ccdnb predict --catalog`` measures them,
+at the simulation's gain. Kinds are weighted equally (``class_weight="balanced"``), so
+that rare alphas and serial-register hits count as much as the many X-rays, and
+only clusters that are mostly one object (purity >= 0.8) and most of it
+(completeness >= 0.5) teach the tree: a fragment of a track or a merger of two
+deposits has no one kind. Deterministic: the same seeds give the same tree.
+
+The tree is written as JSON (its arrays, class and feature names, and a card
+with the recipe), read back by :class:`ccdnb.particles.ParticleTree`: no pickle.
+
+Usage::
+
+    python benchmarks/train_particle_id.py [--images 1100] [--out ccdnb/models/particle_tree.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+MAX_DEPTH = 12
+MIN_SAMPLES_LEAF = 10
+MIN_PURITY = 0.8
+MIN_COMPLETENESS = 0.5
+
+
+def clean(table):
+    """Rows of clusters that are mostly one whole object."""
+    return table[(table["truth_purity"] >= MIN_PURITY)
+                 & (table["truth_completeness"] >= MIN_COMPLETENESS)
+                 & (table["truth_kind"] != "unknown")]
+
+
+def train(table, *, max_depth=MAX_DEPTH, min_samples_leaf=MIN_SAMPLES_LEAF, seed=0):
+    """Fit the tree to a table of :func:`ccdnb.particles.simulated_clusters`."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ccdnb.particles import ParticleTree, cluster_features
+
+    table = clean(table)
+    model = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+                                   class_weight="balanced", random_state=seed)
+    model.fit(cluster_features(table), np.asarray(table["truth_kind"]).astype(str))
+    kinds, counts = np.unique(np.asarray(table["truth_kind"]).astype(str), return_counts=True)
+    card = {"format": "ccdnb-particle-tree/1",
+            "model": f"sklearn DecisionTreeClassifier(max_depth={max_depth}, "
+                     f"min_samples_leaf={min_samples_leaf}, class_weight='balanced', "
+                     f"random_state={seed})",
+            "training_clusters": {str(k): int(c) for k, c in zip(kinds, counts)},
+            "training_selection": f"truth_purity >= {MIN_PURITY}, "
+                                  f"truth_completeness >= {MIN_COMPLETENESS}",
+            "nodes": int(model.tree_.node_count), "depth": int(model.get_depth())}
+    return ParticleTree.from_sklearn(model, card)
+
+
+def main(argv=None) -> int:
+    from ccdnb.io_utils import write_text_atomic
+    from ccdnb.particles import SIMULATION_PRESETS, TREE_PATH, simulated_clusters
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1100,
+                        help="simulated 256x256 training images (seeds 0 ...)")
+    parser.add_argument("--table", default=None,
+                        help="a saved simulated_clusters table to train on instead")
+    parser.add_argument("--out", default=str(TREE_PATH))
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    if args.table:
+        from astropy.table import Table
+
+        table = Table.read(args.table)
+    else:
+        table = simulated_clusters(args.images, 0)
+    tree = train(table)
+    tree.card.update(images=args.images, presets=list(SIMULATION_PRESETS), shape=[256, 256],
+                     seeds=f"0-{args.images - 1}")
+    write_text_atomic(args.out, tree.to_json() + "\n")
+    print(f"{args.out}: {tree.card['nodes']} nodes, depth {tree.card['depth']}, "
+          f"{sum(tree.card['training_clusters'].values())} clusters "
+          f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
