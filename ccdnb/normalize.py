@@ -524,12 +524,13 @@ def estimate_background(image, bias_columns=None) -> Background:
     4k x 4k frame well under a second.
     """
     x = _working_array(image)
-    bias = None
     if bias_columns is not None:
-        bias = _bias_sample(x, bias_columns)
-        x = x.copy()  # the image's own levels come from its image columns alone
-        for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
-            x[:, columns] = np.nan
+        return _with_bias_columns(x, bias_columns)
+    return _estimate(x)
+
+
+def _estimate(x, bias=None) -> Background:
+    """:func:`estimate_background` of a working array; ``bias`` (H, n): bias columns' pixels."""
     finite = np.isfinite(x)
     if x.size == 0 or not finite.any():
         return Background(np.zeros(x.shape[0]), 1.0)
@@ -564,6 +565,30 @@ def estimate_background(image, bias_columns=None) -> Background:
     return Background(pedestal, noise)
 
 
+def _with_bias_columns(x, bias_columns) -> Background:
+    """The estimate with overscan/prescan columns: the plain one unless they show glow.
+
+    The image's own rows (bias columns left out, so that they cannot pass for the
+    zero-charge peak of a row lifted by glow) are measured against the bias
+    columns. Where no row holds charge spread along it beyond the image's own
+    level, the plain estimate of the whole image is returned, the same as
+    without the columns.
+    """
+    bias = _bias_sample(x, bias_columns)
+    if bias is None:
+        return _estimate(x)
+    image_only = x.copy()
+    for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
+        image_only[:, columns] = np.nan
+    if not np.isfinite(image_only).any():
+        return _estimate(x)
+    plain = _estimate(image_only)
+    corrected = _estimate(image_only, bias)
+    if np.array_equal(corrected.pedestal, plain.pedestal):
+        return _estimate(x)
+    return corrected
+
+
 #: Rows over which the excess of the image's row levels over the bias columns' is
 #: smoothed (glow along whole rows changes slowly from row to row; drift is common
 #: to both and cancels), and the significance, in its own uncertainty, it needs.
@@ -572,6 +597,9 @@ BIAS_EXCESS_SIGMA = 3.0
 #: A row whose own excess over its bias columns stands this many times its
 #: uncertainty above zero keeps it, unsmoothed.
 BIAS_ROW_SIGMA = 5.0
+#: Percentile of the rows' smoothed excess taken as the image's own level (glow must
+#: leave at least this share of the rows clear).
+BIAS_BASE_PERCENT = 10.0
 
 
 def _bias_sample(x, bias_columns):
@@ -591,7 +619,10 @@ def _row_excess_over_bias(bias, pedestal, noise):
     ``bias`` holds the bias columns' pixels, (H, n): no image charge. Per row,
     their level comes from the same weighted zero-charge mean as the image
     rows' (:func:`_row_levels`); the image's row level minus it is the charge
-    the image holds along the whole row. A row keeps its own excess where it
+    the image holds along the whole row. Its level over the image's clean rows
+    (:data:`BIAS_BASE_PERCENT`) is charge spread over the whole image (sky,
+    dark current, an offset between overscan and image area) and stays in the
+    pedestal; a row keeps its own excess above that where it
     stands :data:`BIAS_ROW_SIGMA` times one row's uncertainty above zero (a
     horizontal streak, bright glow); elsewhere the excess smoothed over
     :data:`BIAS_SMOOTH_ROWS` rows (a running median) is used where it stands
@@ -609,6 +640,11 @@ def _row_excess_over_bias(bias, pedestal, noise):
     level = _row_levels(bias, bias_finite, start, noise, iterations=4)
     excess = pedestal - level
     smooth = median_filter(excess, size=BIAS_SMOOTH_ROWS, mode="nearest")
+    # Charge spread over the whole image (sky, dark current, a bias offset between the
+    # overscan and the image area) is a level, not glow: only the excess above the
+    # image's clean rows (its lowest tenth) is localised glow.
+    base = float(np.percentile(smooth, BIAS_BASE_PERCENT))
+    excess, smooth = excess - base, smooth - base
     # One row's bias level from n pixels scatters by ~1.25 noise / sqrt(n); the running
     # median of k rows by ~1.25 / sqrt(k) of that. A row far above its bias columns (a
     # horizontal streak, bright glow) keeps its own excess; fainter ones the smoothed.

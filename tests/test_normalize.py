@@ -139,6 +139,9 @@ KNOWN_SHORT = {
     "thesis-balanced": "faint cluster tails shift the zero-charge peak of 256-pixel rows "
                        "by ~0.1-0.15 sigma",
     "balanced": "faint cluster tails shift the zero-charge peak of 256-pixel rows by ~0.2 sigma",
+    "skipper-dense": "a field of 2-3 e-/pixel leaves 5-15 % of a 256-pixel row without charge: "
+                     "its zero-charge level is placed to 0.1-0.12 sigma (0.02 e-), the "
+                     "noise to 3-5 %",
     "dense": "at 50-70 % occupancy faint charge widens the peak "
              "(noise up to 1.09x, pedestal 0.4 sigma)",
     # Glow along whole rows (top/bottom edges) looks like row drift to any estimate made
