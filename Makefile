@@ -72,4 +72,5 @@ default-model: $(STAMP)
 	  load_model('$(DEFAULT_MODEL_RUN)/model/model.keras')[0].save('ccdnb/models/default.keras')"
 	cp $(DEFAULT_MODEL_RUN)/model/model.card.json ccdnb/models/default.card.json
 	$(BIN)/ccdnb export-onnx ccdnb/models/default.keras
-	$(BIN)/python benchmarks/heldout_evaluation.py --json $(DEFAULT_MODEL_RUN)/heldout.json
+	$(BIN)/python benchmarks/heldout_evaluation.py --json $(DEFAULT_MODEL_RUN)/heldout.json \
+	  --card ccdnb/models/default.card.json

@@ -693,6 +693,10 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-tuning", action="store_true",
                         help="leave out the tuned baseline (its gate becomes n/a)")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    parser.add_argument("--card", type=Path, default=None,
+                        help="also record the headline figures and every gate in this model "
+                             "card's 'heldout' section (make default-model does, for the "
+                             "shipped card)")
     args = parser.parse_args(argv)
 
     by_name = {s.name: s for s in SETS}
@@ -746,7 +750,35 @@ def main(argv=None) -> int:
             "quick": bool(args.quick), "seeds": SEEDS,
             "sets": results, "all_gates_met": bool(evaluated and not misses),
             "misses": [f"{n}: {g}" for n, g in misses], "seconds": seconds})
+    if args.card:
+        record_in_card(args.card, results, misses, quick=args.quick)
     return 0
+
+
+def record_in_card(card_path, results, misses, *, quick=False):
+    """Write the held-out headline figures and gates into a model card's ``heldout`` section.
+
+    Per set: preset, seed, images, per-class F1, false clusters per Mpix, signal lost
+    and every gate (what ``benchmarks/heldout_compare.py`` reads from a card).
+    """
+    import json
+
+    card = json.loads(Path(card_path).read_text())
+    sets = {}
+    for name, result in results.items():
+        if "gates" not in result:
+            sets[name] = {"skipped": result.get("skipped")}
+            continue
+        model = result["model"]
+        sets[name] = {"preset": result["preset"], "seed": result["seed"],
+                      "n_images": result["n_images"], "f1": model["f1"],
+                      "false_clusters_per_mpix": model["false_clusters_per_mpix"],
+                      "signal_lost": model["signal_lost"], "gates": result["gates"]}
+    card["heldout"] = {"script": "python benchmarks/heldout_evaluation.py"
+                                 + (" --quick" if quick else ""),
+                       "seeds": SEEDS, "all_gates_met": not misses,
+                       "misses": [f"{n}: {g}" for n, g in misses], "sets": sets}
+    Path(card_path).write_text(json.dumps(card, indent=2, default=float) + "\n")
 
 
 if __name__ == "__main__":

@@ -118,3 +118,26 @@ def test_skipper_gates_without_tuning_or_clusters_are_not_applicable(bench):
 def test_only_the_skipper_dense_set_gets_the_skipper_gates(bench):
     assert bench.SKIPPER_SETS == ("skipper-dense",)
     assert "skipper-dense" in {s.name for s in bench.SETS}
+
+
+def test_the_card_records_every_gate_that_heldout_compare_reads(bench, tmp_path):
+    import json
+
+    compare_spec = importlib.util.spec_from_file_location(
+        "heldout_compare", SCRIPT.with_name("heldout_compare.py"))
+    compare = importlib.util.module_from_spec(compare_spec)
+    compare_spec.loader.exec_module(compare)
+    card = tmp_path / "model.card.json"
+    card.write_text(json.dumps({"architecture": "small"}))
+    gates = [{"gate": "F1 cluster", "value": 0.9, "target": ">= 0.92", "status": "MISS"}]
+    results = {"thesis": {"preset": "thesis", "seed": 90001, "n_images": 2,
+                          "model": {"f1": {"cluster": 0.9}, "false_clusters_per_mpix": 3.0,
+                                    "signal_lost": {"share": 0.0}}, "gates": gates},
+               "dense": {"skipped": "preset 'dense' not in this ccdnb"}}
+    bench.record_in_card(card, results, [("thesis", "F1 cluster")])
+    written = json.loads(card.read_text())
+    assert written["architecture"] == "small" and not written["heldout"]["all_gates_met"]
+    assert written["heldout"]["misses"] == ["thesis: F1 cluster"]
+    sets = compare.load_sets(card)
+    assert sets["thesis"]["f1"] == {"cluster": 0.9} and sets["thesis"]["false"] == 3.0
+    assert sets["thesis"]["gates"] == gates
