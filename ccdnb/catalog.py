@@ -38,6 +38,10 @@ One row per cluster, columns :data:`CATALOG_COLUMNS`:
 ``skewness``
     the charge's skewness along the major axis (signed; an electron's Bragg
     peak at one end makes it large, a muon's even charge keeps it near 0);
+``width_gradient``
+    how the charge's spread across the major axis changes along it, end to
+    end, relative to the mean spread (signed): a steep muon widens steadily
+    (its charge diffuses longer the deeper it was freed), a worm does not;
 ``mxx``, ``myy``, ``mxy``
     the second moments themselves (pixels squared);
 ``electrons``, ``energy_kev``
@@ -66,12 +70,12 @@ from .classes import CLUSTER, label_groups
 
 CATALOG_COLUMNS = ("hdu", "extname", "cluster", "x", "y", "npix", "charge_adu", "peak_adu",
                    "x_peak", "y_peak", "rows", "columns", "length", "width", "elongation",
-                   "theta", "major_extent", "minor_extent", "skewness", "mxx", "myy", "mxy",
-                   "electrons", "energy_kev", "dedx_kev_per_px",
+                   "theta", "major_extent", "minor_extent", "skewness", "width_gradient", "mxx",
+                   "myy", "mxy", "electrons", "energy_kev", "dedx_kev_per_px",
                    "kind", "kind_confidence", "gain", "gain_error", "gain_method")
 
 #: Columns that :func:`measure_clusters` measures (the rest come with the gain).
-MEASURED = CATALOG_COLUMNS[2:22]
+MEASURED = CATALOG_COLUMNS[2:23]
 
 
 def label_clusters(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -160,13 +164,20 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None) -> di
     major_extent = per_cluster_range(ids, along, n) + 1.0
     minor_extent = per_cluster_range(ids, across, n) + 1.0
     skew = per_cluster(weight * along ** 3) / total / np.maximum(major - 1.0 / 12.0, 1e-6) ** 1.5
+    # How the spread across the axis changes along it, over the whole length, relative to
+    # the mean spread: a steep muon's charge diffuses more the deeper it was freed, so
+    # its track widens steadily from one end to the other; a worm's does not.
+    spread = per_cluster(weight * across ** 2) / total + 1.0 / 12.0
+    slope = per_cluster(weight * along * across ** 2) / total / np.maximum(major, 1e-6)
+    width_gradient = slope * np.sqrt(12.0 * major) / spread
     return dict(cluster=np.arange(1, n + 1, dtype=np.int32), x=x, y=y, npix=npix,
                 charge_adu=charge, peak_adu=peak, x_peak=cols[brightest].astype(np.int64),
                 y_peak=rows[brightest].astype(np.int64), rows=row_span, columns=col_span,
                 length=np.sqrt(12.0 * major), width=np.sqrt(12.0 * minor),
                 elongation=np.sqrt(major / minor),
                 theta=np.degrees(angle), major_extent=major_extent,
-                minor_extent=minor_extent, skewness=skew, mxx=mxx, myy=myy, mxy=mxy)
+                minor_extent=minor_extent, skewness=skew, width_gradient=width_gradient,
+                mxx=mxx, myy=myy, mxy=mxy)
 
 
 def per_cluster_range(ids, value, n):
@@ -264,7 +275,8 @@ def build_catalog(images, masks: dict, backgrounds: dict | None = None,
             np.zeros(0, dtype="U1")
     table = Table(columns, names=CATALOG_COLUMNS)
     for name in ("x", "y", "charge_adu", "peak_adu", "length", "width", "elongation", "theta",
-                 "major_extent", "minor_extent", "skewness", "mxx", "myy", "mxy", "electrons",
+                 "major_extent", "minor_extent", "skewness", "width_gradient", "mxx", "myy",
+                 "mxy", "electrons",
                  "energy_kev", "dedx_kev_per_px", "kind_confidence", "gain", "gain_error"):
         table[name] = table[name].astype(np.float32)
     for name in ("x", "y", "x_peak", "y_peak", "length", "width", "major_extent",

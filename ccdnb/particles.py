@@ -138,11 +138,13 @@ def classify(energy_kev, length, elongation, rows, columns):
 #: size and shape, and how the charge is spread.
 FEATURES = ("log_kev", "log_npix", "log_length", "log_width", "elongation", "log_rows",
             "log_columns", "peak_share", "log_kev_per_px", "fill", "log_kev_per_length",
-            "straightness", "log_minor_extent", "abs_skewness", "axis_fill")
+            "straightness", "log_minor_extent", "abs_skewness", "axis_fill",
+            "abs_width_gradient")
 
 #: The catalog columns that :func:`cluster_features` reads.
 FEATURE_COLUMNS = ("energy_kev", "npix", "length", "width", "elongation", "rows", "columns",
-                   "peak_adu", "charge_adu", "major_extent", "minor_extent", "skewness")
+                   "peak_adu", "charge_adu", "major_extent", "minor_extent", "skewness",
+                   "width_gradient")
 
 #: The shipped particle-ID tree (JSON; trained by ``benchmarks/train_particle_id.py``).
 TREE_PATH = Path(__file__).parent / "models" / "particle_tree.json"
@@ -169,7 +171,7 @@ def cluster_features(columns) -> np.ndarray:
                             np.log10(cols), share, np.log10(energy / npix), npix / (rows * cols),
                             np.log10(energy / length), np.log10(major / length),
                             np.log10(minor), np.abs(column("skewness")),
-                            npix / (major * minor)])
+                            npix / (major * minor), np.abs(column("width_gradient"))])
 
 
 @dataclass(frozen=True)

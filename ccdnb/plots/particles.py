@@ -43,6 +43,11 @@ def plot_spectrum(catalog, *, kinds=None, bins=None, lines=(5.90, 6.49), ax=None
         _, ax = plt.subplots(figsize=(8, 4))
     if kinds is None:
         kinds = [k for k in KINDS if np.any(kind == k)]
+    if not energy.size:
+        ax.text(0.5, 0.5, "no cluster with an energy (gain unknown)", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_title(title or "cluster spectrum")
+        return ax
     if bins is None:
         if log_energy and energy.size:
             lo = max(energy.min(), 1e-3)

@@ -1,0 +1,65 @@
+"""Particle kinds: the shipped tree (plain JSON), its features, and the simulator's truth."""
+
+import numpy as np
+import pytest
+
+from ccdnb.particles import (
+    FEATURES,
+    KINDS,
+    ParticleTree,
+    cluster_features,
+    confusion_matrix,
+    label_simulated_clusters,
+    shipped_tree,
+    truth_kind,
+)
+from ccdnb.simulation import simulate_image
+
+
+def test_the_shipped_tree_reads_from_json_and_writes_back_the_same(tmp_path):
+    tree = shipped_tree()
+    assert set(tree.classes) <= set(KINDS) and tree.card["format"] == "ccdnb-particle-tree/1"
+    path = tmp_path / "tree.json"
+    path.write_text(tree.to_json())
+    again = ParticleTree.read(path)
+    np.testing.assert_array_equal(again.feature, tree.feature)
+    np.testing.assert_allclose(again.threshold, tree.threshold)
+    x = np.random.default_rng(0).normal(0.0, 1.0, (200, len(FEATURES)))
+    assert (again.predict(x)[0] == tree.predict(x)[0]).all()
+    shares = tree.predict(x)[1]
+    assert ((shares > 0) & (shares <= 1)).all()
+
+
+def test_a_tree_with_other_features_is_refused(tmp_path):
+    text = shipped_tree().to_json().replace('"abs_width_gradient"', '"something_else"')
+    (tmp_path / "tree.json").write_text(text)
+    with pytest.raises(ValueError, match="features"):
+        ParticleTree.read(tmp_path / "tree.json")
+
+
+def test_kinds_of_simulated_clusters_mostly_right():
+    """Fe-55 X-rays, a few muons and worms on a conventional frame: named by the tree."""
+    sim = simulate_image("fe55", (256, 256), 100_123)
+    table = label_simulated_clusters(sim)
+    assert {"truth_kind", "truth_purity", "truth_completeness"} <= set(table.colnames)
+    assert ((table["truth_purity"] >= 0) & (table["truth_purity"] <= 1)).all()
+    xrays = (table["truth_kind"] == "xray") & (table["truth_purity"] >= 0.8)
+    assert xrays.sum() >= 10
+    assert np.mean(table["kind"][xrays] == "xray") >= 0.9
+    matrix = confusion_matrix(table["truth_kind"], table["kind"])
+    assert matrix["total"].sum() == len(table)
+
+
+def test_short_worms_are_point_deposits():
+    assert truth_kind("worm", 300.0) == "electron"
+    assert truth_kind("worm", 10.0) == "xray"  # its range is a tenth of a pixel
+    assert truth_kind("diffuse", 0.5) == "low-energy"
+    assert truth_kind("track", 5000.0) == "muon"
+
+
+def test_features_are_finite_for_single_pixels():
+    one = {"energy_kev": [0.01], "npix": [1], "length": [1.0], "width": [1.0],
+           "elongation": [1.0], "rows": [1], "columns": [1], "peak_adu": [5.0],
+           "charge_adu": [5.0], "major_extent": [1.0], "minor_extent": [1.0],
+           "skewness": [0.0], "width_gradient": [0.0]}
+    assert np.isfinite(cluster_features(one)).all()
