@@ -7,9 +7,11 @@
    required) with conventional noise: :func:`ccdnb.calibration.fit_fe55_gain` within 2 %,
    on the clusters of the truth label and on the classical clusters that ``ccdnb
    calibrate`` finds (:func:`ccdnb.calibration.find_cluster_charges`).
-3. The calibrated spectrum: the K-alpha line of the Fe-55 clusters' energies (catalog
-   charge over the gain) within 2 % of 5.90 keV, with the simulated gain (what the
-   catalog's summed charge gives once the gain is known) and with the fitted one.
+   The gain is fitted, as the catalog does, on each cluster's charge with a one-pixel
+   ring around its footprint (:func:`ccdnb.calibration.ring_charges`).
+3. The calibrated spectrum: the K-alpha line of the catalog's energies (the footprint's
+   charge over the fitted gain) within 2 % of 5.90 keV; the line at the simulated
+   gain is printed beside it (the charge the footprint misses).
 
 Usage::
 
@@ -76,10 +78,14 @@ def skipper_gate(n: int) -> dict:
 
 
 def fe55_gate(n: int) -> dict:
-    from ccdnb.calibration import EV_PER_ELECTRON, find_cluster_charges, fit_fe55_gain
-    from ccdnb.catalog import measure_clusters
+    from ccdnb.calibration import EV_PER_ELECTRON, find_cluster_charges, fit_fe55_gain, ring_charges
+    from ccdnb.catalog import label_clusters, measure_clusters
     from ccdnb.normalize import estimate_background
     from ccdnb.simulation import simulate_image
+
+    def kev(charges, gain):  # K-alpha of a spectrum of catalog charges, in keV at ``gain``
+        fit = fit_fe55_gain(charges)
+        return np.nan if fit is None else fit.kalpha_adu / gain * EV_PER_ELECTRON / 1000.0
 
     rows = []
     for i in range(n):
@@ -87,38 +93,45 @@ def fe55_gate(n: int) -> dict:
         gain = float(sim.meta["gain_adu_per_e"])
         n_xrays = int(np.count_nonzero(sim.objects["kind"] == "xray"))
         background = estimate_background(sim.image)
-        sets = {"truth clusters": measure_clusters(sim.image, sim.label, background)["charge_adu"],
+        labels, _ = label_clusters(sim.label)
+        # what build_catalog fits (footprint and a one-pixel ring) and what ccdnb calibrate does
+        sets = {"truth clusters": ring_charges(sim.image, labels, background),
                 "classical clusters": find_cluster_charges(sim.image, background)}
+        catalog_charges = measure_clusters(sim.image, sim.label, background,
+                                           labels=labels)["charge_adu"]
         row = dict(seed=2000 + i, gain=gain, xrays=n_xrays,
                    noise_e=float(sim.meta["read_noise_adu"]) / gain)
         for name, charges in sets.items():
             fit = fit_fe55_gain(charges)
             error = np.nan if fit is None else fit.gain / gain - 1.0
-            # The K-alpha line in keV with the simulated gain: the catalog's charge measurement.
-            peak = np.nan if fit is None else fit.kalpha_adu / gain * EV_PER_ELECTRON / 1000.0
-            row[name] = dict(error=float(error), kalpha_kev_true_gain=float(peak),
-                             kalpha_kev_fitted_gain=np.nan if fit is None else 5.90)
-            print(f"  fe55 seed {2000 + i}: {n_xrays} X-rays, gain {gain:.3f}, {name}: "
-                  + ("no fit" if fit is None else
-                     f"{fit.gain:.3f} ({100 * error:+.2f} %), K-alpha at {peak:.3f} keV "
-                     f"with the simulated gain"))
+            row[name] = dict(error=float(error))
+            text = "no fit" if fit is None else f"{fit.gain:.3f} ({100 * error:+.2f} %)"
+            if name == "truth clusters":
+                # the catalog's energies (footprint charge) with the fitted and the true gain
+                row[name]["kalpha_kev"] = float(kev(catalog_charges, fit.gain)) if fit else np.nan
+                row[name]["kalpha_kev_true_gain"] = float(kev(catalog_charges, gain))
+                text += (f"; the catalog's K-alpha at {row[name]['kalpha_kev']:.3f} keV "
+                         f"({row[name]['kalpha_kev_true_gain']:.3f} keV at the simulated gain)")
+            print(f"  fe55 seed {2000 + i}: {n_xrays} X-rays, gain {gain:.3f}, {name}: {text}")
         rows.append(row)
     result = {"frames": rows}
+    used = [row for row in rows if row["xrays"] >= MIN_XRAYS]
     for name in ("truth clusters", "classical clusters"):
-        used = [row for row in rows if row["xrays"] >= MIN_XRAYS]
         errors = np.array([row[name]["error"] for row in used])
-        peaks = np.array([row[name]["kalpha_kev_true_gain"] for row in used])
         gain_met = bool(used) and bool(np.all(np.abs(errors) <= FE55_GATE))
-        peak_met = bool(used) and bool(np.all(np.abs(peaks / 5.90 - 1.0) <= PEAK_GATE))
-        result[name] = {"worst_gain_error": float(np.nanmax(np.abs(errors))),
-                        "worst_peak_error": float(np.nanmax(np.abs(peaks / 5.90 - 1.0))),
-                        "gain_met": gain_met, "peak_met": peak_met}
+        result[name] = {"worst_gain_error": float(np.nanmax(np.abs(errors))), "gain_met": gain_met}
         print(f"fe55, {name}: gain within 2 % on {np.count_nonzero(np.abs(errors) <= FE55_GATE)}"
               f"/{len(used)} frames with >= {MIN_XRAYS} X-rays (worst "
               f"{100 * result[name]['worst_gain_error']:.2f} %) -> "
-              f"{'MET' if gain_met else 'MISSED'}; K-alpha within 2 % of 5.90 keV with the "
-              f"simulated gain (worst {100 * result[name]['worst_peak_error']:.2f} %) -> "
-              f"{'MET' if peak_met else 'MISSED'}")
+              f"{'MET' if gain_met else 'MISSED'}")
+    peaks = np.array([row["truth clusters"]["kalpha_kev"] for row in used])
+    peak_met = bool(used) and bool(np.all(np.abs(peaks / 5.90 - 1.0) <= PEAK_GATE))
+    result["peak"] = {"worst_error": float(np.nanmax(np.abs(peaks / 5.90 - 1.0))),
+                      "met": peak_met}
+    print(f"fe55 calibrated spectrum: K-alpha within 2 % of 5.90 keV on "
+          f"{np.count_nonzero(np.abs(peaks / 5.90 - 1.0) <= PEAK_GATE)}/{len(used)} frames "
+          f"(worst {100 * result['peak']['worst_error']:.2f} %) -> "
+          f"{'MET' if peak_met else 'MISSED'}")
     return result
 
 
