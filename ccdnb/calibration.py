@@ -23,8 +23,9 @@ per-row pedestal of :func:`ccdnb.normalize.estimate_background`):
    maximum-likelihood fit of the histogram with the offset, gain, common
    width and every amplitude free (:func:`scipy.optimize.least_squares`);
 3. a check that the peaks are real: the comb must fit much better than the
-   same comb shifted by half a gain, the noise must stay at or below
-   :data:`MAX_NOISE_E` electrons and enough pixels must hold charge.
+   same comb shifted by half a gain, the 2- to 4-electron peaks must stand over
+   the gaps between them where the single-electron field is sparse, the noise must
+   stay at or below :data:`MAX_NOISE_E` electrons and enough pixels must hold charge.
 
 The pedestal estimate locks onto the zero-charge peak, but where most pixels
 hold charge it may lock onto a higher one; a peak then stands below zero, and
@@ -49,6 +50,13 @@ MIN_CHARGED_PIXELS = 30
 #: The comb must fit better than the comb shifted by half a gain by this
 #: much (Poisson deviance, i.e. twice the log-likelihood ratio).
 MIN_DEVIANCE_GAIN = 50.0
+
+#: The 2- to 4-electron peaks must stand this many standard deviations over the
+#: gaps between them (:func:`_teeth_over_gaps`).
+MIN_TOOTH_SIGNIFICANCE = 3.0
+#: ... checked where the one-electron peak holds fewer pixels than this share of the
+#: zero-electron peak's (a sparse single-electron field).
+SPARSE_FIELD = 0.02
 
 #: A comb that fits worse than this (Poisson deviance per histogram bin) is no comb
 #: (a dense field of 2 e-/pixel at 0.23 e- noise fits at 4).
@@ -453,12 +461,15 @@ def fit_skipper_gain(image, background=None) -> SkipperGain | None:
     if dense is not None and abs(np.log(dense[1] / sigma)) > np.log(1.3):
         guesses.insert(0, dense[1])
     # The fast check: no comb of teeth and gaps at any width guess, no fit.
-    seeds = []
+    seeds, clear = [], []
     for width_guess in guesses:
         comb = electron_comb(quick / width_guess, max_samples=SEED_SAMPLES,
                              min_score=SEED_MIN_SCORE, first_tooth=SEED_FIRST_TOOTH)
         if comb is not None:
             seeds.append((width_guess, comb[0] * width_guess))
+            # the strict check too: a comb beyond doubt earns the slow full scan below
+            if electron_comb(quick / width_guess, max_samples=SEED_SAMPLES) is not None:
+                clear.append(width_guess)
     if not seeds:
         return None
     residual = _residual_image(x, background)
@@ -469,8 +480,9 @@ def fit_skipper_gain(image, background=None) -> SkipperGain | None:
             return fit
     # The fast check saw a comb but no fit near its spacing held: a comb hidden by
     # baseline shifts of a fraction of an electron (which the alignment of rows and
-    # column blocks takes out) may have misled it. Scan the whole range (seconds).
-    for width_guess, _ in seeds:
+    # column blocks takes out) may have misled it. Scan the whole range (seconds),
+    # where the strict check saw the comb clearly.
+    for width_guess in clear:
         fit = _fit_comb(residual, blocks, width_guess, None)
         if fit is not None:
             return fit
@@ -512,6 +524,34 @@ def _harmonic_width(values, sigma):
     return (float(gain), float(guess)) if guess <= 0.5 * gain else None
 
 
+def _teeth_over_gaps(z, spacing) -> bool:
+    """Whether the 2-, 3- and 4-electron peaks stand over the gaps beside them.
+
+    ``z``: pixel values in read-noise sigma above the zero-electron peak;
+    ``spacing``: the gain in read-noise sigma. Pixels within a window of each
+    peak (``k * spacing``, k = 2, 3, 4) are compared with the geometric mean
+    of the same windows at ``(k -+ 1/2) * spacing``: a smooth spectrum that
+    falls exponentially has its value there, one that falls as a power law
+    less, a comb more. The summed log excess must reach
+    :data:`MIN_TOOTH_SIGNIFICANCE` standard deviations (Poisson counts). Too few
+    pixels beyond 1.5 electrons to judge (fewer than :data:`MIN_CHARGED_PIXELS`) pass.
+    """
+    z = np.sort(z[np.isfinite(z)])
+    if z.size - np.searchsorted(z, 1.5 * spacing) < MIN_CHARGED_PIXELS:
+        return True
+    half = min(0.25 * spacing, 1.0)
+
+    def window(centre):
+        return np.searchsorted(z, centre + half) - np.searchsorted(z, centre - half) + 1.0
+
+    k = np.arange(2, 5)
+    teeth, below, above = window(k * spacing), window((k - 0.5) * spacing), window(
+        (k + 0.5) * spacing)
+    excess = float(np.sum(np.log(teeth) - 0.5 * (np.log(below) + np.log(above))))
+    spread = float(np.sqrt(np.sum(1.0 / teeth + 0.25 / below + 0.25 / above)))
+    return excess >= MIN_TOOTH_SIGNIFICANCE * spread
+
+
 def _fit_comb(residual, blocks, sigma, seed):
     """Scan, fit and check the comb from read noise ``sigma`` and a spacing ``seed`` (ADU)."""
     gain = _scan(residual, blocks, sigma, seed)
@@ -531,6 +571,7 @@ def _fit_comb(residual, blocks, sigma, seed):
             break
         gain = refined
     values, _ = _aligned(residual, blocks, gain, cross=True)
+    every = values  # every pixel, none moved by its own vote
     fitted = _fit(values, gain, sigma)
     if fitted is None:
         return None
@@ -551,6 +592,15 @@ def _fit_comb(residual, blocks, sigma, seed):
     shifted = _peaks_deviance(counts, centres, np.concatenate([comb[:1], comb + 0.5 * gain]),
                               noise, width)
     if shifted - aligned < MIN_DEVIANCE_GAIN:
+        return None
+    # Where the "one-electron peak" is a sparse field, the peaks of 2 and more
+    # electrons must stand over the gaps between them too (on every column,
+    # cross-aligned): beside the zero peak a smooth tail of cluster charge on a
+    # conventional frame can pass the test above with a first "peak" a few sigma
+    # out, but it has no gaps (0.5 sigma on a 384 x 384 Fe-55 frame at 0.008
+    # "electrons" per pixel; 5 to 170 on skipper frames of 512 x 512).
+    if (peaks[1] < SPARSE_FIELD * peaks[0]
+            and not _teeth_over_gaps((every - offset) / noise, gain / noise)):
         return None
     electrons = np.arange(len(peaks))
     return SkipperGain(gain=gain, gain_error=gain_error, noise_e=noise / gain,

@@ -1,27 +1,31 @@
 """Name each cluster by the particle that made it, from its energy and shape.
 
-Plain rules on the catalog's columns, in this order (the first that holds wins):
+Kinds: ``muon`` (straight, minimum-ionising; a steep one widens along its
+length as its charge diffuses longer the deeper it was freed), ``electron``
+(the curly worm of a Compton or beta electron), ``alpha`` (a round blob of
+MeV), ``xray`` (a compact, diffusion-limited point deposit of 1 keV or more;
+the Fe-55 lines at 5.90 / 6.49 keV stand out), ``low-energy`` (below 1 keV),
+``serial-register`` (charge along one row) and ``unknown``.
 
-===================  ==========================================================
-kind                 rule
-===================  ==========================================================
-``serial-register``  all its charge in one row, 3 pixels or longer
-                     (a hit in the serial register is read along the row)
-``alpha``            at least 1 MeV, round (elongation below 3)
-``muon``             straight and long: length at least 12 pixels and
-                     elongation at least 3 (minimum-ionising, crosses the CCD)
-``electron``         at least 20 keV, or 6 pixels long and elongation 1.6 or
-                     more (the curly worm of a Compton or beta electron)
-``xray``             compact, 1 to 20 keV (diffusion-limited point deposit;
-                     the Fe-55 lines at 5.90 / 6.49 keV stand out)
-``low-energy``       compact, below 1 keV (a few electrons to about 1 keV)
-``unknown``          everything else (e.g. no gain: energies unknown)
-===================  ==========================================================
+**With a gain** (energies known), one decision tree decides
+(:func:`classify_clusters`, :class:`ParticleTree`): 16 numbers of each cluster
+(:data:`FEATURES`, from the catalog's columns: energy, footprint, second-moment
+length and width, extent along the major axis against the length, skewness
+and width gradient along it, the brightest pixel's share), at most 12 questions
+of the form "is feature f at most t?" down to a leaf, and the leaf's most
+common kind among the training clusters is the name, its share there the
+confidence. The tree (``models/particle_tree.json``, plain JSON arrays) was
+fitted with scikit-learn to the simulator's truth by
+``benchmarks/train_particle_id.py``; ``benchmarks/particle_id.py`` measures it
+on held-out seeds.
 
-The confidence is how far the deciding feature sits from its threshold, on
-a logistic scale: 0.5 on the threshold, towards 1 far from it.
+**Without a gain** only plain shape rules apply (:func:`classify`): a
+serial-register hit is all its charge in one row, 3 pixels or longer; a muon
+is 12 pixels long or more with elongation 3 or more; everything else is
+``unknown``. (:func:`classify` also holds energy rules, for reference.)
 
-The simulator's truth kinds map onto these names as :data:`TRUTH_KINDS` says.
+The simulator's truth kinds map onto these names as :data:`TRUTH_KINDS` and
+:func:`truth_kind` say.
 """
 
 from __future__ import annotations
@@ -83,7 +87,15 @@ def _confidence(value, threshold, scale):
 
 
 def classify(energy_kev, length, elongation, rows, columns):
-    """Kind and confidence of every cluster.
+    """Kind and confidence of every cluster by plain rules (the first that holds wins).
+
+    Serial-register hit: one row, 3 pixels or longer; alpha: 1 MeV or more and
+    elongation below 3; muon: 12 pixels or longer and elongation 3 or more;
+    electron: 20 keV or more, or 6 pixels long and elongation 1.6 or more; X-ray:
+    1 to 20 keV; low-energy: below 1 keV; else unknown (e.g. no energy). The
+    confidence is how far the deciding feature sits from its threshold, on a
+    logistic scale (0.5 on it). The catalog uses these rules only where the
+    energy is unknown (:func:`classify_clusters`).
 
     Parameters
     ----------
