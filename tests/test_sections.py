@@ -94,3 +94,23 @@ def test_section_grid_figure_puts_true_coordinates_on_the_axes():
     assert "0.60% cluster" in corner.get_title()
     profile = class_profile(label, "hot pixel", axis=0)
     assert profile[80] == 1.0 and profile.sum() == 1.0
+
+
+def test_a_large_mask_shrunk_for_display_keeps_thin_hot_columns_and_small_clusters():
+    from ccdnb.classes import CLUSTER, GLOWING, HOT_PIXEL
+    from ccdnb.plots.inference import label_for_display, plot_frame_truth_and_prediction
+
+    label = np.zeros((320, 640), np.uint8)
+    label[:, 401] = HOT_PIXEL                  # a one-pixel hot column
+    label[10:12, 100:103] = CLUSTER            # a small cluster
+    label[200:, :50] = GLOWING
+    label[250, 20] = CLUSTER                   # a cluster on glow outranks the glow
+    shown = label_for_display(label, 160)
+    assert shown.shape == (80, 160)
+    assert np.count_nonzero(shown[:, 100] == HOT_PIXEL) == 80
+    assert shown[2, 25] == CLUSTER and shown[62, 5] == CLUSTER and shown[70, 2] == GLOWING
+    assert label_for_display(label, 1000) is label
+    image = np.random.default_rng(0).normal(size=label.shape)
+    fig = plot_frame_truth_and_prediction([image], [label], [label], titles=["CCD_A"])
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["CCD_A image (zscale)", "CCD_A truth",
+                                                      "CCD_A prediction"]

@@ -165,6 +165,36 @@ def plot_truth_and_prediction(image, truth, prediction, *, title="", panel_size=
     return fig
 
 
+def label_for_display(label, max_pixels):
+    """A class mask shrunk by whole blocks to at most ``max_pixels`` per side, keeping thin lines.
+
+    Each block shows its highest-priority class (hot pixel > cluster > glowing >
+    background, as the truth labels rank them), so a one-pixel hot column or a
+    small cluster stays visible where a plain nearest-neighbour rendering of a
+    large mask on a small panel would drop it.
+
+    Returns
+    -------
+    ndarray of uint8
+        The shrunk mask (the input itself when it is small enough).
+    """
+    from ..classes import PRIORITY
+
+    label = np.asarray(label)
+    factor = int(np.ceil(max(label.shape) / max(int(max_pixels), 1)))
+    if factor <= 1:
+        return label
+    rank = np.zeros(max(PRIORITY) + 1, dtype=np.uint8)
+    rank[list(PRIORITY)] = np.arange(len(PRIORITY), 0, -1)
+    h, w = (-(-n // factor) * factor for n in label.shape)
+    padded = np.zeros((h, w), dtype=np.uint8)
+    padded[:label.shape[0], :label.shape[1]] = rank[label]
+    blocks = padded.reshape(h // factor, factor, w // factor, factor).max(axis=(1, 3))
+    by_rank = np.zeros(len(PRIORITY) + 1, dtype=np.uint8)
+    by_rank[np.arange(len(PRIORITY), 0, -1)] = list(PRIORITY)
+    return by_rank[blocks]
+
+
 def plot_frame_truth_and_prediction(images, truths, predictions, *, titles=None,
                                     panel_size=3.6):
     """Every amplifier of a frame: its image, true label and predicted label in one row.
@@ -194,9 +224,12 @@ def plot_frame_truth_and_prediction(images, truths, predictions, *, titles=None,
                                                                 titles)):
         show_image(axes[row, 0], image)
         axes[row, 0].set_title(f"{title} image (zscale)")
+        height, width = np.shape(truth)
         for ax, label, name in ((axes[row, 1], truth, "truth"),
                                 (axes[row, 2], prediction, "prediction")):
-            show_label(ax, label)
+            # about 100 display pixels per inch: thin hot columns must not vanish
+            show_label(ax, label_for_display(label, 100 * panel_size),
+                       extent=(-0.5, width - 0.5, -0.5, height - 0.5))
             ax.set_title(f"{title} {name}")
             _legend_below(ax, label)
     fig.tight_layout()
