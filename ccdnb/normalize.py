@@ -37,6 +37,11 @@ reductions do, in steps:
    within a few sigma, logarithmic beyond, so a 1-sigma cluster pixel and a
    saturated hot column (z ~ 1e5) both land in a range of about +-12.
 
+On a skipper image that resolves single electrons, the significance of step 6
+is over the single-electron field instead, which is background at any rate
+(:mod:`ccdnb.electron_field`): ``z = (e - rate_row) / sqrt(noise_e**2 + rate_row)``
+in electrons. A sparse field leaves it equal to the read-noise significance.
+
 NaN and inf pixels take no part in the statistics and come out as 0.
 """
 
@@ -654,8 +659,21 @@ def _row_excess_over_bias(bias, pedestal, noise):
     return np.where(excess > BIAS_ROW_SIGMA * row_uncertainty, excess, faint)
 
 
-def standardize_image(image, background: Background | None = None) -> np.ndarray:
-    """The image in read-noise sigma above each row's pedestal: ``(x - pedestal_row) / noise``.
+#: ``field`` argument of :func:`standardize_image`: measure the single-electron field.
+MEASURE = "measure"
+
+
+def standardize_image(image, background: Background | None = None, field=MEASURE) -> np.ndarray:
+    """The image's significance: in read-noise sigma above each row's pedestal, or
+    over the single-electron field where the image resolves electrons.
+
+    ``(x - pedestal_row) / noise`` on a conventional CCD. On a skipper image
+    (:func:`ccdnb.electron_field.measure_electron_field` finds its comb of
+    electron peaks) the field of single electrons is background, whatever its
+    rate: the significance is then over the field's Poisson spread and the read
+    noise, ``(e - rate_row) / sqrt(noise_e**2 + rate_row)`` in electrons
+    (:mod:`ccdnb.electron_field`), which equals the read-noise significance
+    where the field is sparse.
 
     The step of :func:`normalize_image` before the ``asinh``, kept apart so that
     training computes it once per image and augments in these units (see
@@ -667,6 +685,10 @@ def standardize_image(image, background: Background | None = None) -> np.ndarray
         Raw ADU; NaN/inf pixels allowed.
     background : Background, optional
         :func:`estimate_background` of this image, when the caller has it already.
+    field : ElectronField, None or "measure"
+        The image's single-electron field when the caller has measured it, None
+        for the read-noise significance whatever the image, ``"measure"``
+        (default) to measure it here.
 
     Returns
     -------
@@ -674,9 +696,20 @@ def standardize_image(image, background: Background | None = None) -> np.ndarray
         Significance per pixel; NaN where the input is not finite.
     """
     x = _working_array(image)
-    pedestal, noise = background if background is not None else estimate_background(x)
-    z = x - pedestal[:, None].astype(x.dtype)
-    z *= x.dtype.type(1.0 / noise)
+    if background is None:
+        background = estimate_background(x)
+    if isinstance(field, str):
+        if field != MEASURE:
+            raise ValueError(f"field must be an ElectronField, None or {MEASURE!r}, got {field!r}")
+        from .electron_field import measure_electron_field
+
+        field = measure_electron_field(x, background)
+    if field is not None and field.dense:
+        z = field.significance(x, background.pedestal)
+    else:
+        pedestal, noise = background
+        z = x - pedestal[:, None].astype(x.dtype)
+        z *= x.dtype.type(1.0 / noise)
     z = z.astype(np.float32, copy=False)
     z[~np.isfinite(z)] = np.nan
     return z
@@ -694,7 +727,7 @@ def network_input(z) -> np.ndarray:
     return out
 
 
-def normalize_image(image, background: Background | None = None) -> np.ndarray:
+def normalize_image(image, background: Background | None = None, field=MEASURE) -> np.ndarray:
     """Turn a raw ADU image into the network's input.
 
     Parameters
@@ -704,18 +737,14 @@ def normalize_image(image, background: Background | None = None) -> np.ndarray:
         and size; NaN/inf pixels allowed.
     background : Background, optional
         :func:`estimate_background` of this image, when the caller has it already.
+    field : ElectronField, None or "measure"
+        As in :func:`standardize_image`.
 
     Returns
     -------
     ndarray, shape (H, W), float32
-        ``asinh((x - pedestal_row) / (noise * ASINH_SOFTENING))`` with the
-        estimates of :func:`estimate_background`; 0 where the input is not finite.
-        The same for ``a * image + b`` (any ``a > 0``, ``b``) up to float rounding.
+        ``asinh(z / ASINH_SOFTENING)``, ``z`` the significance of
+        :func:`standardize_image`; 0 where the input is not finite. The same
+        for ``a * image + b`` (any ``a > 0``, ``b``) up to float rounding.
     """
-    x = _working_array(image)
-    pedestal, noise = background if background is not None else estimate_background(x)
-    z = x - pedestal[:, None].astype(x.dtype)
-    z *= x.dtype.type(1.0 / (noise * ASINH_SOFTENING))
-    out = np.arcsinh(z, out=z).astype(np.float32, copy=False)
-    out[~np.isfinite(out)] = 0.0
-    return out
+    return network_input(standardize_image(image, background, field))

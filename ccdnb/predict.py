@@ -125,7 +125,10 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
     signal_floor : float or None
         No pixel at or above this significance (read-noise sigma) stays
         background: it gets the network's most probable other class
-        (:mod:`ccdnb.signal_floor`). None leaves the network's mask as it is.
+        (:mod:`ccdnb.signal_floor`); on an image that resolves single electrons,
+        groups that its field of single electrons makes by chance are first
+        released to background (:mod:`ccdnb.electron_field`). None leaves the
+        network's mask as it is.
     background : ccdnb.normalize.Background, optional
         The image's :func:`ccdnb.normalize.estimate_background`, when known.
 
@@ -136,7 +139,8 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
     probs : ndarray, shape (H, W, 4), float32
         Only with ``probabilities=True``: ``(mask, probs)`` is returned.
     """
-    from .normalize import normalize_image
+    from .electron_field import measure_electron_field
+    from .normalize import estimate_background, network_input, normalize_image
 
     image = np.asarray(image)
     if image.ndim != 2 or image.size == 0:
@@ -146,7 +150,12 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
                               margin)
     if batch_size is None:
         batch_size = auto_batch_size(grid.tile)
-    normalised = normalize_image(image, background)
+    if background is None:
+        background = estimate_background(image)
+    # a skipper image's single-electron field is background: the input is the
+    # significance over it, and the floor counts its electrons (ccdnb.electron_field)
+    field = measure_electron_field(image, background)
+    normalised = normalize_image(image, background, field)
     padded = grid.pad(normalised)
     mask = np.zeros(image.shape, dtype=np.uint8)
     signal_class = np.zeros(image.shape, dtype=np.uint8) if signal_floor is not None else None
@@ -176,8 +185,12 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
         done += len(origins)
         if progress is not None:
             progress(done, len(grid))
+    if field is not None and signal_class is not None:  # groups the field makes by chance
+        field.release_chance_groups(mask, field.electrons(image, background.pedestal))
     if signal_class is not None:
-        keep_significant_signal(mask, normalised, signal_class, sigma=signal_floor)
+        row_floor = None if field is None else network_input(field.signal_floor())
+        keep_significant_signal(mask, normalised, signal_class, sigma=signal_floor,
+                                row_floor=row_floor)
     nonfinite = ~np.isfinite(image)
     if nonfinite.any():  # no measurement there: background, with certainty
         mask[nonfinite] = BACKGROUND

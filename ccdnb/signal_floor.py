@@ -89,7 +89,8 @@ def best_signal_class(probabilities) -> np.ndarray:
     return (np.argmax(p[..., 1:], axis=-1) + 1).astype(np.uint8)
 
 
-def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGMA):
+def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGMA,
+                            row_floor=None):
     """Give every significant pixel labelled background its best signal class.
 
     Parameters
@@ -102,6 +103,11 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
         :func:`best_signal_class` of the network's probabilities.
     sigma : float
         Significance floor (read-noise sigma).
+    row_floor : array_like, shape (H,), optional
+        Where the image's single-electron field is measured
+        (:meth:`ccdnb.electron_field.ElectronField.signal_floor`, in network-input
+        units): per row, the input below which a pixel may be field. A pixel
+        is then kept only at or above both floors.
 
     Returns
     -------
@@ -115,7 +121,9 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
     normalised = np.asarray(normalised)
     significant = normalised >= input_threshold(sigma)
     lost = significant & (mask == BACKGROUND)
-    if np.count_nonzero(lost) > LONE_PIXEL_DENSITY * lost.size:
+    if row_floor is not None:
+        lost &= normalised >= np.asarray(row_floor, dtype=normalised.dtype)[:, None]
+    elif np.count_nonzero(lost) > LONE_PIXEL_DENSITY * lost.size:
         row_floor = electron_floor(normalised)
         if row_floor is not None:  # a single-electron field: count electrons
             lost &= normalised >= row_floor[:, None]

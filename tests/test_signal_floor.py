@@ -101,6 +101,8 @@ def test_a_dense_single_electron_field_is_left_to_the_network():
     Most pixels hold an electron and have a neighbour holding one: by the design's
     convention that field is background, so the floor does not force it to a signal
     class; a pixel of 15 electrons (no chance in that field) is kept."""
+    from ccdnb.electron_field import measure_electron_field
+    from ccdnb.normalize import network_input
     from ccdnb.signal_floor import electron_comb
 
     rng = np.random.default_rng(5)
@@ -108,15 +110,24 @@ def test_a_dense_single_electron_field_is_left_to_the_network():
     gain, noise = 1.35, 0.2 * 1.35
     image = 3000.0 + gain * rng.poisson(rate) + rng.normal(0.0, noise, rate.shape)
     image[100, 150] += 15 * gain
-    x = normalize_image(image)
-    comb = electron_comb(np.sinh(x) * 2.0)
-    # the comb's spacing is in units of the estimated read noise
+    background = estimate_background(image)
+    # on read-noise significance the comb of electron peaks shows, one gain apart
+    z = (image - background.pedestal[:, None]) / background.noise
+    comb = electron_comb(z)
     assert comb is not None
-    assert comb[0] * estimate_background(image).noise == pytest.approx(gain, rel=0.03)
+    assert comb[0] * background.noise == pytest.approx(gain, rel=0.03)
+    # the network's input is the significance over the field; the floor counts electrons
+    field = measure_electron_field(image, background)
+    assert field is not None
+    x = normalize_image(image, background, field)
     signal = np.full(image.shape, CLUSTER, np.uint8)
-    out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), x, signal)
+    out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), x, signal,
+                                     row_floor=network_input(field.signal_floor()))
     assert out[100, 150] == CLUSTER
     assert np.mean(out == CLUSTER) < 1e-3
+    # without the field's floor, the 5-sigma floor alone still keeps the bright pixel
+    out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), x, signal)
+    assert out[100, 150] == CLUSTER
 
 
 def test_conventional_images_show_no_electron_comb():
