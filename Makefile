@@ -40,6 +40,15 @@ reproduce: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
+# A training set is a list of preset:n:seed. $(call simulate_sets,SETS,DIR) simulates
+# each into DIR/<preset>.npz (256x256 images); $(call set_files,SETS,DIR) names those files.
+simulate_sets = for set in $(1); do \
+	  IFS=: read preset n seed <<< "$$set"; \
+	  $(BIN)/ccdnb simulate --preset $$preset --n $$n --size 256 --seed $$seed \
+	    --out $(2)/$$preset.npz || exit 1; \
+	done
+set_files = $(foreach set,$(1),$(2)/$(word 1,$(subst :, ,$(set))).npz)
+
 # The recipe of the model shipped in ccdnb/models/ (about 1.5 hours on 2 CPU cores): 1650
 # simulated 256x256 images covering every object kind and regime (thesis layouts at both
 # densities, the random preset's wide detector ranges including skipper CCDs, DAMIC-like
@@ -53,15 +62,11 @@ DEFAULT_MODEL_RUN := runs/default-model
 DEFAULT_MODEL_START := c608ae0
 DEFAULT_MODEL_SETS := thesis:150:201 thesis-balanced:200:202 random:500:203 damic:150:204 \
   fe55:100:205 isolated-hits:100:206 glow-events:150:207 skipper:150:208 dense:150:209
-DEFAULT_MODEL_DATA = $(foreach set,$(DEFAULT_MODEL_SETS),$(DEFAULT_MODEL_RUN)/$(word 1,$(subst :, ,$(set))).npz)
+DEFAULT_MODEL_DATA = $(call set_files,$(DEFAULT_MODEL_SETS),$(DEFAULT_MODEL_RUN))
 default-model: $(STAMP)
 	mkdir -p $(DEFAULT_MODEL_RUN)
 	git show $(DEFAULT_MODEL_START):ccdnb/models/default.keras > $(DEFAULT_MODEL_RUN)/start.keras
-	for set in $(DEFAULT_MODEL_SETS); do \
-	  IFS=: read preset n seed <<< "$$set"; \
-	  $(BIN)/ccdnb simulate --preset $$preset --n $$n --size 256 --seed $$seed \
-	    --out $(DEFAULT_MODEL_RUN)/$$preset.npz || exit 1; \
-	done
+	$(call simulate_sets,$(DEFAULT_MODEL_SETS),$(DEFAULT_MODEL_RUN))
 	$(BIN)/ccdnb train --data $(DEFAULT_MODEL_DATA) --out-dir $(DEFAULT_MODEL_RUN)/model \
 	  --architecture small --pretrained $(DEFAULT_MODEL_RUN)/start.keras --epochs 200 \
 	  --steps-per-epoch 50 --batch-size 8 --optimizer adam --learning-rate 0.0005 --loss cce \
@@ -92,15 +97,11 @@ SKIPPER_MODEL_START := de72487
 SKIPPER_MODEL_SETS := thesis:150:201 thesis-balanced:200:202 random:500:203 damic:150:204 \
   fe55:100:205 isolated-hits:100:206 glow-events:150:207 skipper:150:208 dense:150:209 \
   skipper-dense:400:210
-SKIPPER_MODEL_DATA = $(foreach set,$(SKIPPER_MODEL_SETS),$(SKIPPER_MODEL_RUN)/$(word 1,$(subst :, ,$(set))).npz)
+SKIPPER_MODEL_DATA = $(call set_files,$(SKIPPER_MODEL_SETS),$(SKIPPER_MODEL_RUN))
 skipper-model: $(STAMP)
 	mkdir -p $(SKIPPER_MODEL_RUN)
 	git show $(SKIPPER_MODEL_START):ccdnb/models/default.keras > $(SKIPPER_MODEL_RUN)/start.keras
-	for set in $(SKIPPER_MODEL_SETS); do \
-	  IFS=: read preset n seed <<< "$$set"; \
-	  $(BIN)/ccdnb simulate --preset $$preset --n $$n --size 256 --seed $$seed \
-	    --out $(SKIPPER_MODEL_RUN)/$$preset.npz || exit 1; \
-	done
+	$(call simulate_sets,$(SKIPPER_MODEL_SETS),$(SKIPPER_MODEL_RUN))
 	$(BIN)/ccdnb train --data $(SKIPPER_MODEL_DATA) --out-dir $(SKIPPER_MODEL_RUN)/model \
 	  --architecture small --pretrained $(SKIPPER_MODEL_RUN)/start.keras --epochs 300 \
 	  --steps-per-epoch 50 --batch-size 8 --optimizer adam --learning-rate 0.0002 \
