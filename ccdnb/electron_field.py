@@ -133,20 +133,34 @@ class ElectronField:
         e *= (1.0 / self.width())[:, None].astype(np.float32)
         return e
 
-    def signal_floor(self, false_rate: float = FIELD_FALSE_RATE) -> np.ndarray:
-        """(H,) per row, the significance of ``k - 1/2`` electrons.
+    def signal_floor(self, noise: float, false_rate: float = FIELD_FALSE_RATE) -> np.ndarray:
+        """(H,) per row, the significance of ``k - 1/2`` electrons in the network's units.
 
         ``k`` is the fewest electrons that the row's field (Poisson at the row's
         rate) puts in a pixel with probability below ``false_rate``: a pixel at
         or above this significance holds charge that the field cannot explain.
+        The significance is that of :func:`ccdnb.normalize.standardize_image`
+        for this field: over the field where it is :attr:`dense`, else in read
+        noise above the row's pedestal, ``((k - 1/2) * gain + offset) / noise``.
+
+        Parameters
+        ----------
+        noise : float
+            The image's read noise, ADU (:class:`ccdnb.normalize.Background`).
+        false_rate : float
+            The share of pixels the field may put at or above the floor.
         """
         from scipy.special import pdtrc
 
         k = np.arange(1, 400)
         # P(N >= k) = pdtrc(k - 1, rate)
         tail = pdtrc(k[None, :] - 1, np.maximum(self.rate, 1e-12)[:, None])
-        fewest = k[np.argmax(tail < false_rate, axis=1)]
-        return ((fewest - 0.5 - self.rate) / self.width()).astype(np.float32)
+        electrons = k[np.argmax(tail < false_rate, axis=1)] - 0.5
+        if self.dense:
+            floor = (electrons - self.rate) / self.width()
+        else:
+            floor = (electrons * self.gain + self.offset) / noise
+        return floor.astype(np.float32)
 
     def release_chance_groups(self, mask, electrons, classes=None,
                               false_rate: float = FIELD_FALSE_RATE) -> int:

@@ -188,7 +188,7 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
     if field is not None and signal_class is not None:  # groups the field makes by chance
         field.release_chance_groups(mask, field.electrons(image, background.pedestal))
     if signal_class is not None:
-        row_floor = None if field is None else network_input(field.signal_floor())
+        row_floor = None if field is None else network_input(field.signal_floor(background.noise))
         keep_significant_signal(mask, normalised, signal_class, sigma=signal_floor,
                                 row_floor=row_floor)
     nonfinite = ~np.isfinite(image)

@@ -61,7 +61,29 @@ def test_a_sparse_field_keeps_the_read_noise_significance():
     # the field counts for the floor, but the network reads the read-noise significance
     assert np.array_equal(standardize_image(image, background, field),
                           standardize_image(image, background, field=None), equal_nan=True)
-    assert field.signal_floor().min() > 9.0  # 2 electrons at 0.15 e- of noise
+    assert field.signal_floor(background.noise).min() > 9.0  # 2 electrons at 0.15 e- of noise
+
+
+def test_the_floor_is_in_the_units_the_network_reads():
+    """Below the dense rate the network reads read-noise sigma, and so does the floor.
+
+    At 0.03 e-/pixel the field puts 3 electrons in a pixel more often than once in
+    a million, and 4 less often: a 3-electron pixel stays under the floor and a
+    4-electron one stands over it, in the significance the network is given."""
+    rng = np.random.default_rng(11)
+    gain, noise_e = 1.35, 0.15
+    counts = rng.poisson(0.03, (300, 320))
+    counts[50:250:20, 100] = 3
+    counts[50:250:20, 200] = 4
+    image = 3000.0 + gain * counts + rng.normal(0.0, noise_e * gain, counts.shape)
+    background = estimate_background(image)
+    field = measure_electron_field(image, background)
+    assert field is not None and not field.dense
+    z = standardize_image(image, background, field)
+    floor = field.signal_floor(background.noise)[:, None]
+    rows = np.arange(50, 250, 20)
+    assert np.all(z[rows, 100] < floor[rows, 0])
+    assert np.all(z[rows, 200] > floor[rows, 0])
 
 
 @pytest.mark.parametrize("preset", ["damic", "fe55", "glow-events", "dense", "thesis"])
@@ -129,8 +151,9 @@ def test_groups_of_field_electrons_are_released_and_clusters_kept():
 
 def test_the_floor_counts_electrons():
     image = skipper_image(rising_rate())
-    field = measure_electron_field(image, estimate_background(image))
-    floor = field.signal_floor()
+    background = estimate_background(image)
+    field = measure_electron_field(image, background)
+    floor = field.signal_floor(background.noise)
     # at 0.5-1.7 e-/pixel the field puts 8-10 electrons in one pixel in a million:
     # the floor sits between 6 and 10 of the field's sigma
     assert np.all((floor > 6.0) & (floor < 10.0))

@@ -122,7 +122,7 @@ def test_a_dense_single_electron_field_is_left_to_the_network():
     x = normalize_image(image, background, field)
     signal = np.full(image.shape, CLUSTER, np.uint8)
     out, _ = keep_significant_signal(np.zeros(image.shape, np.uint8), x, signal,
-                                     row_floor=network_input(field.signal_floor()))
+                                     row_floor=network_input(field.signal_floor(background.noise)))
     assert out[100, 150] == CLUSTER
     assert np.mean(out == CLUSTER) < 1e-3
     # without the field's floor, the 5-sigma floor alone still keeps the bright pixel
