@@ -180,6 +180,56 @@ def label_groups(mask):
     return labels, int(n)
 
 
+def class_groups(mask, cls):
+    """The 8-connected groups of one class, as lists of its pixels.
+
+    The same partition as :func:`label_groups` of ``mask == cls``, found among
+    the class's pixels alone (:func:`scipy.sparse.csgraph.connected_components`
+    on their neighbour graph): clusters and hot pixels are a small share of a
+    frame, and a labelled frame of 4096 x 4096 cost a tenth of a second.
+
+    Parameters
+    ----------
+    mask : array_like of int, shape (H, W)
+        Class mask.
+    cls : int
+        The class.
+
+    Returns
+    -------
+    rows, cols : ndarray of intp
+        The class's pixels, in row-major order.
+    group : ndarray of int32
+        The group of each pixel, ``0..n-1``.
+    n : int
+        Number of groups.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    mask = np.asarray(mask)
+    flat = np.flatnonzero(mask == cls)
+    rows, cols = np.divmod(flat, mask.shape[1])
+    if flat.size == 0:
+        return rows, cols, np.zeros(0, np.int32), 0
+    # a row stride of W + 2 keeps the pixels either side of a row's ends apart
+    stride = mask.shape[1] + 2
+    index = rows.astype(np.int64) * stride + cols  # ascending, as flatnonzero
+    pixels = np.arange(index.size)
+    first, second = [], []
+    for step in (1, stride - 1, stride, stride + 1):  # right, and the row below
+        at = np.searchsorted(index, index + step)
+        hit = at < index.size
+        hit[hit] = index[at[hit]] == index[hit] + step
+        first.append(pixels[hit])
+        second.append(at[hit])
+    first, second = np.concatenate(first), np.concatenate(second)
+    graph = coo_matrix((np.ones(first.size, np.int8), (first, second)),
+                       shape=(index.size, index.size))
+    n, group = connected_components(graph, directed=False)
+    return rows, cols, group.astype(np.int32), int(n)
+
+
 def count_neighbours(mask):
     """Number of 8-neighbours of each pixel that are ``True`` in ``mask`` (the pixel itself
     not counted): int array of the mask's shape."""

@@ -95,6 +95,9 @@ DENSE_RATE = 0.05
 #: A row's field puts at least a signal pixel's charge in fewer than this share of
 #: pixels (:meth:`ElectronField.signal_floor`).
 FIELD_FALSE_RATE = 1e-6
+#: The pixels of a group beside its brightest are field when the field puts their
+#: charge there at least this often (:meth:`ElectronField.release_chance_neighbours`).
+NEIGHBOUR_CHANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,64 @@ class ElectronField:
             floor = (electrons * self.gain + self.offset) / noise
         return floor.astype(np.float32)
 
+    def release_chance_neighbours(self, mask, electrons, chance: float = NEIGHBOUR_CHANCE,
+                                  classes=None) -> int:
+        """Give background to the pixels that a one-pixel object takes from the field.
+
+        A hot pixel on a dense field has neighbours holding electrons, and the
+        network may draw it with them as a cluster of several pixels. A
+        predicted group is a one-pixel object when, its brightest pixel aside,
+        the charge of its other pixels is what the field puts there (with
+        probability at least ``chance``): those pixels go back to background,
+        and the brightest keeps its class.
+
+        Parameters
+        ----------
+        mask : ndarray of uint8, shape (H, W)
+            Class mask; changed in place.
+        electrons : ndarray, shape (H, W)
+            The image in electrons (:meth:`electrons`).
+        chance : float
+            The field's probability of at least the other pixels' charge, above
+            which they are taken for field.
+        classes : sequence of int, optional
+            Classes whose groups are tested (default: cluster).
+
+        Returns
+        -------
+        int
+            Pixels released to background.
+        """
+        from scipy.special import pdtrc
+
+        from .classes import BACKGROUND, CLUSTER, class_groups
+
+        classes = (CLUSTER,) if classes is None else classes
+        electrons = np.asarray(electrons)
+        released = 0
+        for cls in classes:
+            rows, cols, group, n = class_groups(mask, cls)
+            if n == 0:
+                continue
+            q = np.clip(np.rint(np.nan_to_num(electrons[rows, cols].astype(np.float64))), 0, None)
+            rate = self.rate[rows]
+            size = np.bincount(group, minlength=n)
+            # the brightest pixel of each group, and what the others hold against the field
+            order = np.lexsort((-q, group))
+            first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+            rest = np.bincount(group, weights=q, minlength=n)
+            expected = np.bincount(group, weights=rate, minlength=n)
+            rest[group[first]] -= q[first]
+            expected[group[first]] -= rate[first]
+            lone = (size >= 2) & ((rest < 1) | (pdtrc(np.maximum(rest - 1, 0),
+                                                       np.maximum(expected, 1e-12)) >= chance))
+            drop = lone[group]
+            drop[first] = False
+            if drop.any():
+                mask[rows[drop], cols[drop]] = BACKGROUND
+                released += int(np.count_nonzero(drop))
+        return released
+
     def release_chance_groups(self, mask, electrons, classes=None,
                               false_rate: float = FIELD_FALSE_RATE) -> int:
         """Give background to predicted groups whose charge the field explains by chance.
@@ -187,29 +248,27 @@ class ElectronField:
         int
             Pixels released to background.
         """
-        from scipy import ndimage
         from scipy.special import pdtrc
 
-        from .classes import BACKGROUND, CLUSTER, HOT_PIXEL
+        from .classes import BACKGROUND, CLUSTER, HOT_PIXEL, class_groups
 
         classes = (CLUSTER, HOT_PIXEL) if classes is None else classes
-        charge = np.clip(np.rint(np.nan_to_num(np.asarray(electrons, np.float64))), 0, None)
-        row_rate = np.broadcast_to(self.rate[:, None], mask.shape)
+        electrons = np.asarray(electrons)
         released = 0
         for cls in classes:
-            groups, n = ndimage.label(mask == cls, structure=np.ones((3, 3), bool))
+            rows, cols, group, n = class_groups(mask, cls)
             if n == 0:
                 continue
-            flat = groups.ravel()
-            q = np.bincount(flat, weights=charge.ravel(), minlength=n + 1)[1:]
-            expected = np.bincount(flat, weights=row_rate.ravel(), minlength=n + 1)[1:]
+            charge = np.clip(np.rint(np.nan_to_num(electrons[rows, cols].astype(np.float64))),
+                             0, None)
+            q = np.bincount(group, weights=charge, minlength=n)
+            expected = np.bincount(group, weights=self.rate[rows], minlength=n)
             # P(N >= q) = pdtrc(q - 1, mean); a group of no charge at all is noise too
-            chance = (q < 1) | (pdtrc(np.maximum(q - 1, 0), np.maximum(expected, 1e-12))
-                                >= false_rate)
+            chance = ((q < 1) | (pdtrc(np.maximum(q - 1, 0), np.maximum(expected, 1e-12))
+                                 >= false_rate))[group]
             if chance.any():
-                lost = np.concatenate([[False], chance])[groups]
-                mask[lost] = BACKGROUND
-                released += int(np.count_nonzero(lost))
+                mask[rows[chance], cols[chance]] = BACKGROUND
+                released += int(np.count_nonzero(chance))
         return released
 
 

@@ -140,6 +140,7 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
         Only with ``probabilities=True``: ``(mask, probs)`` is returned.
     """
     from .electron_field import measure_electron_field
+    from .noise_groups import release_noise_groups
     from .normalize import estimate_background, network_input, normalize_image
 
     image = np.asarray(image)
@@ -185,8 +186,12 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
         done += len(origins)
         if progress is not None:
             progress(done, len(grid))
-    if field is not None and signal_class is not None:  # groups the field makes by chance
-        field.release_chance_groups(mask, field.electrons(image, background.pedestal))
+    if signal_class is not None:
+        if field is not None:  # groups the field makes by chance
+            electrons = field.electrons(image, background.pedestal)
+            field.release_chance_groups(mask, electrons)
+            field.release_chance_neighbours(mask, electrons)
+        release_noise_groups(mask, normalised)
     if signal_class is not None:
         row_floor = None if field is None else network_input(field.signal_floor(background.noise))
         keep_significant_signal(mask, normalised, signal_class, sigma=signal_floor,

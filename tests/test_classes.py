@@ -10,6 +10,7 @@ from ccdnb.classes import (
     GLOWING,
     HOT_PIXEL,
     class_counts,
+    class_groups,
     class_id,
     class_percentages,
     class_weights,
@@ -82,6 +83,22 @@ def test_label_groups_is_eight_connected():
     mask[0, 0] = mask[1, 1] = mask[4, 4] = True
     labels, n = label_groups(mask)
     assert n == 2 and labels[0, 0] == labels[1, 1] != labels[4, 4]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_class_groups_are_the_labelled_groups_of_one_class(seed):
+    rng = np.random.default_rng(seed)
+    mask = (rng.integers(0, 4, (40, 61)) * (rng.random((40, 61)) < 0.5)).astype(np.uint8)
+    mask[:, 0] = mask[:, -1] = CLUSTER  # groups touching both ends of the rows stay apart
+    for cls in (GLOWING, HOT_PIXEL, CLUSTER):
+        rows, cols, group, n = class_groups(mask, cls)
+        labels, expected = label_groups(mask == cls)
+        assert n == expected
+        assert np.array_equal(np.sort(np.ravel_multi_index((rows, cols), mask.shape)),
+                              np.flatnonzero(mask == cls))
+        # one group for each label, and one label for each group
+        assert len(set(zip(group.tolist(), labels[rows, cols].tolist()))) == n
+    assert class_groups(np.zeros((3, 3), np.uint8), CLUSTER)[3] == 0
 
 
 def test_counts_and_confusion_by_class():

@@ -157,3 +157,28 @@ def test_the_floor_counts_electrons():
     # at 0.5-1.7 e-/pixel the field puts 8-10 electrons in one pixel in a million:
     # the floor sits between 6 and 10 of the field's sigma
     assert np.all((floor > 6.0) & (floor < 10.0))
+
+
+def test_a_hot_pixel_keeps_none_of_the_field_around_it():
+    """A bright pixel drawn as a cluster with its field neighbours is a one-pixel object;
+    a cluster whose other pixels hold more than the field gives is kept whole."""
+    rate = rising_rate(1.0, 1.5)
+    rng = np.random.default_rng(8)
+    counts = rng.poisson(rate)
+    counts[60, 60] = 480  # a hot pixel; its neighbours hold the field's electrons
+    counts[60, 61] = 1
+    counts[61, 60] = 2
+    counts[150:153, 150:153] = [[3, 6, 2], [7, 30, 8], [2, 5, 3]]  # a deposit
+    gain = 1.35
+    image = 3000.0 + gain * counts + rng.normal(0.0, 0.2 * gain, counts.shape)
+    field = measure_electron_field(image, estimate_background(image))
+    assert field is not None and field.dense
+    mask = np.zeros(image.shape, np.uint8)
+    mask[60:62, 60:62] = CLUSTER
+    mask[150:153, 150:153] = CLUSTER
+    electrons = field.electrons(image, estimate_background(image).pedestal)
+    released = field.release_chance_neighbours(mask, electrons)
+    assert released == 3
+    assert mask[60, 60] == CLUSTER
+    assert np.count_nonzero(mask[55:66, 55:66]) == 1
+    assert np.all(mask[150:153, 150:153] == CLUSTER)
