@@ -207,6 +207,30 @@ def test_batches_depend_only_on_seed_epoch_and_index():
     assert a.epoch == 1 and not np.array_equal(a[0][0], first)
     b.on_epoch_end()
     np.testing.assert_array_equal(a[0][0], b[0][0])
+    np.testing.assert_array_equal(c.batch(1, 4)[0], make(2).batch(1, 4)[0])  # at any epoch
+
+
+def test_one_dataset_iterator_serves_epoch_after_epoch():
+    """What model.fit reads (ccdnb.training.train.batches_dataset): batch k is batch
+    k % n of epoch k // n, and the validation dataset replays its one epoch."""
+    from ccdnb.training.train import batches_dataset
+
+    images, labels = dataset()
+    seq = AugmentedSequence(images, labels, batch_size=2, crop_size=16, seed=4,
+                            steps_per_epoch=3, augmenter=build_augmenter("default", seed=0))
+    batches = list(batches_dataset(seq, repeat=True).take(7).as_numpy_iterator())
+    for k, (x, y) in enumerate(batches):
+        want_x, want_y = seq.batch(k // 3, k % 3)
+        np.testing.assert_array_equal(x, want_x)
+        np.testing.assert_array_equal(y, want_y)
+    assert not np.array_equal(batches[0][0], batches[3][0])  # a new epoch, new draws
+    plain = AugmentedSequence(images, labels, batch_size=2, shuffle=False)
+    validation = batches_dataset(plain)
+    once = [x for x, _ in validation.as_numpy_iterator()]
+    again = [x for x, _ in validation.as_numpy_iterator()]
+    assert len(once) == len(plain) == 4  # 7 images, the last batch of one
+    for x, y in zip(once, again):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_bad_inputs_are_refused():

@@ -466,21 +466,25 @@ class AugmentedSequence(keras.utils.PyDataset):
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self._epoch = 0
-        self._order = self._epoch_order()
+        self._orders = {}
 
     @property
     def epoch(self) -> int:
-        """Number of ``on_epoch_end`` calls so far (Keras also makes one when a fit starts)."""
+        """The epoch that ``sequence[i]`` serves (:meth:`on_epoch_end` calls so far)."""
         return self._epoch
 
-    def _epoch_order(self) -> np.ndarray:
-        n = len(self.images)
-        needed = n if self.steps_per_epoch is None else self.steps_per_epoch * self.batch_size
-        passes = max(1, math.ceil(needed / n))
-        rng = np.random.default_rng(derive_seed(self.seed, self._epoch))
-        if not self.shuffle:
-            return np.tile(np.arange(n), passes)
-        return np.concatenate([rng.permutation(n) for _ in range(passes)])
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        if epoch not in self._orders:
+            n = len(self.images)
+            needed = n if self.steps_per_epoch is None else self.steps_per_epoch * self.batch_size
+            passes = max(1, math.ceil(needed / n))
+            rng = np.random.default_rng(derive_seed(self.seed, epoch))
+            if not self.shuffle:
+                order = np.tile(np.arange(n), passes)
+            else:
+                order = np.concatenate([rng.permutation(n) for _ in range(passes)])
+            self._orders = {epoch: order}  # batches are asked for epoch by epoch
+        return self._orders[epoch]
 
     def __len__(self) -> int:
         if self.steps_per_epoch is not None:
@@ -490,22 +494,32 @@ class AugmentedSequence(keras.utils.PyDataset):
     def on_epoch_end(self):
         """Start the next epoch: new order, crops and augmentation draws."""
         self._epoch += 1
-        self._order = self._epoch_order()
 
     def __getitem__(self, index):
+        return self.batch(self._epoch, index)
+
+    def batch(self, epoch, index):
+        """Batch ``index`` of epoch ``epoch``: a function of the seed, epoch and index alone.
+
+        Returns
+        -------
+        x : ndarray of float32, shape (B, h, w, 1)
+        y : ndarray of float32, shape (B, h, w, 4)
+            One-hot masks.
+        """
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range for {len(self)} batches")
         start = index * self.batch_size
         stop = start + self.batch_size
         if self.steps_per_epoch is None:
             stop = min(stop, len(self.images))
-        rng = np.random.default_rng(derive_seed(self.seed, self._epoch, index))
+        rng = np.random.default_rng(derive_seed(self.seed, epoch, index))
         augmenter = None
         if self.augmenter is not None:
             augmenter = self.augmenter.deepcopy()  # thread-safe, reseeded per batch
             augmenter.seed_(int(rng.integers(2**31)))
         xs, ys = [], []
-        for i in self._order[start:stop]:
+        for i in self._epoch_order(epoch)[start:stop]:
             x, label = self._prepared[i], self.labels[i]
             if augmenter is not None:
                 z, label = augment_standardized(augmenter, x, label, rng)
@@ -519,7 +533,7 @@ class AugmentedSequence(keras.utils.PyDataset):
         if len({x.shape for x in xs}) > 1:
             raise ValueError(f"augmented images differ in shape {sorted({x.shape for x in xs})}; "
                              "90-degree rotations of non-square images need a square crop_size")
-        return np.stack(xs)[..., None], one_hot(np.stack(ys))
+        return np.stack(xs)[..., None].astype(np.float32), one_hot(np.stack(ys)).astype(np.float32)
 
     def _crop(self, x, label, rng):
         height, width = self.crop_size

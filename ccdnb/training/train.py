@@ -6,7 +6,7 @@ for validation (never augmented), early stopping on the validation loss
 epochs without improvement, the best model checkpointed, every epoch logged to
 ``history.csv``. Augmented batches are made on the fly by
 :class:`ccdnb.training.augment.AugmentedSequence`, so the dataset is never copied per
-epoch. Inside a :mod:`tf.distribute` strategy (``MirroredStrategy`` on a
+epoch, and reach Keras through :func:`batches_dataset`. Inside a :mod:`tf.distribute` strategy (``MirroredStrategy`` on a
 multi-GPU machine) the model is built and compiled in ``strategy.scope()`` and
 ``batch_size`` is the global batch.
 """
@@ -54,6 +54,54 @@ class TrainingResult:
     card: dict
     model_path: Path
     best_epoch: int
+
+
+def batches_dataset(sequence, *, repeat=False):
+    """A :class:`tf.data.Dataset` of a sequence's batches, made when the network asks.
+
+    Keras reads a :class:`keras.utils.PyDataset` through a prefetching
+    generator iterator that it makes anew every epoch; destroying the old one
+    waits on its Python generator, and that stalled training for 10-40 s at
+    the start of some epochs (a third of the quick profile's time over the
+    network's; py-spy shows the main thread in the iterator's destructor). Here
+    the dataset is a range of batch numbers mapped through
+    :meth:`~ccdnb.training.augment.AugmentedSequence.batch` (``tf.numpy_function``,
+    no generator, nothing prefetched): batch ``k`` is batch ``k % len(sequence)``
+    of epoch ``k // len(sequence)``, made on the thread that asks for it in a few
+    ms per image against the network's ~90.
+
+    Parameters
+    ----------
+    sequence : AugmentedSequence
+    repeat : bool
+        Endless epochs from one iterator (training: give ``model.fit``
+        ``steps_per_epoch=len(sequence)``), or one pass of the sequence's current
+        epoch per iterator (validation).
+
+    Returns
+    -------
+    tf.data.Dataset
+        ``(x, y)`` float32 batches, ``x`` of one channel and ``y`` one-hot.
+    """
+    import tensorflow as tf
+
+    steps = len(sequence)
+    first_epoch = sequence.epoch
+
+    def make(number):
+        epoch, index = divmod(int(number), steps)
+        return sequence.batch(first_epoch + epoch, index)
+
+    def as_tensors(number):
+        x, y = tf.numpy_function(make, [number], (tf.float32, tf.float32), stateful=False)
+        x.set_shape((None, None, None, 1))
+        y.set_shape((None, None, None, N_CLASSES))
+        return x, y
+
+    numbers = tf.data.Dataset.range(steps)
+    if repeat:
+        numbers = tf.data.Dataset.range(2**62)
+    return numbers.map(as_tensors)
 
 
 def segmentation_metrics():
@@ -307,8 +355,9 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         callbacks.insert(0, _stop_after_minutes_class()(max_minutes))
     initial_lr = float(f"{float(keras.ops.convert_to_numpy(optimizer_object.learning_rate)):.6g}")
     start = time.perf_counter()
-    fit = model.fit(train_data, validation_data=val_data, epochs=int(epochs),
-                    callbacks=callbacks, verbose=verbose)
+    fit = model.fit(batches_dataset(train_data, repeat=True), steps_per_epoch=len(train_data),
+                    validation_data=None if val_data is None else batches_dataset(val_data),
+                    epochs=int(epochs), shuffle=False, callbacks=callbacks, verbose=verbose)
     training_time = time.perf_counter() - start
 
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
