@@ -13,6 +13,7 @@ the faintest it finds, 3-5 sigma at its peak, sum to 4 or more over their pixels
 from __future__ import annotations
 
 import numpy as np
+
 from .classes import BACKGROUND, CLUSTER, HOT_PIXEL, class_groups
 from .normalize import ASINH_SOFTENING
 

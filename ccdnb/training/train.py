@@ -6,9 +6,9 @@ for validation (never augmented), early stopping on the validation loss
 epochs without improvement, the best model checkpointed, every epoch logged to
 ``history.csv``. Augmented batches are made on the fly by
 :class:`ccdnb.training.augment.AugmentedSequence`, so the dataset is never copied per
-epoch, and reach Keras through :func:`batches_dataset`. Inside a :mod:`tf.distribute` strategy (``MirroredStrategy`` on a
-multi-GPU machine) the model is built and compiled in ``strategy.scope()`` and
-``batch_size`` is the global batch.
+epoch, and reach Keras through :func:`batches_dataset`. Inside a :mod:`tf.distribute`
+strategy (``MirroredStrategy`` on a multi-GPU machine) the model is built and compiled
+in ``strategy.scope()`` and ``batch_size`` is the global batch.
 """
 
 from __future__ import annotations
