@@ -230,6 +230,35 @@ def class_groups(mask, cls):
     return rows, cols, group.astype(np.int32), int(n)
 
 
+def release_pixels(mask, classes, chosen) -> int:
+    """Give background to the pixels of each class's groups that ``chosen`` picks.
+
+    Parameters
+    ----------
+    mask : ndarray of int, shape (H, W)
+        Class mask; changed in place.
+    classes : sequence of int
+    chosen : callable
+        ``chosen(rows, cols, group, n)`` of :func:`class_groups`, returning a
+        bool per pixel: those go to background.
+
+    Returns
+    -------
+    int
+        Pixels released.
+    """
+    released = 0
+    for cls in classes:
+        rows, cols, group, n = class_groups(mask, cls)
+        if n == 0:
+            continue
+        lost = chosen(rows, cols, group, n)
+        if lost.any():
+            mask[rows[lost], cols[lost]] = BACKGROUND
+            released += int(np.count_nonzero(lost))
+    return released
+
+
 def count_neighbours(mask):
     """Number of 8-neighbours of each pixel that are ``True`` in ``mask`` (the pixel itself
     not counted): int array of the mask's shape."""

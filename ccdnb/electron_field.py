@@ -195,16 +195,12 @@ class ElectronField:
         """
         from scipy.special import pdtrc
 
-        from .classes import BACKGROUND, CLUSTER, class_groups
+        from .classes import CLUSTER, release_pixels
 
-        classes = (CLUSTER,) if classes is None else classes
         electrons = np.asarray(electrons)
-        released = 0
-        for cls in classes:
-            rows, cols, group, n = class_groups(mask, cls)
-            if n == 0:
-                continue
-            q = np.clip(np.rint(np.nan_to_num(electrons[rows, cols].astype(np.float64))), 0, None)
+
+        def beside_a_lone_pixel(rows, cols, group, n):
+            q = _whole_electrons(electrons, rows, cols)
             rate = self.rate[rows]
             size = np.bincount(group, minlength=n)
             # the brightest pixel of each group, and what the others hold against the field
@@ -218,10 +214,10 @@ class ElectronField:
                                                        np.maximum(expected, 1e-12)) >= chance))
             drop = lone[group]
             drop[first] = False
-            if drop.any():
-                mask[rows[drop], cols[drop]] = BACKGROUND
-                released += int(np.count_nonzero(drop))
-        return released
+            return drop
+
+        return release_pixels(mask, (CLUSTER,) if classes is None else classes,
+                              beside_a_lone_pixel)
 
     def release_chance_groups(self, mask, electrons, classes=None,
                               false_rate: float = FIELD_FALSE_RATE) -> int:
@@ -250,26 +246,24 @@ class ElectronField:
         """
         from scipy.special import pdtrc
 
-        from .classes import BACKGROUND, CLUSTER, HOT_PIXEL, class_groups
+        from .classes import CLUSTER, HOT_PIXEL, release_pixels
 
-        classes = (CLUSTER, HOT_PIXEL) if classes is None else classes
         electrons = np.asarray(electrons)
-        released = 0
-        for cls in classes:
-            rows, cols, group, n = class_groups(mask, cls)
-            if n == 0:
-                continue
-            charge = np.clip(np.rint(np.nan_to_num(electrons[rows, cols].astype(np.float64))),
-                             0, None)
-            q = np.bincount(group, weights=charge, minlength=n)
+
+        def by_chance(rows, cols, group, n):
+            q = np.bincount(group, weights=_whole_electrons(electrons, rows, cols), minlength=n)
             expected = np.bincount(group, weights=self.rate[rows], minlength=n)
             # P(N >= q) = pdtrc(q - 1, mean); a group of no charge at all is noise too
-            chance = ((q < 1) | (pdtrc(np.maximum(q - 1, 0), np.maximum(expected, 1e-12))
-                                 >= false_rate))[group]
-            if chance.any():
-                mask[rows[chance], cols[chance]] = BACKGROUND
-                released += int(np.count_nonzero(chance))
-        return released
+            return ((q < 1) | (pdtrc(np.maximum(q - 1, 0), np.maximum(expected, 1e-12))
+                               >= false_rate))[group]
+
+        return release_pixels(mask, (CLUSTER, HOT_PIXEL) if classes is None else classes,
+                              by_chance)
+
+
+def _whole_electrons(electrons, rows, cols) -> np.ndarray:
+    """The pixels' charge rounded to whole electrons, none below zero (NaN as zero)."""
+    return np.clip(np.rint(np.nan_to_num(electrons[rows, cols].astype(np.float64))), 0, None)
 
 
 def _poisson_like(peak_pixels) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import BACKGROUND, CLUSTER, HOT_PIXEL, class_groups
+from .classes import CLUSTER, HOT_PIXEL, release_pixels
 from .normalize import ASINH_SOFTENING
 
 #: A group whose summed significance is below this times the square root of its
@@ -45,16 +45,11 @@ def release_noise_groups(mask, normalised, classes=(CLUSTER, HOT_PIXEL),
         Pixels released to background.
     """
     normalised = np.asarray(normalised)
-    released = 0
-    for cls in classes:
-        rows, cols, group, n = class_groups(mask, cls)
-        if n == 0:
-            continue
+
+    def empty(rows, cols, group, n):
         z = np.sinh(normalised[rows, cols].astype(np.float64)) * ASINH_SOFTENING
         total = np.bincount(group, weights=z, minlength=n)
         size = np.bincount(group, minlength=n)
-        empty = (total < sigma * np.sqrt(size))[group]
-        if empty.any():
-            mask[rows[empty], cols[empty]] = BACKGROUND
-            released += int(np.count_nonzero(empty))
-    return released
+        return (total < sigma * np.sqrt(size))[group]
+
+    return release_pixels(mask, classes, empty)
