@@ -39,12 +39,17 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from .classes import BACKGROUND
+from .classes import BACKGROUND, GLOWING
 from .normalize import ASINH_SOFTENING
 
 #: Significance (read-noise sigma above the row pedestal) at and above which a
 #: pixel is signal that the mask must keep.
 SIGNAL_SIGMA = 5.0
+#: A pixel kept by the floor where the median of the square ring GLOW_RING pixels out
+#: stands this high (read-noise sigma), and which stands less than this over it, is
+#: glowing: a lump of charge spread over a region, not an object of its own.
+GLOW_LEVEL_SIGMA = 3.0
+GLOW_RING = 3
 #: Lone significant pixels (no 8-neighbour at SIGNAL_SIGMA) below this
 #: significance are left to the network when they are common (see the notes).
 LONE_PIXEL_SIGMA = 10.0
@@ -135,8 +140,30 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
             lost[faint[0][lone], faint[1][lone]] = False
     n_changed = int(np.count_nonzero(lost))
     if n_changed:
-        mask[lost] = np.asarray(signal_class)[lost]
+        where = np.nonzero(lost)
+        kept = np.asarray(signal_class)[where]
+        # a pixel of a wide raised region (the median of the ring GLOW_RING pixels out at
+        # GLOW_LEVEL_SIGMA or more) that stands less than GLOW_LEVEL_SIGMA over it is a
+        # lump of an extended excess of charge (a light leak's shot noise): glow, not an
+        # object; an object a few pixels across has the background around it
+        z = np.sinh(normalised[where].astype(np.float64)) * ASINH_SOFTENING
+        level = np.sinh(ring_median(normalised, where).astype(np.float64)) * ASINH_SOFTENING
+        kept[(level >= GLOW_LEVEL_SIGMA) & (z - level < GLOW_LEVEL_SIGMA)] = GLOWING
+        mask[where] = kept
     return mask, n_changed
+
+
+def ring_median(values, where, radius: int = GLOW_RING) -> np.ndarray:
+    """Median over the square ring ``radius`` pixels out of each pixel of ``where``
+    (``8 * radius`` pixels; beyond the edge the edge repeats)."""
+    values = np.asarray(values)
+    height, width = values.shape
+    rows, cols = where
+    ring = [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1)
+            if max(abs(dr), abs(dc)) == radius]
+    around = [values[np.clip(rows + dr, 0, height - 1), np.clip(cols + dc, 0, width - 1)]
+              for dr, dc in ring]
+    return np.median(np.stack(around), axis=0)
 
 
 def has_neighbour(flags, where) -> np.ndarray:

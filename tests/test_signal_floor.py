@@ -53,6 +53,27 @@ def test_significant_background_pixels_take_the_best_signal_class_and_nothing_el
     assert np.count_nonzero(out) - 1 == changed   # nothing else turned on
 
 
+def test_lumps_of_a_wide_raised_region_are_kept_as_glow_and_objects_as_themselves():
+    """A light leak's shot noise puts pixels over 5 sigma all over a raised region: the
+    floor keeps them as glow. A small faint object, and a bright hit on the raised
+    region, keep the network's signal class."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(0.0, 1.0, (96, 96))
+    z[:, 48:] += np.linspace(2.0, 7.0, 48)  # a wide excess rising to 7 sigma (a leak)
+    z[20:23, 10:13] += 6.0           # a faint 3x3 object on the flat background
+    z[70, 70] += 40.0                # a bright hit standing on the excess
+    u = np.arcsinh(z / 2.0).astype(np.float32)
+    signal = np.full(z.shape, CLUSTER, np.uint8)
+    out, _ = keep_significant_signal(np.zeros(z.shape, np.uint8), u, signal)
+    lumps = (z >= SIGNAL_SIGMA) & (out > 0)
+    lumps[:, :48] = False
+    lumps[67:74, 67:74] = False
+    assert lumps.sum() > 500
+    assert np.mean(out[lumps] == GLOWING) > 0.98  # a lump 3 sigma over its ring stays signal
+    assert out[70, 70] == CLUSTER
+    assert np.all(out[20:23, 10:13][z[20:23, 10:13] >= SIGNAL_SIGMA] == CLUSTER)
+
+
 def test_predict_image_keeps_a_bright_hit_that_the_network_calls_background():
     from ccdnb.predict import predict_image
 
