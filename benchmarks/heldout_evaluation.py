@@ -170,6 +170,9 @@ BRIGHT_ELECTRONS, BRIGHT_ELECTRONS_EFFICIENCY = 10, 0.99
 #: Clusters in this charge band (whole electrons, [low, high)) found as cluster at least
 #: as often as by the skipper finder tuned to the model's false-cluster rate.
 FAINT_ELECTRONS = (2, 10)
+#: Significance over the single-electron field at which an oracle that knows each
+#: cluster's footprint sees it (:func:`visible_clusters`): the ceiling of any finder.
+VISIBLE_SIGMA = 5.0
 #: False clusters per Mpix, counting groups of at least SKIPPER_FALSE_MIN_PIXELS pixels.
 SKIPPER_FALSE_MAX, SKIPPER_FALSE_MIN_PIXELS = 2.0, 2
 
@@ -392,6 +395,41 @@ def background_as_glowing(labels, masks):
         int(np.count_nonzero(background & (np.asarray(masks) == GLOWING))) / total
 
 
+def visible_clusters(dataset, masks, calibrated, sigma=VISIBLE_SIGMA):
+    """Clusters an oracle sees over the single-electron field, and the model's share of them.
+
+    The oracle is told each cluster's truth footprint and sees it when the field
+    alone fills that footprint as full by a chance below the one-sided tail of
+    ``sigma`` (:func:`ccdnb.evaluation.skipper_finder.footprint_chance`). What it
+    cannot see, no finder can; the model's efficiency on what it sees measures
+    the model and not the field.
+
+    Returns
+    -------
+    dict
+        ``sigma``; ``oracle`` (rows of
+        :func:`ccdnb.evaluation.events.electron_efficiency_table`: the share of the
+        clusters of each charge bin the oracle sees) and ``model`` (the model's
+        efficiency on those clusters).
+    """
+    from scipy.special import ndtr
+
+    from ccdnb.evaluation import events
+    from ccdnb.evaluation.skipper_finder import footprint_chance
+
+    found, clusters = events.cluster_detection(masks, dataset.instances, dataset.objects)
+    visible = np.zeros(len(clusters), dtype=bool)
+    for image in np.unique(clusters["image"]):
+        rows = np.flatnonzero(clusters["image"] == image)
+        chance = footprint_chance(calibrated[image], dataset.instances[image],
+                                  clusters["id"][rows])
+        visible[rows] = chance < ndtr(-sigma)
+    energy = clusters["energy_kev"]
+    return {"sigma": sigma,
+            "oracle": events.electron_efficiency_table(visible, energy),
+            "model": events.electron_efficiency_table(found[visible], energy[visible])}
+
+
 def skipper_evaluation(dataset, masks, skip_tuning=False):
     """The model beside the skipper experiments' cluster finder, in electrons.
 
@@ -428,7 +466,8 @@ def skipper_evaluation(dataset, masks, skip_tuning=False):
     calibrated = [calibrate_electrons(im, gain=g) for im, g in zip(dataset.images, gains)]
     record = {"gain": "simulation" if all(g is not None for g in gains) else "mixed",
               "background_as_glowing": background_as_glowing(dataset.labels, masks),
-              "model": _skipper_figures(dataset, masks, megapixels)}
+              "model": _skipper_figures(dataset, masks, megapixels),
+              "visible": visible_clusters(dataset, masks, calibrated)}
     default = np.stack([np.where(find_clusters(c), CLUSTER, BACKGROUND) for c in calibrated])
     record["finder_default"] = _skipper_figures(dataset, default.astype(np.uint8), megapixels)
     record["finder_tuned"] = None
@@ -459,9 +498,18 @@ def check_skipper_gates(record):
     model = record["model"]
     bright = _band(model["by_electrons"], BRIGHT_ELECTRONS)
     eff = _number(bright["efficiency"])
+    note = ""
+    if record.get("visible"):
+        seen = _band(record["visible"]["oracle"], BRIGHT_ELECTRONS)
+        ours_seen = _band(record["visible"]["model"], BRIGHT_ELECTRONS)
+        note = (f"an oracle told each footprint sees {seen['found']} of {seen['n']} "
+                f"({_fmt(_number(seen['efficiency']))}) at {record['visible']['sigma']:g} "
+                f"sigma over the electron field; the model finds {ours_seen['found']} of "
+                f"those ({_fmt(_number(ours_seen['efficiency']))})")
     gates.append(_gate(f"clusters >= {BRIGHT_ELECTRONS} e- found as cluster", eff,
                        f">= {BRIGHT_ELECTRONS_EFFICIENCY:.2f}",
-                       eff is not None and eff >= BRIGHT_ELECTRONS_EFFICIENCY, n=bright["n"]))
+                       eff is not None and eff >= BRIGHT_ELECTRONS_EFFICIENCY, n=bright["n"],
+                       note=note))
     faint = _band(model["by_electrons"], *FAINT_ELECTRONS)
     ours = _number(faint["efficiency"])
     tuned = record["finder_tuned"]
@@ -537,6 +585,16 @@ def format_skipper(record) -> str:
                      f"{t['seed_e']}, seed field chance {t['seed_field_rate']:g} -> "
                      f"{t['false_clusters_per_mpix']:.2f} per Mpix"
                      + ("" if t["reached"] else " (target not reachable)"))
+    visible = record.get("visible")
+    if visible:
+        parts = []
+        for seen, ours in zip(visible["oracle"], visible["model"]):
+            if seen["n"] and seen["low"] >= BRIGHT_ELECTRONS:
+                parts.append(f"{seen['bin']} e-: {seen['found']}/{seen['n']}, model "
+                             f"{_fmt(_number(ours['efficiency']))}")
+        lines.append(f"seen by an oracle told each footprint, at {visible['sigma']:g} sigma "
+                     f"over the electron field (the ceiling of any finder), and the model's "
+                     f"efficiency on those: " + "; ".join(parts))
     return "\n".join(lines)
 
 

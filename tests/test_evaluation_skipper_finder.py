@@ -8,6 +8,7 @@ from ccdnb.evaluation.skipper_finder import (
     calibrate_electrons,
     classify_skipper,
     field_level,
+    footprint_chance,
 )
 
 SHAPE = (256, 256)
@@ -100,3 +101,29 @@ def test_a_lone_pixel_is_kept_only_above_the_fields_chance_level():
     mask = classify_skipper(skipper_image(0.5, seed=4, extra=extra))
     assert mask[160, 160] == CLUSTER
     assert mask[60, 60] == BACKGROUND
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_footprint_chance_tells_what_stands_out_of_the_field(seed):
+    """At 5 sigma over a 1 e-/pixel field: ten electrons spread one per pixel over 10 of a
+    footprint's 40 pixels are what the field makes by itself; 80 spread over the 40, and
+    12 in one pixel, stand out; a footprint with no pixel is never seen."""
+    from scipy.special import ndtr
+
+    rng = np.random.default_rng(seed)
+    extra = np.zeros(SHAPE)
+    instances = np.zeros(SHAPE, np.int32)
+    instances[50:55, 50:58] = 1                       # 40 pixels
+    spread = np.zeros(40)
+    spread[rng.choice(40, 10, replace=False)] = 1
+    extra[50:55, 50:58] = spread.reshape(5, 8)
+    instances[150:155, 50:58] = 2
+    extra[150:155, 50:58] = 2                         # 80 electrons over 40 pixels
+    instances[100, 100] = 3
+    extra[100, 100] = 12
+    image = skipper_image(1.0, seed=seed, extra=extra)
+    chance = footprint_chance(calibrate_electrons(image, gain=2.0), instances, [1, 2, 3, 4])
+    five_sigma = ndtr(-5.0)
+    assert chance[0] > five_sigma
+    assert chance[1] < five_sigma and chance[2] < five_sigma
+    assert chance[3] == 1.0

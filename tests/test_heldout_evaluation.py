@@ -79,6 +79,12 @@ def test_a_perfect_mask_passes_every_skipper_gate(bench):
     finder = {r["bin"]: r for r in record["finder_tuned"]["by_electrons"]}
     assert finder["10-99"]["found"] == 1 and finder["2-4"]["found"] == 2
     assert "finder (tuned)" in bench.format_skipper(record)
+    # the bright deposit stands 5 sigma out of the sparse field (a 2-electron pair, with
+    # a chance of 2e-6 at 0.001 e-/pixel, may not), and a perfect mask finds all it sees
+    seen = {r["bin"]: r for r in record["visible"]["oracle"]}
+    assert seen["10-99"]["found"] == 1
+    assert all(r["efficiency"] == 1.0 for r in record["visible"]["model"] if r["n"])
+    assert "oracle told each footprint sees 1 of 1" in gates["clusters >= 10 e- found as cluster"]["note"]
 
 
 def test_each_skipper_gate_misses_on_its_own_fault(bench):
