@@ -44,6 +44,10 @@ One row per cluster, columns :data:`CATALOG_COLUMNS`:
     (its charge diffuses longer the deeper it was freed), a worm does not;
 ``mxx``, ``myy``, ``mxy``
     the second moments themselves (pixels squared);
+``edge``
+    the cluster touches the image's border, so it may run on outside it (SExtractor's
+    "truncated" flag): its charge and extent are then lower bounds, and a muon
+    clipped by the border is shorter and fainter than one that crosses the image;
 ``electrons``, ``energy_kev``
     charge in electrons and keV (3.77 eV per pair) with the image's gain,
     NaN when the gain is unknown (see :mod:`ccdnb.calibration`);
@@ -71,11 +75,11 @@ from .classes import CLUSTER, label_groups
 CATALOG_COLUMNS = ("hdu", "extname", "cluster", "x", "y", "npix", "charge_adu", "peak_adu",
                    "x_peak", "y_peak", "rows", "columns", "length", "width", "elongation",
                    "theta", "major_extent", "minor_extent", "skewness", "width_gradient", "mxx",
-                   "myy", "mxy", "electrons", "energy_kev", "dedx_kev_per_px",
+                   "myy", "mxy", "edge", "electrons", "energy_kev", "dedx_kev_per_px",
                    "kind", "kind_confidence", "gain", "gain_error", "gain_method")
 
 #: Columns that :func:`measure_clusters` measures (the rest come with the gain).
-MEASURED = CATALOG_COLUMNS[2:23]
+MEASURED = CATALOG_COLUMNS[2:24]
 
 
 def label_clusters(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -122,6 +126,7 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
     if n == 0:
         empty = {name: np.zeros(0) for name in MEASURED}
         empty.update(cluster=np.zeros(0, np.int32), npix=np.zeros(0, np.int64),
+                     edge=np.zeros(0, bool),
                      rows=np.zeros(0, np.int64), columns=np.zeros(0, np.int64),
                      x_peak=np.zeros(0, np.int64), y_peak=np.zeros(0, np.int64))
         return empty
@@ -159,8 +164,10 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
     mxy = per_cluster(weight * dx * dy) / total
     half_trace, diff = 0.5 * (mxx + myy), np.sqrt((0.5 * (mxx - myy)) ** 2 + mxy ** 2)
     major, minor = half_trace + diff, np.maximum(half_trace - diff, 1.0 / 12.0)
-    row_span = per_cluster_span(ids, rows, n)
-    col_span = per_cluster_span(ids, cols, n)
+    row_span, row_low, row_high = per_cluster_span(ids, rows, n, bounds=True)
+    col_span, col_low, col_high = per_cluster_span(ids, cols, n, bounds=True)
+    height, width = labels.shape
+    edge = (row_low == 0) | (col_low == 0) | (row_high == height - 1) | (col_high == width - 1)
     # Along the major axis: the footprint's extent (a straight uniform track spans
     # about its length, a curly or lumpy one more) and the charge's skewness (an
     # electron's Bragg peak at one end; none along a muon).
@@ -183,7 +190,7 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
                 elongation=np.sqrt(major / minor),
                 theta=np.degrees(angle), major_extent=major_extent,
                 minor_extent=minor_extent, skewness=skew, width_gradient=width_gradient,
-                mxx=mxx, myy=myy, mxy=mxy)
+                mxx=mxx, myy=myy, mxy=mxy, edge=edge)
 
 
 def per_cluster_range(ids, value, n):
@@ -195,13 +202,15 @@ def per_cluster_range(ids, value, n):
     return (high - low)[1:]
 
 
-def per_cluster_span(ids, coordinate, n):
-    """Number of distinct values (rows or columns) from lowest to highest, per cluster."""
+def per_cluster_span(ids, coordinate, n, bounds=False):
+    """Number of distinct values (rows or columns) from lowest to highest, per cluster;
+    with ``bounds``, also the lowest and the highest."""
     low = np.full(n + 1, np.iinfo(np.int64).max)
     high = np.full(n + 1, -1)
     np.minimum.at(low, ids, coordinate)
     np.maximum.at(high, ids, coordinate)
-    return (high - low + 1)[1:].astype(np.int64)
+    span = (high - low + 1)[1:].astype(np.int64)
+    return (span, low[1:], high[1:]) if bounds else span
 
 
 def add_energies(measured: dict, calibration) -> dict:

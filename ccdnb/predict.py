@@ -142,6 +142,7 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
     from .electron_field import measure_electron_field
     from .noise_groups import release_noise_groups
     from .normalize import estimate_background, network_input, normalize_image
+    from .serial_hits import name_serial_hits
 
     image = np.asarray(image)
     if image.ndim != 2 or image.size == 0:
@@ -187,15 +188,17 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
         if progress is not None:
             progress(done, len(grid))
     if signal_class is not None:
+        electrons = None
         if field is not None:  # groups the field makes by chance
             electrons = field.electrons(image, background.pedestal)
             field.release_chance_groups(mask, electrons)
             field.release_chance_neighbours(mask, electrons)
         release_noise_groups(mask, normalised)
-    if signal_class is not None:
         row_floor = None if field is None else network_input(field.signal_floor(background.noise))
         keep_significant_signal(mask, normalised, signal_class, sigma=signal_floor,
                                 row_floor=row_floor)
+        # a one-row "hot streak" whose charge is not one level is a serial-register hit
+        name_serial_hits(mask, normalised, electrons, None if field is None else field.noise_e)
     nonfinite = ~np.isfinite(image)
     if nonfinite.any():  # no measurement there: background, with certainty
         mask[nonfinite] = BACKGROUND

@@ -29,6 +29,18 @@ def test_clusters_are_8_connected_and_measured_above_the_pedestal():
     np.testing.assert_allclose(found["y"], [10.25, 41.0], atol=0.01)
 
 
+def test_clusters_touching_the_border_are_flagged_as_truncated():
+    image, mask = _flat_image(), np.zeros((60, 80), np.uint8)
+    for rows, cols in ((slice(0, 2), slice(30, 32)), (slice(20, 22), slice(78, 80)),
+                       (slice(58, 60), slice(5, 7)), (slice(30, 32), slice(0, 1)),
+                       (slice(30, 32), slice(40, 42))):
+        image[rows, cols] += 10.0
+        mask[rows, cols] = CLUSTER
+    found = measure_clusters(image, mask)
+    order = np.lexsort((np.round(found["x"]), np.round(found["y"])))  # by row, then column
+    np.testing.assert_array_equal(found["edge"][order], [True, True, True, False, True])
+
+
 def test_nan_pixels_count_no_charge_and_empty_masks_give_empty_catalogs():
     image, mask = _flat_image(), np.zeros((60, 80), np.uint8)
     image[20, 20:23] += [5.0, np.nan, 5.0]
