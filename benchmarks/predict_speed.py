@@ -15,11 +15,15 @@ On one 4096 x 4096 frame, in one run, with medians of ``--runs`` alternated runs
   products through ONNX Runtime, OpenVINO and NumPy's BLAS on every core);
 - peak memory of one ``ccdnb predict`` process on a 4096 x 6144 frame (a DAMIC-M CCD);
 - many-file mode (``--many N``): frames per minute for a directory of N frames in
-  one ``ccdnb predict`` call (model loaded once, reading overlapped with compute).
+  one ``ccdnb predict`` call (model loaded once, reading overlapped with compute);
+- ``--catalog``: the whole process again with ``--catalog`` (gain fit, cluster
+  measurements, particle names, DS9 regions), alternated with the plain runs, and
+  what the catalog adds.
 
 ::
 
     python benchmarks/predict_speed.py --runs 3 --many 20
+    python benchmarks/predict_speed.py --runs 5 --skip-memory --catalog
     python benchmarks/predict_speed.py --runtime keras --tile 256   # the previous release's path
     python benchmarks/predict_speed.py --runs 3 --skip-memory --sweep-tiles 256 384 512 768 1024
 
@@ -88,9 +92,11 @@ def run_process(command) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024.0, stderr  # ru_maxrss is in KiB on Linux
 
 
-def predict_command(frames, out_dir: Path, args) -> list[str]:
+def predict_command(frames, out_dir: Path, args, catalog: bool = False) -> list[str]:
     command = [sys.executable, "-m", "ccdnb", "predict", *map(str, frames), "--out-dir",
                str(out_dir), "--overwrite", "--quiet", "--runtime", args.runtime]
+    if catalog:
+        command.append("--catalog")
     if args.batch_size:
         command += ["--batch-size", str(args.batch_size)]
     if args.tile:
@@ -194,6 +200,8 @@ def main(argv=None) -> int:
                         help="also time in-process segmentation with each of these tile sides")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where frames and masks go (default: a temporary directory)")
+    parser.add_argument("--catalog", action="store_true",
+                        help="also time the whole process with --catalog")
     parser.add_argument("--skip-memory", action="store_true",
                         help="skip the 4096 x 6144 peak-memory run")
     args = parser.parse_args(argv)
@@ -216,15 +224,23 @@ def main(argv=None) -> int:
         # RSS (ru_maxrss) starts from its parent's at fork, so a parent grown by the
         # in-process part would inflate the children's figures.
         # whole processes, alternated so that drifts hit both alike
-        ours, theirs, startup = [], [], []
+        ours, theirs, startup, with_catalog = [], [], [], []
         for _ in range(args.runs):
             ours.append(run_process(predict_command([frame], out, args))[:2])
             theirs.append(run_process(cosmics_command)[0])
             startup.append(run_process(predict_command([tiny], out, args))[0])
+            if args.catalog:
+                with_catalog.append(run_process(predict_command([frame], out, args,
+                                                                catalog=True))[0])
         whole = statistics.median(t for t, _ in ours)
         whole_cosmics = statistics.median(theirs)
 
         later = []  # printed after the main figures
+        if args.catalog:
+            catalogued = statistics.median(with_catalog)
+            later.append(f"ccdnb predict --catalog, whole process: {catalogued:.2f} s against "
+                         f"{whole:.2f} s plain, {100 * (catalogued / whole - 1):+.1f} %   "
+                         f"(gate: <= +10 %)")
         if not args.skip_memory:
             big = write_frame(work / "bench_4096x6144.fits", MEMORY_SHAPE, seed=1)
             big_seconds, big_peak, _ = run_process(predict_command([big], out, args))
