@@ -822,7 +822,7 @@ def find_cluster_charges(image, background) -> np.ndarray:
     return ring_charges(image, labels, background)[seeded]
 
 
-def ring_charges(image, labels, background) -> np.ndarray:
+def ring_charges(image, labels, background, pixels=None) -> np.ndarray:
     """Summed charge of each labelled cluster with a one-pixel ring around it (ADU).
 
     A diffused X-ray spreads charge below any threshold into the pixels around
@@ -837,10 +837,12 @@ def ring_charges(image, labels, background) -> np.ndarray:
     labels : ndarray of int, shape (H, W)
         0 outside clusters, 1..n inside.
     background : ccdnb.normalize.Background
+    pixels : tuple of ndarray, optional
+        ``np.nonzero(labels)``, when already at hand.
     """
     labels = np.asarray(labels)
     n = int(labels.max(initial=0))
-    rows, cols = np.nonzero(labels)
+    rows, cols = np.nonzero(labels) if pixels is None else pixels
     ids = labels[rows, cols]
     height, width = labels.shape
     step_r = np.array([-1, -1, -1, 0, 0, 1, 1, 1])

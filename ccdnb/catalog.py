@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import CLUSTER, label_groups
+from .classes import CLUSTER, class_groups
 
 CATALOG_COLUMNS = ("hdu", "extname", "cluster", "x", "y", "npix", "charge_adu", "peak_adu",
                    "x_peak", "y_peak", "rows", "columns", "length", "width", "elongation",
@@ -88,16 +88,45 @@ def label_clusters(mask: np.ndarray) -> tuple[np.ndarray, int]:
     Returns
     -------
     labels : ndarray, shape (H, W), int32
-        0 outside clusters, 1..n inside.
+        0 outside clusters, 1..n inside, numbered in raster order of their
+        first pixel (as :func:`scipy.ndimage.label` numbers them).
     n : int
         Number of clusters.
     """
-    labels, n = label_groups(np.asarray(mask) == CLUSTER)
-    return labels.astype(np.int32, copy=False), int(n)
+    labels, n, _ = cluster_pixels(mask)
+    return labels, n
+
+
+def cluster_pixels(mask: np.ndarray):
+    """:func:`label_clusters` and the cluster pixels, found among themselves.
+
+    The groups come from :func:`ccdnb.classes.class_groups` (a neighbour graph of
+    the cluster pixels alone, a third of the time of labelling the whole frame),
+    renumbered in raster order of their first pixel.
+
+    Returns
+    -------
+    labels : ndarray, shape (H, W), int32
+    n : int
+    pixels : tuple of ndarray
+        ``(rows, cols)`` of the cluster pixels in row-major order, as
+        ``np.nonzero(labels)`` gives them.
+    """
+    mask = np.asarray(mask)
+    rows, cols, group, n = class_groups(mask, CLUSTER)
+    labels = np.zeros(mask.shape, np.int32)
+    if n:
+        # pixels come in row-major order: a group's first pixel is its first entry
+        first = np.full(n, rows.size, np.int64)
+        np.minimum.at(first, group, np.arange(rows.size))
+        rank = np.empty(n, np.int32)
+        rank[np.argsort(first)] = np.arange(1, n + 1, dtype=np.int32)
+        labels[rows, cols] = rank[group]
+    return labels, int(n), (rows, cols)
 
 
 def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
-                     labels=None) -> dict[str, np.ndarray]:
+                     labels=None, pixels=None) -> dict[str, np.ndarray]:
     """Measure every cluster of one image.
 
     Parameters
@@ -110,6 +139,8 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
         The image's pedestal; estimated when None.
     labels : ndarray, optional
         :func:`label_clusters` of ``mask``, when already at hand.
+    pixels : tuple of ndarray, optional
+        ``np.nonzero(labels)``, when already at hand (:func:`cluster_pixels`).
 
     Returns
     -------
@@ -120,7 +151,7 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
     from .normalize import estimate_background
 
     if labels is None:
-        labels, n = label_clusters(mask)
+        labels, n, pixels = cluster_pixels(mask)
     else:
         n = int(labels.max(initial=0))
     if n == 0:
@@ -132,7 +163,7 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
         return empty
     # Work on the cluster pixels only: a full-frame float64 copy of a 4k x 6k
     # image would cost 200 MB per temporary.
-    rows, cols = np.nonzero(labels)
+    rows, cols = np.nonzero(labels) if pixels is None else pixels
     ids = labels[rows, cols]
     if background is None:
         background = estimate_background(image)
@@ -274,14 +305,15 @@ def build_catalog(images, masks: dict, backgrounds: dict | None = None,
         background = (backgrounds or {}).get(image.index)
         if background is None:
             background = estimate_background(image.data)
-        labels, _ = label_clusters(masks[image.index])
-        measured = measure_clusters(image.data, masks[image.index], background, labels=labels)
+        labels, _, pixels = cluster_pixels(masks[image.index])
+        measured = measure_clusters(image.data, masks[image.index], background, labels=labels,
+                                    pixels=pixels)
         # The Fe-55 lines from charges with a one-pixel ring: the footprint alone
         # misses the X-rays' diffused tails (1-2 %) and would bias the gain low.
         calibration = calibrate_image(
             image.data, background=background, header=image.header, gain=gain,
             skipper=skipper, charges_adu=None if gain is not None
-            else ring_charges(image.data, labels, background))
+            else ring_charges(image.data, labels, background, pixels=pixels))
         calibrations[image.index] = calibration
         measured = add_energies(measured, calibration)
         count = len(measured["cluster"])

@@ -6,8 +6,12 @@ EXTNAME), so that each overlays the frame it belongs to in SAOImage DS9
 ellipse at its charge-weighted centroid with the length, width and angle of
 its second moments (:mod:`ccdnb.catalog`), in image pixels, coloured by its
 kind (:data:`ccdnb.particles.KIND_COLOURS`) and labelled with the kind and
-the energy (keV, or ADU when the gain is unknown). The files are written with
-astropy-regions, which also reads them back (:func:`read_region_file`).
+the energy (keV, or ADU when the gain is unknown). The files hold exactly the
+text astropy-regions writes for :func:`catalog_regions` (a test compares them
+byte for byte) and read back with it (:func:`read_region_file`); they are
+formatted here in one pass because building and serialising one region object
+per cluster cost 0.9 s for the 2000 clusters of a 4096 x 4096 frame, more than
+the rest of the catalog.
 """
 
 from __future__ import annotations
@@ -15,6 +19,62 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+#: The first lines of a DS9 region file in image pixels, as astropy-regions writes them.
+DS9_HEADER = "# Region file format: DS9 astropy/regions\nimage\n"
+
+
+def _labels(table):
+    """Kind, colour and label text of every row (as :func:`catalog_regions` makes them)."""
+    from .particles import KIND_COLOURS
+
+    kinds = np.asarray(table["kind"]).astype(str)
+    energy = np.asarray(table["energy_kev"], dtype=np.float64)
+    charge = np.asarray(table["charge_adu"], dtype=np.float64)
+    texts = [f"{kind} {e:.3g} keV" if np.isfinite(e) else f"{kind} {q:.3g} ADU"
+             for kind, e, q in zip(kinds, energy, charge)]
+    colours = [KIND_COLOURS.get(kind, "white") for kind in kinds]
+    return kinds, colours, texts
+
+
+def ds9_text(table) -> str:
+    """The DS9 region file of one image's catalog rows (:func:`catalog_regions`'s text).
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Catalog rows (:data:`ccdnb.catalog.CATALOG_COLUMNS`) of one image.
+
+    Returns
+    -------
+    str
+        Empty for no rows; else :data:`DS9_HEADER` and one ``ellipse`` line per
+        row: centre (1-based pixels), semi-axes, angle (degrees), label, tags and
+        colour. As regions does, a label or colour that every row shares is
+        written once, on a ``global`` line after the first.
+    """
+    if len(table) == 0:
+        return ""
+
+    def column(name):
+        return np.asarray(table[name], dtype=np.float64)
+
+    kinds, colours, texts = _labels(table)
+    shared = {"text": len(set(texts)) == 1, "color": len(set(colours)) == 1}
+    header = DS9_HEADER
+    if any(shared.values()):
+        common = [f"text={{{texts[0]}}}"] if shared["text"] else []
+        common += [f"color={colours[0]}"] if shared["color"] else []
+        header = DS9_HEADER.replace("\nimage", "\nglobal " + " ".join(common) + "\nimage")
+    text_of = (lambda text: "") if shared["text"] else (lambda text: f"text={{{text}}} ")
+    colour_of = (lambda colour: "") if shared["color"] else (lambda colour: f" color={colour}")
+    lines = [f"ellipse({x + 1:.8f},{y + 1:.8f},{a:.8f},{b:.8f},{t:.8f}) # {text_of(text)}"
+             f"tag={{cluster{c}}} tag={{{kind}}}{colour_of(colour)}\n"
+             for x, y, a, b, t, text, c, kind, colour in zip(
+                 column("x"), column("y"), np.maximum(column("length"), 1.0) / 2,
+                 np.maximum(column("width"), 1.0) / 2, column("theta"), texts,
+                 np.asarray(table["cluster"]).astype(np.int64), kinds, colours)]
+    return header + "".join(lines)
 
 
 def catalog_regions(table):
@@ -33,24 +93,18 @@ def catalog_regions(table):
     import astropy.units as u
     from regions import EllipsePixelRegion, PixCoord, Regions
 
-    from .particles import KIND_COLOURS
-
     columns = {name: np.asarray(table[name]) for name in
-               ("x", "y", "length", "width", "theta", "energy_kev", "charge_adu", "cluster")}
-    kinds = np.asarray(table["kind"]).astype(str)
+               ("x", "y", "length", "width", "theta", "cluster")}
+    kinds, colours, texts = _labels(table)
     shapes = []
     for i, kind in enumerate(kinds):  # plain arrays: a table row costs more than a region
-        energy = float(columns["energy_kev"][i])
-        amount = (f"{energy:.3g} keV" if np.isfinite(energy)
-                  else f"{float(columns['charge_adu'][i]):.3g} ADU")
         shapes.append(EllipsePixelRegion(
             PixCoord(float(columns["x"][i]), float(columns["y"][i])),
             width=max(float(columns["length"][i]), 1.0),
             height=max(float(columns["width"][i]), 1.0),
             angle=float(columns["theta"][i]) * u.deg,
-            meta={"text": f"{kind} {amount}",
-                  "tag": [f"cluster{int(columns['cluster'][i])}", kind]},
-            visual={"color": KIND_COLOURS.get(kind, "white")}))
+            meta={"text": texts[i], "tag": [f"cluster{int(columns['cluster'][i])}", kind]},
+            visual={"color": colours[i]}))
     return Regions(shapes)
 
 
@@ -74,7 +128,7 @@ def region_texts(images, catalog) -> dict[str, str]:
     for image in images:
         rows = catalog[catalog["hdu"] == image.index]
         header = f"# ccdnb clusters of {image.label} (HDU {image.index}): {len(rows)}\n"
-        texts[image.label] = header + catalog_regions(rows).serialize(format="ds9")
+        texts[image.label] = header + ds9_text(rows)
     return texts
 
 

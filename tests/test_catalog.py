@@ -1,9 +1,10 @@
 """The cluster catalog: 8-connected clusters, charge above the pedestal, centroids."""
 
 import numpy as np
+import pytest
 
-from ccdnb.catalog import CATALOG_COLUMNS, build_catalog, measure_clusters
-from ccdnb.classes import CLUSTER, HOT_PIXEL
+from ccdnb.catalog import CATALOG_COLUMNS, build_catalog, cluster_pixels, measure_clusters
+from ccdnb.classes import CLUSTER, HOT_PIXEL, label_groups
 from ccdnb.fitsio import FitsImage
 
 
@@ -79,3 +80,18 @@ def test_shape_energy_and_kind_columns():
     # Without a gain the energies stay unknown and the catalog says so.
     table = build_catalog(images, {1: mask})
     assert np.isnan(table["energy_kev"]).all() and set(table["gain_method"]) == {"none"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clusters_are_numbered_as_ndimage_numbers_them(seed):
+    """Found among the cluster pixels alone, the groups keep scipy.ndimage.label's numbers
+    (raster order of their first pixel), so catalogs keep their row order."""
+    rng = np.random.default_rng(seed)
+    mask = (rng.integers(0, 4, (70, 90)) * (rng.random((70, 90)) < 0.45)).astype(np.uint8)
+    labels, n, (rows, cols) = cluster_pixels(mask)
+    expected, m = label_groups(mask == CLUSTER)
+    assert n == m > 10
+    assert np.array_equal(labels, expected)
+    assert all(np.array_equal(a, b) for a, b in zip((rows, cols), np.nonzero(expected)))
+    empty = cluster_pixels(np.zeros((5, 5), np.uint8))
+    assert empty[1] == 0 and not empty[0].any()
