@@ -189,14 +189,14 @@ class Segmenter:
 
     def segment_fits(self, source, *, probabilities: bool = False, catalog: bool = False,
                      tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                     progress: bool = False):
+                     progress: bool = False, gain: float | None = None):
         """Segment every image HDU of a file or HDUList; see :func:`ccdnb.segment_fits`."""
         from .predict import predict_fits
 
         return predict_fits(self.model, _fits_source(source), model_name=self.model_file,
                             model_id=self.model_id, probabilities=probabilities,
                             catalog=catalog, tile=tile, margin=margin, batch_size=batch_size,
-                            progress=progress, defects=self.defects)
+                            progress=progress, defects=self.defects, gain=gain)
 
 
 def _fits_source(source):
@@ -285,7 +285,8 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
 
 def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
                  catalog: bool = False, tile: int | None = None, margin: int = 32,
-                 batch_size: int | None = None, progress: bool = False):
+                 batch_size: int | None = None, progress: bool = False,
+                 gain: float | None = None):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     The result is what ``ccdnb predict`` writes to ``<stem>.masks.fits``: one
@@ -309,6 +310,9 @@ def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = Fals
         As for :func:`segment`.
     progress : bool
         A progress bar over the tiles on stderr.
+    gain : float, optional
+        ADU per electron of every image, for the catalog; measured from each
+        image when None (:mod:`ccdnb.calibration`).
 
     Returns
     -------
@@ -322,7 +326,7 @@ def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = Fals
     """
     return get_segmenter(model).segment_fits(source, probabilities=probabilities,
                                              catalog=catalog, tile=tile, margin=margin,
-                                             batch_size=batch_size, progress=progress)
+                                             batch_size=batch_size, progress=progress, gain=gain)
 
 
 def model_or_default(path, default: str = DEFAULT_MODEL_NAME):

@@ -278,11 +278,14 @@ class SegmentedFile:
 def segment_contents(model, contents, *, model_name=None, model_id=None, input_sha256=None,
                      probabilities: bool = False, catalog: bool = False,
                      tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                     progress: bool = False, defects=None) -> SegmentedFile:
+                     progress: bool = False, defects=None, gain: float | None = None
+                     ) -> SegmentedFile:
     """Segment every image of ``contents`` (:func:`ccdnb.fitsio.read_fits_images`).
 
     ``defects`` (a :class:`ccdnb.defects.DefectMap`) settles each image's mask
-    with its amplifier's known defects (:func:`ccdnb.defects.settle_with_defects`).
+    with its amplifier's known defects (:func:`ccdnb.defects.settle_with_defects`);
+    ``gain`` (ADU per electron) is the catalog's for every image instead of the one
+    measured from it (:func:`ccdnb.catalog.build_catalog`).
     """
     from .normalize import estimate_background
 
@@ -320,7 +323,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
     if catalog:
         from .catalog import build_catalog
 
-        table = build_catalog(contents.images, masks, backgrounds=backgrounds,
+        table = build_catalog(contents.images, masks, backgrounds=backgrounds, gain=gain,
                               calibrations=calibrations)
     provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256,
                                     backgrounds=backgrounds)
@@ -341,7 +344,8 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
 
 def predict_fits(model, source, *, model_name=None, model_id=None, probabilities: bool = False,
                  catalog: bool = False, tile: int | None = None, margin: int = 32,
-                 batch_size: int | None = None, progress: bool = False, defects=None):
+                 batch_size: int | None = None, progress: bool = False, defects=None,
+                 gain: float | None = None):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     Parameters
@@ -368,6 +372,9 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
         A run's defect map (``ccdnb monitor``'s ``defects.fits``): bright pixels
         on known defects are hot pixels, one- or two-pixel hot pixels off every
         defect are clusters (:func:`ccdnb.defects.settle_with_defects`).
+    gain : float, optional
+        ADU per electron of every image, for the catalog; measured from each
+        image when None (:mod:`ccdnb.calibration`).
 
     Returns
     -------
@@ -384,7 +391,7 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     return _predict_fits(model, source, model_name=model_name, model_id=model_id,
                          probabilities=probabilities, catalog=catalog, tile=tile,
                          margin=margin, batch_size=batch_size, progress=progress,
-                         defects=defects).hdulist
+                         defects=defects, gain=gain).hdulist
 
 
 def read_input(source) -> tuple:
@@ -402,7 +409,8 @@ def read_input(source) -> tuple:
 
 
 def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog, tile,
-                  margin, batch_size, progress, preread=None, defects=None) -> SegmentedFile:
+                  margin, batch_size, progress, preread=None, defects=None,
+                  gain=None) -> SegmentedFile:
     from .defects import as_defect_map
 
     check_tiling(tile, margin, batch_size)
@@ -412,7 +420,7 @@ def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog
                             model_id=model_id, input_sha256=sha256,
                             probabilities=probabilities, catalog=catalog, tile=tile,
                             margin=margin, batch_size=batch_size, progress=progress,
-                            defects=defects)
+                            defects=defects, gain=gain)
 
 
 def _loaded(model, model_name, model_id):
@@ -439,7 +447,8 @@ def _defects_of(model, defects):
 def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                  probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
                  tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                 progress: bool = True, preread=None, defects=None) -> Path:
+                 progress: bool = True, preread=None, defects=None,
+                 gain: float | None = None) -> Path:
     """Segment every image HDU of a FITS file and write ``out_dir/<stem>.masks.fits``.
 
     What is written is :func:`predict_fits`'s HDUList, byte for byte what
@@ -477,6 +486,9 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         :func:`read_input` of ``in_path``, when the caller read it already.
     defects : ccdnb.defects.DefectMap or path, optional
         Settle the masks with a run's defect map (see :func:`predict_fits`).
+    gain : float, optional
+        ADU per electron of every image, for the catalog (``--gain``); measured
+        from each image when None (:mod:`ccdnb.calibration`).
 
     Returns
     -------
@@ -492,13 +504,14 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
     return segment_to_file(in_path, out_dir, model=model, model_name=model_name,
                            model_id=model_id, probabilities=probabilities, catalog=catalog,
                            overwrite=overwrite, tile=tile, margin=margin, batch_size=batch_size,
-                           progress=progress, preread=preread, defects=defects)[0]
+                           progress=progress, preread=preread, defects=defects, gain=gain)[0]
 
 
 def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                     probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
                     tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                    progress: bool = True, preread=None, defects=None) -> tuple:
+                    progress: bool = True, preread=None, defects=None,
+                    gain: float | None = None) -> tuple:
     """:func:`predict_file`, returning ``(masks path, SegmentedFile)``: the work stays usable."""
     out_path = masks_path(in_path, out_dir)
     targets = [out_path] + ([catalog_path(in_path, out_dir)] if catalog else [])
@@ -512,7 +525,7 @@ def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=N
     segmented = _predict_fits(
         model, in_path, model_name=model_name, model_id=model_id, probabilities=probabilities,
         catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress,
-        preread=preread, defects=defects)
+        preread=preread, defects=defects, gain=gain)
     regions = {}
     if segmented.catalog is not None:  # a DS9 region file per image (ccdnb.ds9)
         from .ds9 import region_path, region_texts

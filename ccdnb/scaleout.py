@@ -50,7 +50,7 @@ __all__ = ["segment_files", "process_files", "PredictTask", "RunSummary", "FileR
 
 #: The options of :func:`ccdnb.predict.predict_file` that :func:`segment_files` passes on.
 PREDICT_OPTIONS = ("probabilities", "catalog", "overwrite", "tile", "margin", "batch_size",
-                   "defects")
+                   "defects", "gain")
 
 _LOCK = threading.Lock()
 _LOADS: list = []  # seconds each model load took in this process
@@ -432,7 +432,7 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         The engine (see :class:`ccdnb.Segmenter`).
     **options
         ``probabilities``, ``catalog``, ``overwrite``, ``tile``, ``margin``,
-        ``batch_size``, ``defects``: as for :func:`ccdnb.predict.predict_file`
+        ``batch_size``, ``defects``, ``gain``: as for :func:`ccdnb.predict.predict_file`
         (``defects``: a DefectMap, or on workers the path of a ``defects.fits``,
         read once per worker).
 

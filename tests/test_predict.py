@@ -204,6 +204,28 @@ def test_probabilities_and_catalog_outputs(tmp_path, model_path, model):
     assert len(read_region_file(tmp_path / "out" / "amp.A.reg")) == len(csv)
 
 
+def test_a_given_gain_is_the_catalogs_and_bad_gains_are_one_error(tmp_path, model_path,
+                                                                  capsys):
+    image = detector_image((128, 128), seed=6)
+    path = _write(tmp_path / "amp.fits", fits.PrimaryHDU(image))
+    # the shipped model finds the bright dots (the tiny test model may find none)
+    assert main(["predict", str(path), "--out-dir", str(tmp_path / "out"), "--catalog",
+                 "--gain", "2.5", "--quiet"]) == 0
+    from astropy.table import Table
+
+    csv = Table.read(tmp_path / "out" / "amp.catalog.csv", format="ascii.csv")
+    assert len(csv) and set(csv["gain_method"]) == {"user"}
+    np.testing.assert_allclose(csv["gain"], 2.5)
+    np.testing.assert_allclose(csv["electrons"], csv["charge_adu"] / 2.5, rtol=1e-5)
+    capsys.readouterr()
+    for bad in (["--gain", "2.5"], ["--catalog", "--gain", "-1"],
+                ["--catalog", "--gain", "abc"]):
+        assert _predict(model_path, path, "--out-dir", tmp_path / "bad", *bad) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--gain" in err[0]
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
 def _installed_test_file(package, name):
     spec = importlib.util.find_spec(package)
     return Path(spec.origin).parent / "tests" / "data" / name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import CcdnbInputError
+from . import parse_number
 
 HELP = "segment FITS files: write DIR/<stem>.masks.fits per input file"
 DESCRIPTION = """\
@@ -36,6 +37,8 @@ HDUList in memory, ccdnb.segment(array) one mask.
                    DIR/<stem>.<EXTNAME>.reg, coloured by kind, and the gain
                    of each image (skipper peaks, Fe-55 lines or GAIN keyword)
                    in its masks header (CCDNBGN, CCDNBGNE, CCDNBGM).
+  --gain G         with --catalog: G ADU per electron for every image instead
+                   of the gain measured from each (method "user").
   --defects REPORT/defects.fits
                    settle each mask with a run's defect map (ccdnb monitor):
                    a bright pixel or short segment on a known defect is a hot
@@ -85,6 +88,9 @@ def add_arguments(parser):
     parser.add_argument("--catalog", action="store_true",
                         help="also write the cluster catalog: a CATALOG table in the masks "
                              "file and DIR/<stem>.catalog.csv")
+    parser.add_argument("--gain", default=None, metavar="ADU_PER_E",
+                        help="with --catalog: the gain of every image, ADU per electron "
+                             "(default: measured from each image, else its GAIN keyword)")
     parser.add_argument("--defects", default=None, metavar="DEFECTS.FITS",
                         help="settle the masks with a run's defect map (ccdnb monitor's "
                              "REPORT/defects.fits)")
@@ -134,6 +140,14 @@ def run(args) -> int:
     from ..scaleout import segment_files
 
     check_tiling(args.tile, args.margin, args.batch_size)  # reject a bad tiling up front
+    gain = None
+    if args.gain is not None:
+        if not args.catalog:
+            raise CcdnbInputError("--gain needs --catalog (the gain converts the catalog's "
+                                  "charges to electrons and keV)")
+        gain = parse_number(args.gain, "--gain", float, 0.0)
+        if not gain > 0:
+            raise CcdnbInputError(f"--gain {args.gain!r}: must be positive")
     if args.defects is not None:
         from ..scaleout import worker_defect_map
 
@@ -152,7 +166,7 @@ def run(args) -> int:
             workers=args.workers, progress=not args.quiet, callback=report, runtime=args.runtime,
             probabilities=args.probabilities, catalog=args.catalog, overwrite=args.overwrite,
             tile=args.tile, margin=args.margin, batch_size=args.batch_size,
-            defects=args.defects)
+            defects=args.defects, gain=gain)
     finally:
         if client is not None:
             client.close()
