@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .classes import CLUSTER, HOT_PIXEL, release_pixels
-from .normalize import ASINH_SOFTENING
+from .normalize import input_significance
 
 #: A group whose summed significance is below this times the square root of its
 #: pixel count holds no charge beyond doubt.
@@ -47,7 +47,7 @@ def release_noise_groups(mask, normalised, classes=(CLUSTER, HOT_PIXEL),
     normalised = np.asarray(normalised)
 
     def empty(rows, cols, group, n):
-        z = np.sinh(normalised[rows, cols].astype(np.float64)) * ASINH_SOFTENING
+        z = input_significance(normalised[rows, cols])
         total = np.bincount(group, weights=z, minlength=n)
         size = np.bincount(group, minlength=n)
         return (total < sigma * np.sqrt(size))[group]

@@ -733,6 +733,15 @@ def network_input(z) -> np.ndarray:
     return out
 
 
+def input_significance(normalised, dtype=np.float64) -> np.ndarray:
+    """The significance ``z`` behind network input values: the inverse of :func:`network_input`.
+
+    ``sinh(u) * ASINH_SOFTENING`` in ``dtype`` (float64 by default, for sums and
+    medians over many pixels).
+    """
+    return np.sinh(np.asarray(normalised, dtype=dtype)) * dtype(ASINH_SOFTENING)
+
+
 def normalize_image(image, background: Background | None = None, field=MEASURE) -> np.ndarray:
     """Turn a raw ADU image into the network's input.
 

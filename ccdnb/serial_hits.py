@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .catalog import per_cluster_span
 from .classes import CLUSTER, HOT_PIXEL, class_groups
-from .normalize import ASINH_SOFTENING
+from .normalize import input_significance
 
 #: A one-row group shorter than this is left as it is (too few pixels to judge scatter).
 SERIAL_MIN_PIXELS = 4
@@ -107,11 +108,8 @@ def name_serial_hits(mask, normalised, electrons=None, noise_e=None,
     if n == 0:
         return 0
     size = np.bincount(group, minlength=n)
-    low = np.full(n, np.iinfo(np.int64).max)
-    high = np.full(n, -1)
-    np.minimum.at(low, group, rows)
-    np.maximum.at(high, group, rows)
-    candidates = np.flatnonzero((low == high) & (size >= SERIAL_MIN_PIXELS))
+    row_span = per_cluster_span(group + 1, rows, n)  # its ids count from 1
+    candidates = np.flatnonzero((row_span == 1) & (size >= SERIAL_MIN_PIXELS))
     if candidates.size == 0:
         return 0
     if electrons is not None:
@@ -136,7 +134,7 @@ def name_serial_hits(mask, normalised, electrons=None, noise_e=None,
         if values_of is not None:
             values = values_of[r, c].astype(np.float64)
         else:
-            values = np.sinh(normalised[r, c].astype(np.float64)) * ASINH_SOFTENING
+            values = input_significance(normalised[r, c])
         if not np.all(np.isfinite(values)):
             continue
         if scatter_chance(values, variance_of) < chance:

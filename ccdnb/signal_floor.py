@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from .classes import BACKGROUND, GLOWING
-from .normalize import ASINH_SOFTENING
+from .normalize import ASINH_SOFTENING, input_significance
 
 #: Significance (read-noise sigma above the row pedestal) at and above which a
 #: pixel is signal that the mask must keep.
@@ -146,8 +146,8 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
         # GLOW_LEVEL_SIGMA or more) that stands less than GLOW_LEVEL_SIGMA over it is a
         # lump of an extended excess of charge (a light leak's shot noise): glow, not an
         # object; an object a few pixels across has the background around it
-        z = np.sinh(normalised[where].astype(np.float64)) * ASINH_SOFTENING
-        level = np.sinh(ring_median(normalised, where).astype(np.float64)) * ASINH_SOFTENING
+        z = input_significance(normalised[where])
+        level = input_significance(ring_median(normalised, where))
         kept[(level >= GLOW_LEVEL_SIGMA) & (z - level < GLOW_LEVEL_SIGMA)] = GLOWING
         mask[where] = kept
     return mask, n_changed
@@ -288,8 +288,7 @@ def electron_floor(normalised):
     """
     from scipy.special import pdtrc
 
-    x = np.asarray(normalised, dtype=np.float32)
-    z = np.sinh(x) * np.float32(ASINH_SOFTENING)  # back to read-noise sigma
+    z = input_significance(normalised, np.float32)  # back to read-noise sigma
     comb = electron_comb(z)
     if comb is None:
         return None
