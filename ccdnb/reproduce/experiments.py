@@ -3,7 +3,7 @@
 The thesis (its sections 4.1.3-4.1.5 and figure 16) reached its working model in
 steps, each a training that differs from the last in one choice. Here every
 step is a *variant* of the profile's own ``04_train`` recipe, trained with
-:func:`ccdnb.training.train.train_model` at the same sizes and time budget:
+:func:`ccdnb.training.train.train_model` at the same sizes and epochs:
 
 ``balanced-weighted``
     the balanced training set (``thesis-balanced``) and the inverse-frequency
