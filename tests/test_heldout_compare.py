@@ -1,17 +1,12 @@
 """benchmarks/heldout_compare.py: held-out figures before and after a change, side by side."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "heldout_compare.py"
+from benchmark_scripts import load_benchmark
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("heldout_compare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("heldout_compare")
 
 
 def _gate(name, value, status):

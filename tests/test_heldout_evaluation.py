@@ -1,16 +1,14 @@
 """benchmarks/heldout_evaluation.py: the skipper-dense comparison and the gates of issue 20."""
 
-import importlib.util
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "heldout_evaluation.py"
 OBJECT_DTYPE = np.dtype([("image", "i4"), ("id", "i4"), ("cls", "u1"), ("kind", "U16"),
                          ("energy_kev", "f4"), ("x", "f4"), ("y", "f4"),
                          ("peak_sigma", "f4"), ("npix", "i4"), ("on", "u1")])
@@ -19,12 +17,8 @@ GAIN, SHAPE = 2.0, (128, 128)
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("heldout_evaluation", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield load_benchmark("heldout_evaluation", register=True)
+    sys.modules.pop("heldout_evaluation", None)
 
 
 def skipper_set():
@@ -130,10 +124,7 @@ def test_only_the_skipper_dense_set_gets_the_skipper_gates(bench):
 def test_the_card_records_every_gate_that_heldout_compare_reads(bench, tmp_path):
     import json
 
-    compare_spec = importlib.util.spec_from_file_location(
-        "heldout_compare", SCRIPT.with_name("heldout_compare.py"))
-    compare = importlib.util.module_from_spec(compare_spec)
-    compare_spec.loader.exec_module(compare)
+    compare = load_benchmark("heldout_compare")
     card = tmp_path / "model.card.json"
     card.write_text(json.dumps({"architecture": "small"}))
     gates = [{"gate": "F1 cluster", "value": 0.9, "target": ">= 0.92", "status": "MISS"}]

@@ -1,19 +1,14 @@
 """benchmarks/recipe_seed_spread.py: a profile's recipe trained per seed, each model scored."""
 
-import importlib.util
 import re
-from pathlib import Path
+
+from benchmark_scripts import load_benchmark
 
 from ccdnb.simulation import save_dataset, simulate_dataset
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "recipe_seed_spread.py"
-
 
 def _module():
-    spec = importlib.util.spec_from_file_location("recipe_seed_spread", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("recipe_seed_spread")
 
 
 def test_a_run_folder_without_data_is_one_error_line(tmp_path, capsys):
