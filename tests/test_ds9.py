@@ -5,7 +5,14 @@ import pytest
 
 from ccdnb.catalog import build_catalog
 from ccdnb.classes import CLUSTER
-from ccdnb.ds9 import catalog_regions, ds9_text, read_region_file, region_path, region_texts
+from ccdnb.ds9 import (
+    catalog_regions,
+    ds9_text,
+    read_region_file,
+    region_path,
+    region_texts,
+    rounded_angles,
+)
 from ccdnb.fitsio import FitsImage
 from ccdnb.particles import KIND_COLOURS
 
@@ -45,10 +52,8 @@ def test_region_file_round_trips_through_regions(tmp_path):
     assert len(read_region_file(empty)) == 0
 
 
-@pytest.mark.parametrize("gain", [10.0, None])
-def test_the_file_is_the_text_astropy_regions_writes(gain):
-    """Formatted in one pass, byte for byte what regions serialises from one object per
-    cluster: tracks at many angles (negative ones too), in keV and, without a gain, ADU."""
+def _tracks(gain):
+    """A catalog of tracks at many angles (negative ones too, and one along a row)."""
     rng = np.random.default_rng(3)
     image = 500.0 + rng.normal(0.0, 0.01, (200, 200))
     mask = np.zeros((200, 200), np.uint8)
@@ -59,10 +64,69 @@ def test_the_file_is_the_text_astropy_regions_writes(gain):
             r, c = int(round(row + step * np.sin(angle))), int(round(col + step * np.cos(angle)))
             image[r, c] += rng.uniform(20.0, 400.0)
             mask[r, c] = CLUSTER
+    image[190, 150:170] += 80.0  # along a row: an angle of 0 up to the CPU's last bits
+    mask[190, 150:170] = CLUSTER
     images = [FitsImage(1, "AMP1", None, image.astype(np.float32), None, 0)]
     catalog = build_catalog(images, {1: mask}, gain=gain, skipper=False)
     assert len(catalog) >= 10
+    return catalog
+
+
+def _parsed(text):
+    from regions import Regions
+
+    return Regions.parse(text, format="ds9")
+
+
+@pytest.mark.parametrize("gain", [10.0, None])
+def test_the_file_is_the_text_astropy_regions_writes(gain):
+    """Formatted in one pass, byte for byte what regions serialises from one object per
+    cluster (both from the same rounded angles, so on any CPU): tracks at many angles
+    (negative ones too), in keV and, without a gain, ADU."""
+    catalog = _tracks(gain)
     assert ds9_text(catalog) == catalog_regions(catalog).serialize(format="ds9")
+
+
+@pytest.mark.parametrize("gain", [10.0, None])
+def test_the_file_reads_as_regions_own_text_of_the_unrounded_catalog(gain):
+    """Against regions' text of the raw angles (whose last bits depend on the CPU: 6e-27 on
+    one, -0.0 on another), the values read back agree to the precision written."""
+    import astropy.units as u
+    from regions import EllipsePixelRegion, PixCoord, Regions
+
+    catalog = _tracks(gain)
+    raw = Regions([EllipsePixelRegion(PixCoord(float(row["x"]), float(row["y"])),
+                                      width=max(float(row["length"]), 1.0),
+                                      height=max(float(row["width"]), 1.0),
+                                      angle=float(row["theta"]) * u.deg)
+                   for row in catalog])
+    mine, theirs = _parsed(ds9_text(catalog)), _parsed(raw.serialize(format="ds9"))
+    assert len(mine) == len(theirs) == len(catalog)
+    for a, b in zip(mine, theirs):
+        assert a.center.x == pytest.approx(b.center.x, abs=1e-8)
+        assert a.center.y == pytest.approx(b.center.y, abs=1e-8)
+        assert a.width == pytest.approx(b.width, abs=1e-8)
+        assert a.height == pytest.approx(b.height, abs=1e-8)
+        assert a.angle.to_value(u.deg) == pytest.approx(b.angle.to_value(u.deg), abs=1e-8)
+    assert min(abs(float(t)) for t in catalog["theta"]) < 1e-6  # the track along a row
+
+
+def test_angles_of_zero_up_to_the_last_bits_are_written_alike():
+    """-0.0, 0.0 and the 6.27e-27 that an AMX CPU's sums give write the same line; a small
+    angle that survives the rounding is written as regions writes it."""
+    _, catalog = _catalog()
+    one = catalog[:1]
+    lines = set()
+    for theta in (0.0, -0.0, 6.26510904e-27, -3e-20, 4e-9):
+        one["theta"] = theta
+        lines.add(ds9_text(one))
+    assert len(lines) == 1 and ",0.00000000)" in lines.pop()
+    assert list(rounded_angles([-0.0, 6e-27, 12.3456789049, -45.0])) == \
+        [0.0, 0.0, 12.3456789, -45.0]
+    assert not np.signbit(rounded_angles([-0.0, -1e-12])).any()
+    for theta in (6.26510904e-27, -0.0, 1.5e-5, -2.5e-6, 1e-4, 37.123456789, -89.999999999):
+        catalog["theta"] = [theta, -theta]
+        assert ds9_text(catalog) == catalog_regions(catalog).serialize(format="ds9"), theta
 
 
 def test_one_cluster_and_none():
