@@ -7,7 +7,9 @@ Poisson-drawn); given as an int it is the exact number in the image.
 
 Kinds: glow "band", "edge", "corner"; hot pixels "pixel", "segment",
 "column", "streak"; clusters "diffuse", "worm", "muon", "alpha", "hit",
-"xray", "serial", "lowe", "track". A share ``events_on_defects`` of the
+"xray", "serial", "lowe", "track" (a "worm" is an electron of any energy: a
+multiple-scattering walk through the silicon, :func:`~ccdnb.simulation.physics.electron_track`;
+its truth energy is what it left in the silicon). A share ``events_on_defects`` of the
 clusters is placed on the glow or across a hot line instead of uniformly.
 """
 
@@ -23,11 +25,10 @@ from .physics import (
     PIXEL_UM,
     THICKNESS_UM,
     diffusion_sigma_px,
-    electron_range_px,
+    electron_track,
     electrons_from_kev,
     kev_from_electrons,
     muon_track,
-    worm_track,
     xray_conversions,
 )
 from .truth import NEGLIGIBLE_SIGMA
@@ -293,11 +294,12 @@ def place_clusters(scene, rng, params, window, targets=()):
                       electrons_from_kev(energy), energy)
 
     for _ in range(_count(rng, params["n_worms"], scene.shape)):
+        # Electrons (Compton, beta): a multiple-scattering walk from a uniform depth in an
+        # isotropic direction; the truth energy is what stays in the silicon.
         energy = float(_log_uniform(rng, *params["worm_kev"]))
         row, col, cut = positions.one()
-        track = worm_track(rng, float(electrons_from_kev(energy)), float(electron_range_px(energy)),
-                           row, col, rng.uniform(0.0, THICKNESS_UM))
-        scene.add_track("worm", *track, energy, cols_range=cut)
+        *track, path = electron_track(rng, energy, row, col, rng.uniform(0.0, THICKNESS_UM))
+        scene.add_track("worm", *track, path.deposited_kev, cols_range=cut)
 
     for _ in range(_count(rng, params["n_muons"], scene.shape)):
         # Cosmic muons: flux ~ cos^2 per solid angle, i.e. cos^3 on a flat sensor.

@@ -109,7 +109,8 @@ BASE: dict[str, Any] = {
     "n_muons": 1.0,
     "n_alphas": 0.1,
     "diffuse_kev": (0.05, 20.0),        # log-uniform energy ranges
-    "worm_kev": (5.0, 300.0),
+    "worm_kev": (5.0, 2000.0),          # electrons (Compton, beta): up to 2 MeV, where
+                                        # most leave the 675 um of silicon
     "alpha_kev": (3000.0, 8000.0),
     "alpha_plasma_px": (1.5, 4.0),      # extra spread of the dense alpha charge cloud
     "cluster_max_adu": None,            # cap on a pixel's cluster signal
@@ -149,6 +150,7 @@ _THESIS_DETECTOR = {
     "n_hot_pixels": 0.0,
     "n_alphas": 0.0,
     "diffuse_kev": (0.05, 10.0),
+    "worm_kev": (5.0, 300.0),           # the thesis's worms: short electron tracks
     # Cluster pixels stay below the hot level so that intensity thresholds are exact.
     "cluster_max_adu": Derived(lambda rng, p: None if p["hot_level_adu"] is None
                                else p["hot_level_adu"] - 2.0 * p["read_noise_adu"]),
