@@ -55,8 +55,14 @@ def test_frozen_engines_and_keras_give_the_same_mask(model_copy, runtime):
     assert isinstance(frozen, FROZEN) and not isinstance(keras_model, FROZEN)
     a, pa = predict_image(frozen, image, tile=256, probabilities=True)
     b, pb = predict_image(keras_model, image, tile=256, probabilities=True)
-    np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(pa, pb, atol=1e-4)
+    # Each engine sums in its own order, with the kernels of the CPU at hand (AVX2, AVX-512,
+    # AMX): a pixel whose two best classes are within the engines' difference may go either
+    # way, and only such a pixel.
+    top_two = np.sort(pb, axis=-1)[..., -2:]
+    undecided = top_two[..., 1] - top_two[..., 0] < 2e-4
+    assert np.array_equal(a[~undecided], b[~undecided])
+    assert np.count_nonzero(a != b) <= max(1, int(1e-4 * a.size))
 
 
 def test_bfloat16_changes_almost_no_pixel(model_copy):

@@ -271,8 +271,17 @@ def test_figures_show_every_transform_and_the_input_differences():
     fig = plot_transform_gallery(galleries)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 2 * len(galleries[0]) and titles[0].startswith("original")
-    fig = plot_normalization_invariance([("a", image), ("b", 30.0 * image + 5e3)])
-    assert "max |diff| vs first 0.0e+00" in fig.axes[2].get_title()
+    # Another gain and pedestal give the same network input; pure noise does not, and each
+    # panel's title says by how much it differs from the first's.
+    noise = np.random.default_rng(9).normal(PEDESTAL, 2.0, image.shape).astype(np.float32)
+    variants = [("a", image), ("b", 30.0 * image + 5e3), ("noise", noise)]
+    fig = plot_normalization_invariance(variants)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("network input")]
+    differences = [float(title.split("vs first ")[1]) for title in titles]
+    first = normalize_image(image)
+    expected = [np.abs(normalize_image(raw) - first).max() for _, raw in variants]
+    np.testing.assert_allclose(differences, expected, rtol=0.06)
+    assert differences[0] == 0.0 and differences[1] < 0.02 < 1.0 < differences[2]
     images, labels = dataset(n=3)
     x, y = AugmentedSequence(images, labels, batch_size=3)[0]
     fig = plot_network_batch(x, y)
