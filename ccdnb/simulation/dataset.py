@@ -28,8 +28,8 @@ from .truth import OBJECT_DTYPE, Scene, on_float32_grid
 
 __all__ = [
     "Dataset", "SimulatedImage", "THESIS_DENSITIES", "class_density_table", "concatenate_datasets",
-    "load_dataset", "parse_shape", "save_dataset", "simulate_dataset",
-    "simulate_frame", "simulate_image", "simulate_kind_examples",
+    "electron_rate_map", "electron_rate_summary", "load_dataset", "parse_shape", "save_dataset",
+    "simulate_dataset", "simulate_frame", "simulate_image", "simulate_kind_examples",
 ]
 
 @dataclass
@@ -41,6 +41,10 @@ class SimulatedImage:
     instances: np.ndarray  # (H, W) int32 owning object id, 0 for background
     objects: np.ndarray    # OBJECT_DTYPE table
     meta: dict             # JSON-serialisable parameters
+
+    def rate_map(self) -> np.ndarray:
+        """The single-electron rate the image's field was drawn from (:func:`electron_rate_map`)."""
+        return electron_rate_map(self.meta)
 
 
 @dataclass
@@ -143,6 +147,64 @@ def dark_rate_map(params, shape) -> np.ndarray | float:
     t = order / max(height * width - 1, 1)
     start = 2.0 * mean / (1.0 + rise)
     return start * (1.0 + (rise - 1.0) * t)
+
+
+def electron_rate_summary(params, shape) -> dict:
+    """The truth of the single-electron field of one image area, in numbers.
+
+    Parameters
+    ----------
+    params : dict
+        The image's parameters (``dark_current_e``, ``dark_rise``, ``readout_side``).
+    shape : (int, int)
+        The image area (prescan and overscan columns left out).
+
+    Returns
+    -------
+    dict
+        ``mean_e_per_pix`` (the field's mean rate over the image area), ``first_e_per_pix``
+        and ``last_e_per_pix`` (the first and last pixel read), ``rise`` (their ratio),
+        ``readout_side`` and ``slope_per_krow``: the change of the rows' mean rate per
+        1000 rows in readout order (row 0 read first), electrons per pixel.
+    """
+    height, width = (int(n) for n in shape)
+    mean, rise = float(params["dark_current_e"]), float(params.get("dark_rise", 1.0))
+    if rise == 1.0 or mean <= 0:
+        first = last = mean
+        slope = 0.0
+    else:
+        first = 2.0 * mean / (1.0 + rise)
+        last = first * rise
+        # the rows' mean rises by W pixels of the readout order per row
+        slope = 1000.0 * first * (rise - 1.0) * width / max(height * width - 1, 1)
+    return {"mean_e_per_pix": mean, "first_e_per_pix": first, "last_e_per_pix": last,
+            "rise": rise, "readout_side": str(params.get("readout_side", "left")),
+            "slope_per_krow": slope}
+
+
+def electron_rate_map(meta) -> np.ndarray:
+    """The single-electron rate map a simulated image's field was drawn from.
+
+    Parameters
+    ----------
+    meta : dict
+        A :class:`SimulatedImage`'s ``meta`` (a single image, an amplifier of
+        :func:`simulate_frame`, or a frame of a run).
+
+    Returns
+    -------
+    ndarray, shape (H, W), float64
+        Expected single electrons per pixel (dark current and charge collected
+        during readout: the field drawn Poisson per pixel, :func:`dark_rate_map`),
+        over the full frame: 0 in the prescan and overscan columns, which collect no
+        charge.
+    """
+    height, width = (int(n) for n in meta["shape"])
+    start, stop = meta.get("data_columns") or (0, width)
+    rate = dark_rate_map(meta, (height, stop - start))
+    out = np.zeros((height, width))
+    out[:, start:stop] = rate
+    return out
 
 
 def _detector_response(rng, params, truth, noiseless):
@@ -259,6 +321,8 @@ def simulate_image(preset="thesis", shape=(256, 256), seed=0, *, noiseless=False
             "data_columns": None if bias is None else bias["data"],
             "bias_columns": None if bias is None else bias["bias"],
             "row_pedestal_adu": row_pedestal.tolist(),
+            # the single-electron field's truth (electron_rate_map gives the map itself)
+            "electron_rate": electron_rate_summary(params, shape),
             # the levels as they appear in a noiseless image, for threshold labellers
             "glow_level_adu": None if glow is None
             else float(on_float32_grid(glow["amplitude_adu"], base)),

@@ -21,6 +21,12 @@ run's overrides, the present defects added on top with the truth's rules (a
 defect pixel is labelled hot pixel where its signal reaches 1 sigma of the read
 noise, above every other class). :meth:`SimulatedRun.write` writes the frames
 as FITS files (``DATE-OBS`` and ``EXPTIME`` set) and the truth as ``.npz``.
+
+The single-electron field of every frame (dark current and charge collected during
+readout, ``dark_current_e``, rising along the readout by ``dark_rise`` where that is
+set) is truth too: :meth:`SimulatedRun.rate_map` gives the rate map of any frame and
+amplifier without rendering it, each frame's ``meta['electron_rate']`` sums it up, and
+``truth.npz`` holds every frame's per-row rate (``rate_rows``).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ RUN_DEFAULTS = {
     "gain_adu_per_e": 8.0,
     "read_noise_adu": 14.0,
     "dark_current_e": 5e-3,
+    "dark_rise": None,               # the field's rate at the end of the readout over its start
+                                     # (None: the preset's own, flat for damic)
     "pedestal_drift_adu": 40.0,      # slow drift of the pedestal over the run (peak to peak)
     "noise_drift": 0.1,              # slow relative drift of the read noise over the run
     "exposure_s": 3600.0,
@@ -131,34 +139,67 @@ class SimulatedRun:
         return (start + _dt.timedelta(seconds=i * (self.params["exposure_s"] + 60.0))
                 ).strftime("%Y-%m-%dT%H:%M:%S")
 
-    def frame(self, i: int) -> list:
-        """Frame ``i``: one :class:`ccdnb.simulation.SimulatedImage` per amplifier."""
-        from .dataset import simulate_image
-
+    def _check_frame(self, i: int) -> None:
         if not 0 <= i < self.n_frames:
             raise CcdnbInputError(f"frame {i}: the run has {self.n_frames} frames")
+
+    def _overrides(self, i: int, k: int) -> dict:
+        """The :func:`ccdnb.simulation.simulate_image` overrides of frame ``i``, amplifier ``k``."""
         p = self.params
         noise = self.read_noise(i)
         glow = p["glow_sigma"] * noise * (p["burst_glow"] if self.bad[i] == "glow burst" else 1)
         width = tuple(np.asarray(p["glow_width_fraction"])
                       * (4.0 if self.bad[i] == "glow burst" else 1.0))
+        edge = "left" if k % 2 == 0 else "right"
+        overrides = dict(
+            pedestal_adu=self.pedestal(i), gain_adu_per_e=p["gain_adu_per_e"],
+            read_noise_adu=noise, dark_current_e=p["dark_current_e"], row_drift=False,
+            glow_fraction=1.0, glow_kinds=("edge",), glow_edges=(edge,), glow_level_adu=glow,
+            glow_width_fraction=width, glow_offset_probability=0.0,
+            n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0, n_hot_streaks=0,
+            n_hits=p["n_hits"], n_diffuse=p["n_diffuse"], n_xrays=p["n_xrays"],
+            baseline_step_probability=0.0)
+        if p.get("dark_rise") is not None:
+            # a field rising along the readout: the amplifier's side sets the column order
+            # (only here, so that runs of a flat field draw the same frames as before)
+            overrides.update(dark_rise=float(p["dark_rise"]), readout_side=edge)
+        return overrides
+
+    def rate_map(self, i: int, k: int = 0) -> np.ndarray:
+        """The single-electron rate map (e-/pixel, (H, W)) that frame ``i``'s amplifier ``k``
+        is drawn from, without rendering the frame (as
+        :func:`ccdnb.simulation.dataset.electron_rate_map` gives it from the frame's meta)."""
+        from .dataset import dark_rate_map
+        from .presets import draw_parameters
+
+        self._check_frame(i)
+        # simulate_image draws the parameters first from its seed: the same draw here
+        params = draw_parameters(self.params["preset"],
+                                 np.random.default_rng(derive_seed(self.seed, i, k)),
+                                 self._overrides(i, k))
+        return np.broadcast_to(dark_rate_map(params, self.shape), self.shape).astype(np.float64)
+
+    def rate_rows(self) -> np.ndarray:
+        """(n_frames, n_amplifiers, H) float64: every frame's per-row mean single-electron rate."""
+        return np.array([[self.rate_map(i, k).mean(axis=1) for k in range(self.n_amplifiers)]
+                         for i in range(self.n_frames)]).reshape(
+                             self.n_frames, self.n_amplifiers, self.shape[0])
+
+    def frame(self, i: int) -> list:
+        """Frame ``i``: one :class:`ccdnb.simulation.SimulatedImage` per amplifier."""
+        from .dataset import simulate_image
+
+        self._check_frame(i)
+        p = self.params
         images = []
         for k in range(self.n_amplifiers):
             edge = "left" if k % 2 == 0 else "right"
             seed = derive_seed(self.seed, i, k)
-            sim = simulate_image(
-                p["preset"], self.shape, seed, pedestal_adu=self.pedestal(i),
-                gain_adu_per_e=p["gain_adu_per_e"], read_noise_adu=noise,
-                dark_current_e=p["dark_current_e"], row_drift=False, glow_fraction=1.0,
-                glow_kinds=("edge",), glow_edges=(edge,), glow_level_adu=glow,
-                glow_width_fraction=width, glow_offset_probability=0.0,
-                n_hot_pixels=0, n_hot_segments=0, n_hot_columns=0, n_hot_streaks=0,
-                n_hits=p["n_hits"], n_diffuse=p["n_diffuse"], n_xrays=p["n_xrays"],
-                baseline_step_probability=0.0)
+            sim = simulate_image(p["preset"], self.shape, seed, **self._overrides(i, k))
             rng = np.random.default_rng(derive_seed(self.seed, i, k, 1))
             if self.bad[i] == "light leak":
-                _add_light_leak(sim, rng, p["leak_sigma"] * noise, "right" if k % 2 == 0
-                                else "left", p["gain_adu_per_e"])
+                _add_light_leak(sim, rng, p["leak_sigma"] * self.read_noise(i),
+                                "right" if k % 2 == 0 else "left", p["gain_adu_per_e"])
             _add_defects(sim, rng, self.defects[(self.defects["amplifier"] == k)
                                                 & self.present[i]], p["gain_adu_per_e"])
             sim.meta.update(amplifier=chr(ord("A") + k), readout_edge=edge, run_frame=int(i),
@@ -197,14 +238,16 @@ class SimulatedRun:
         return paths
 
     def save_truth(self, path) -> Path:
-        """The run's truth as ``.npz``: defects, presence, bad frames, defect pixel maps."""
+        """The run's truth as ``.npz``: defects, presence, bad frames, defect pixel maps and
+        every frame's single-electron rate per row (``rate_rows``, see :meth:`rate_rows`)."""
         path = Path(path)
         maps = np.stack([self.defect_pixels(k) for k in range(self.n_amplifiers)])
         meta = {"n_frames": self.n_frames, "shape": list(self.shape), "seed": self.seed,
                 "n_amplifiers": self.n_amplifiers, "params": self.params, "bad": self.bad}
         with atomic_path(path, suffix=".npz", make_parents=True) as tmp:
             np.savez_compressed(tmp, defects=self.defects, present=self.present,
-                                defect_pixels=maps, meta=np.array(json.dumps(jsonable(meta))))
+                                defect_pixels=maps, rate_rows=self.rate_rows(),
+                                meta=np.array(json.dumps(jsonable(meta))))
         return path
 
 
