@@ -1,6 +1,7 @@
 """Normalisation: independent of pedestal, gain and noise; keeps the classes' signals."""
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -133,26 +134,53 @@ def test_integer_and_float_input_agree():
 
 # --- the zero-charge peak at any occupancy (issue: no event lost) -----------------------
 
-#: Presets where the estimate does not yet reach the tolerance, with the reason
-#: (measured by benchmarks/background_accuracy.py; kept visible as strict xfails).
+#: Tolerance of the estimate on every preset (issue: no event lost): noise within 5 %,
+#: the per-row pedestal within 0.1 read-noise sigma (median over rows, worst image).
+NOISE_TOLERANCE, PEDESTAL_TOLERANCE = 0.05, 0.1
+
+
+class Short(NamedTuple):
+    """A preset where the estimate misses the tolerance: today's error, bounded.
+
+    ``noise`` bounds |estimated / true noise - 1| and ``pedestal`` the median per-row
+    pedestal error (sigma) on the four images of :func:`_preset_errors`, each a quarter
+    to a third above what they measure today, so that a regression fails and not only a
+    crash; ``reason`` says why, with today's figures there and on the 12 images per
+    preset of ``benchmarks/background_accuracy.py`` (seed 77), which see more.
+    """
+
+    noise: float
+    pedestal: float
+    reason: str
+
+
+#: Measured at 7d66912 (four images, seeds 3100-3103, 256 x 256).
 KNOWN_SHORT = {
-    "thesis-balanced": "faint cluster tails shift the zero-charge peak of 256-pixel rows "
-                       "by ~0.1-0.15 sigma",
-    "balanced": "faint cluster tails shift the zero-charge peak of 256-pixel rows by ~0.2 sigma",
-    "skipper-dense": "a field of 2-3 e-/pixel leaves 5-15 % of a 256-pixel row without charge: "
-                     "its zero-charge level is placed to 0.1-0.12 sigma (0.02 e-), the "
-                     "noise to 3-5 %",
-    "dense": "at 50-70 % occupancy faint charge widens the peak "
-             "(noise up to 1.09x, pedestal 0.4 sigma)",
+    "thesis-balanced": Short(0.05, 0.15, "faint cluster tails shift the zero-charge peak of "
+                             "256-pixel rows at 61 % occupancy: pedestal 0.11 sigma here, "
+                             "0.17 on the benchmark's images"),
+    "balanced": Short(0.05, 0.31, "faint cluster tails shift the zero-charge peak of 256-pixel "
+                      "rows: pedestal 0.25 sigma on one image here (0.08-0.09 on the others), "
+                      "0.23 on the benchmark's; noise up to 1.05x"),
+    "skipper-dense": Short(0.05, 0.15, "a field of 2-3 e-/pixel leaves 5-15 % of a 256-pixel "
+                           "row without charge: pedestal 0.12 sigma and noise 0.97x here, "
+                           "0.26 sigma and 0.96-1.07x on the benchmark's images"),
+    "dense": Short(0.06, 0.33, "at 50-70 % occupancy faint charge widens the peak: noise "
+                   "1.03-1.05x and pedestal 0.26 sigma here, noise up to 1.12x and "
+                   "pedestal 0.42 sigma on the benchmark's images"),
     # Glow along whole rows (top/bottom edges) looks like row drift to any estimate made
     # from the rows alone; these 256 x 256 images have no overscan columns to tell the two
     # apart (with them it is measured: test_whole_row_glow_is_measured_against_the_overscan).
     # That is most of the error; faint cluster tails and, in the skipper regime at 0.3 e-
-    # noise, the 1-electron peak's low tail add 0.1-0.2 sigma on some images.
-    "random": "glow along whole rows looks like row drift without overscan columns; faint "
-              "tails of charge shift some rows' zero-charge peak by 0.1-0.2 sigma",
-    "glow-events": "glow along whole rows looks like row drift without overscan columns; "
-                   "faint cluster tails shift some rows' zero-charge peak by ~0.1 sigma",
+    # noise, the 1-electron peak's low tail add more on some images.
+    "random": Short(0.05, 0.15, "glow along whole rows looks like row drift without overscan "
+                    "columns, and faint tails of charge shift rows' zero-charge peak: pedestal "
+                    "0.11 sigma here; on the benchmark's images (since d00c0ac's electrons) "
+                    "one frame's noise is taken 8.5x and another's pedestal 6.9 sigma off"),
+    "glow-events": Short(0.05, 0.19, "glow along whole rows looks like row drift without "
+                         "overscan columns; faint cluster tails shift rows' zero-charge "
+                         "peak: pedestal 0.15 sigma here, 0.18 and noise up to 1.12x on the "
+                         "benchmark's images"),
 }
 
 
@@ -171,17 +199,32 @@ def _preset_errors(preset, n=4, size=256, seed=31):
 
 
 def _presets():
+    """Every preset; those short of the tolerance as strict xfails that only a missed
+    tolerance satisfies (a crash fails them)."""
     from ccdnb.simulation import PRESETS
 
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_SHORT[name]))
+    return [pytest.param(name, marks=pytest.mark.xfail(
+                strict=True, raises=AssertionError, reason=KNOWN_SHORT[name].reason))
             if name in KNOWN_SHORT else name for name in PRESETS]
 
 
 @pytest.mark.parametrize("preset", _presets())
 def test_noise_within_5_percent_and_pedestal_within_a_tenth_sigma_on_every_preset(preset):
     ratios, pedestal_errors = _preset_errors(preset)
-    assert np.all(np.abs(ratios - 1.0) <= 0.05), ratios
-    assert np.all(pedestal_errors <= 0.1), pedestal_errors
+    assert np.all(np.abs(ratios - 1.0) <= NOISE_TOLERANCE), ratios
+    assert np.all(pedestal_errors <= PEDESTAL_TOLERANCE), pedestal_errors
+
+
+@pytest.mark.parametrize("preset", sorted(KNOWN_SHORT))
+def test_presets_short_of_the_tolerance_stay_within_todays_error(preset):
+    """Where the tolerance is missed, today's error is the bound (see :class:`Short`)."""
+    from ccdnb.simulation import PRESETS
+
+    assert preset in PRESETS
+    short = KNOWN_SHORT[preset]
+    ratios, pedestal_errors = _preset_errors(preset)
+    assert np.all(np.abs(ratios - 1.0) <= short.noise), (ratios, short.reason)
+    assert np.all(pedestal_errors <= short.pedestal), (pedestal_errors, short.reason)
 
 
 @pytest.mark.parametrize("occupancy", [0.0, 0.3, 0.5, 0.7])
