@@ -48,10 +48,19 @@ MAX_HALO_PIXELS = 8
 PLANES = ("HOTSHARE", "GLOWSHAR", "FLAG")
 
 
+def geometry_key(label: str, shape) -> str:
+    """The name of amplifier ``label`` read out as ``shape`` (H, W) when a run holds several
+    shapes of it: ``"CCD_A 64x96"``. An amplifier is its label and its shape."""
+    return f"{label} {int(shape[0])}x{int(shape[1])}"
+
+
 def amplifier_hdu_name(label: str) -> str:
-    """EXTNAME of an amplifier's HDU in a defects file (a primary image gets ``IMAGE``)."""
+    """EXTNAME of an amplifier's HDU in a defects file (a primary image gets ``IMAGE``;
+    an amplifier of :func:`geometry_key` gets its shape: ``CCD_A_64x96``)."""
+    label, _, shape = label.partition(" ")
     name = label.split(",")[0]
-    return "IMAGE" if name == "PRIMARY" else name
+    name = "IMAGE" if name == "PRIMARY" else name
+    return f"{name}_{shape}" if shape else name
 
 
 @dataclass
@@ -97,10 +106,23 @@ class DefectMap:
         """Boolean map of the known hot defects of ``amplifier``."""
         return self.flag(amplifier) == HOT_PIXEL
 
+    def key_for(self, label: str | None, shape) -> str | None:
+        """The amplifier of the map for image ``label`` of ``shape``, or None.
+
+        ``label`` itself when the map has it in that shape, else its
+        :func:`geometry_key` when the map has that (a run of several shapes).
+        """
+        shape = tuple(shape)
+        for key in (label, geometry_key(label, shape) if label is not None else None):
+            if key in self.hot_share and self.hot_share[key].shape == shape:
+                return key
+        return None
+
     def for_image(self, label: str | None, shape) -> np.ndarray:
         """The hot-defect map of amplifier ``label`` for an image of ``shape``.
 
-        ``label`` None: the map's only amplifier.
+        ``label`` None: the map's only amplifier. An amplifier mapped in
+        several shapes (:func:`geometry_key`) is found by its label and the shape.
 
         Raises
         ------
@@ -109,6 +131,9 @@ class DefectMap:
         """
         if label is None and len(self.hot_share) == 1:
             label = self.amplifiers[0]
+        key = self.key_for(label, shape)
+        if key is not None:
+            return self.hot(key)
         if label not in self.hot_share:
             raise CcdnbInputError(
                 f"the defect map has no amplifier {label!r} (it has "

@@ -569,12 +569,13 @@ def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record
 
     from .predict import read_input
 
+    read = getattr(task, "read_input", read_input)  # a task may read its files its own way
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdnb-read") as reader:
-        upcoming = reader.submit(read_input, files[todo[0]]) if todo else None
+        upcoming = reader.submit(read, files[todo[0]]) if todo else None
         for position, index in enumerate(todo):
             current = upcoming
             if position + 1 < len(todo):
-                upcoming = reader.submit(read_input, files[todo[position + 1]])
+                upcoming = reader.submit(read, files[todo[position + 1]])
             record(_segment_one(index, files[index], files[index], out_path, out_dir, None,
                                 options, segmenter=segmenter, preread=current, task=task))
 

@@ -30,6 +30,12 @@ masks `ccdnb predict` wrote (--masks), and write into REPORT:
 
 A rerun into the same REPORT skips the frames that are done. A bad file
 prints one error line and the others still run (exit code 2 at the end).
+Whatever else the run holds is reported, never fatal: each kind of problem
+gets one "note:" line on stderr and a line in report.html (frames without
+EXPTIME, DATE-OBS or GAIN: NaN figures and file order; dead or constant
+amplifiers: flagged; files that lack an amplifier; integer and float files;
+raw skipper files, averaged; several geometries: an amplifier is its
+EXTNAME and its shape, each with its own trend and defect map).
 --rewrite-masks settles every frame's masks with the run's defect map: a
 bright pixel on a known defect is a hot pixel, a one- or two-pixel hot pixel
 off every defect a cluster (the same as `ccdnb predict --defects`).
@@ -102,5 +108,7 @@ def run(args) -> int:
         if client is not None:
             client.close()
     print(result.paths["html"])
+    for note in result.notes:  # what the run held that the monitor worked around
+        print(f"ccdnb: note: {note.text}", file=sys.stderr)
     print(f"ccdnb: {result.line()}", file=sys.stderr)
     return 0 if result.summary.ok else 2

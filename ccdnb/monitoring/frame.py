@@ -77,6 +77,114 @@ def _rate_profile(residual, mask, noise):
     return sums, counts
 
 
+def _number(value):
+    """``value`` as a finite float, or None (absent, text that is no number, NaN, inf)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _exposure(headers) -> tuple:
+    """``(exposure_s, exposure_method)``: NaN and the reason when the headers give none."""
+    value = _header_value(headers, EXPOSURE_KEYS)
+    if value is None:
+        return np.nan, f"none (no {', '.join(EXPOSURE_KEYS)} keyword)"
+    number = _number(value)
+    if number is None or number < 0:
+        return np.nan, f"none (exposure {value!r} is not a number >= 0)"
+    return number, "header"
+
+
+def _header_gain(gain, headers) -> tuple:
+    """``(gain or None, where it came from or why there is none)``."""
+    if gain is not None:
+        return float(gain), "gain option"
+    value = _header_value(headers, GAIN_KEYS)
+    if value is None:
+        return None, "no GAIN keyword"
+    number = _number(value)
+    if number is None or not number > 0:
+        return None, f"GAIN {value!r} is not a positive number"
+    return number, "GAIN header"
+
+
+def input_type(header) -> str:
+    """The pixel type the file holds (``int16``, ``uint16``, ``float32``...) from BITPIX/BZERO."""
+    if header is None:
+        return ""
+    bitpix = header.get("ZBITPIX", header.get("BITPIX"))
+    names = {8: "uint8", 16: "int16", 32: "int32", 64: "int64", -32: "float32", -64: "float64"}
+    try:
+        name = names.get(int(bitpix), "")
+    except (TypeError, ValueError):
+        return ""
+    bzero, bscale = _number(header.get("BZERO", 0)) or 0.0, _number(header.get("BSCALE", 1))
+    if bitpix in (16, 32, 64) and bzero == 2.0 ** (bitpix - 1) and bscale in (None, 1.0):
+        return "u" + name  # the FITS convention for unsigned integers
+    if bitpix == 8 and bzero == -128 and bscale in (None, 1.0):
+        return "int8"
+    if bzero or bscale not in (None, 1.0):
+        name += f" (BZERO {bzero:g}, BSCALE {1.0 if bscale is None else bscale:g})"
+    return name
+
+
+def samples_averaged(header) -> int:
+    """Samples per pixel ccdnb averaged on reading (a raw skipper file), else 1."""
+    from ..skipper_raw import AVERAGED_KEYWORD
+
+    value = _number(header.get(AVERAGED_KEYWORD)) if header is not None else None
+    return int(value) if value is not None and value >= 1 else 1
+
+
+def _status(image, nonfinite) -> str:
+    """``ok``, or what is wrong with the amplifier as a whole (the monitor's report lists it)."""
+    if nonfinite == image.size:
+        return "dead (no finite pixel)"
+    low, high = np.nanmin(image), np.nanmax(image)
+    if low == high:
+        return f"constant (every finite pixel {float(low):.6g} ADU)"
+    return "ok"
+
+
+def _frame_keys(headers, image_header, height, width) -> dict:
+    """The figures of a frame that come from its headers and its shape."""
+    exposure_s, exposure_method = _exposure(headers)
+    date = _header_value(headers, DATE_KEYS)
+    return {"input_type": input_type(image_header),
+            "samples_averaged": samples_averaged(image_header),
+            "date_obs": str(date).strip() if date is not None else "",
+            "exposure_s": exposure_s, "exposure_method": exposure_method,
+            "height": int(height), "width": int(width)}
+
+
+def dead_amplifier_statistics(shape, *, header=None, primary_header=None) -> dict:
+    """:func:`amplifier_statistics` of an amplifier without a finite pixel: nothing measured.
+
+    Every figure is NaN, every count of labelled pixels 0 (nothing was
+    segmented), ``status`` and the ``*_method`` columns say why.
+    """
+    height, width = shape
+    why = "none (no finite pixel)"
+    row = {"status": "dead (no finite pixel)"}
+    row.update(_frame_keys((header, primary_header), header, height, width))
+    row.update({
+        "pedestal_adu": np.nan, "read_noise_adu": np.nan, "background_method": why,
+        "gain_adu_per_e": np.nan, "gain_method": why,
+        "dark_adu": np.nan, "rate_e_per_pix": np.nan, "rate_slope_per_krow": np.nan,
+        "rate_method": why,
+        "share_background": np.nan, "share_glowing": np.nan, "share_hot": np.nan,
+        "share_cluster": np.nan,
+        "hot_pixels": 0, "hot_columns": 0, "glow_pixels": 0, "clusters": 0,
+        "clusters_per_mpix": np.nan, "clusters_per_mpix_hour": np.nan,
+        "cluster_charge_adu": np.nan, "cluster_energy_kev": np.nan,
+        "nonfinite": int(height * width)})
+    return row
+
+
 def amplifier_statistics(image, mask, background, *, header=None, primary_header=None,
                          gain=None) -> dict:
     """The quality figures of one amplifier of one frame.
@@ -91,15 +199,21 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
         Its pedestal per row and read noise.
     header, primary_header : astropy.io.fits.Header, optional
         Read for ``DATE-OBS``, ``EXPTIME`` and ``GAIN`` (ADU per electron, as
-        the simulator and the DAMIC-M files write it).
+        the simulator and the DAMIC-M files write it), ``BITPIX``/``BZERO``
+        (``input_type``) and ccdnb's ``SKPAVG`` (``samples_averaged``).
     gain : float, optional
         ADU per electron; overrides the header.
 
     Returns
     -------
     dict
-        ``date_obs``, ``exposure_s``, ``pedestal_adu`` (median over rows),
-        ``read_noise_adu``, ``gain_adu_per_e``, ``dark_adu`` (mean charge of the
+        Every value typed (:data:`ccdnb.monitoring.table.COLUMNS`): a number
+        that cannot be measured is NaN, with the reason in its ``*_method``.
+        ``status`` (``ok``, or ``constant (...)``), ``input_type``,
+        ``samples_averaged``, ``date_obs`` ("" without one), ``exposure_s`` and
+        ``exposure_method``, ``height``, ``width``, ``pedestal_adu`` (median
+        over rows), ``read_noise_adu``, ``background_method``,
+        ``gain_adu_per_e`` and ``gain_method``, ``dark_adu`` (mean charge of the
         background pixels above the pedestal), ``rate_e_per_pix`` and
         ``rate_slope_per_krow`` (its change per 1000 rows along the readout, a
         linear fit of the per-row rate), ``rate_method``, ``share_*`` (each
@@ -112,45 +226,60 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
     mask = np.asarray(mask)
     height, width = image.shape
     pedestal, noise = background
+    pedestal = np.asarray(pedestal, np.float64)
+    noise = float(noise)
     headers = (header, primary_header)
+    n_nonfinite = int(image.size - np.count_nonzero(np.isfinite(image)))
+    if n_nonfinite == image.size:
+        return dead_amplifier_statistics(image.shape, header=header,
+                                         primary_header=primary_header)
     residual = image - pedestal[:, None].astype(np.float32)
+    level = float(np.nanmedian(pedestal)) if np.isfinite(pedestal).any() else np.nan
+    status = _status(image, n_nonfinite)
+    background_known = np.isfinite(level) and np.isfinite(noise) and noise > 0
+    why_not = "no zero-charge peak"
+    if status != "ok":  # one level: a pedestal, but no noise and no charge to measure
+        level, background_known = float(np.nanmedian(image)), False
+        why_not = "constant amplifier: no spread"
+    background_method = "zero-charge peak" if background_known else f"none ({why_not})"
 
-    known = float(gain) if gain is not None else None
-    source = "gain option"
-    if known is None:
-        header_gain = _header_value(headers, GAIN_KEYS)
-        try:
-            known = float(header_gain) if header_gain is not None else None
-        except (TypeError, ValueError):
-            known = None
-        source = "GAIN header"
-    if known is not None and not known > 0:
-        known = None
+    known, source = _header_gain(gain, headers)
     # the peak fit only where electrons can be resolved: a known gain that says the
     # noise is below RESOLVING_NOISE_E electrons, or no gain known at all
     fitted = None
-    if known is None or noise / known <= RESOLVING_NOISE_E:
+    if background_known and (known is None or noise / known <= RESOLVING_NOISE_E):
         fitted = skipper_gain(image, background)
     if fitted is not None:
-        gain_value, method = fitted, "electron counting (skipper gain fit)"
+        gain_value, gain_method = fitted, "skipper gain fit (single-electron peaks)"
+        method = "electron counting (skipper gain fit)"
     elif known is not None:
-        gain_value, method = known, f"mean charge / {source}"
+        gain_value, gain_method, method = known, source, f"mean charge / {source}"
     else:
-        gain_value, method = None, "none (no gain)"
-    if gain_value is not None and not gain_value > 0:
-        gain_value, method = None, "none (no gain)"
+        gain_value = None
+        gain_method = f"none ({source}; the frame resolves no single electrons)"
+        method = "none (no gain)"
 
     if fitted is not None:  # electrons resolved: count them
         charge = np.rint(residual / fitted) * fitted
         sums, counts = _rate_profile(charge, mask, noise)
     else:
         sums, counts = _rate_profile(residual, mask, noise)
-    dark_adu = float(sums.sum() / max(counts.sum(), 1))
+    n_used = int(counts.sum()) if background_known else 0
+    dark_adu = float(sums.sum() / n_used) if n_used else np.nan
+    if not background_known:
+        method = f"none ({why_not})"
+    elif not n_used:
+        method = "none (no background pixel to measure)"
     rows = np.flatnonzero(counts > 0)
     slope_adu = np.nan
-    if rows.size >= 3:
+    if rows.size >= 3 and n_used:
         per_row = sums[rows] / counts[rows]
-        slope_adu = float(np.polyfit(rows, per_row, 1, w=np.sqrt(counts[rows]))[0]) * 1000.0
+        with np.errstate(all="ignore"):
+            try:
+                slope_adu = float(np.polyfit(rows, per_row, 1,
+                                             w=np.sqrt(counts[rows]))[0]) * 1000.0
+            except (np.linalg.LinAlgError, ValueError):
+                slope_adu = np.nan
     to_e = (lambda v: v / gain_value) if gain_value else (lambda v: np.nan)
 
     n_pixels = mask.size
@@ -159,20 +288,16 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
     clusters = mask == CLUSTER
     _, n_clusters = label_groups(clusters)
     charge_adu = float(np.nansum(residual[clusters]))
-    exposure = _header_value(headers, EXPOSURE_KEYS)
-    try:
-        exposure_s = float(exposure) if exposure is not None else np.nan
-    except (TypeError, ValueError):
-        exposure_s = np.nan
+    row = {"status": status}
+    row.update(_frame_keys(headers, header, height, width))
+    exposure_s = row["exposure_s"]
     mpix = n_pixels / 1e6
-    date = _header_value(headers, DATE_KEYS)
-    return {
-        "date_obs": str(date) if date is not None else "",
-        "exposure_s": exposure_s,
-        "height": int(height), "width": int(width),
-        "pedestal_adu": float(np.nanmedian(pedestal)),
-        "read_noise_adu": float(noise),
+    row.update({
+        "pedestal_adu": level,
+        "read_noise_adu": noise if background_known else np.nan,
+        "background_method": background_method,
         "gain_adu_per_e": float(gain_value) if gain_value else np.nan,
+        "gain_method": gain_method,
         "dark_adu": dark_adu,
         "rate_e_per_pix": float(to_e(dark_adu)),
         "rate_slope_per_krow": float(to_e(slope_adu)),
@@ -190,8 +315,9 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
                                    if exposure_s > 0 else np.nan),
         "cluster_charge_adu": charge_adu,
         "cluster_energy_kev": float(to_e(charge_adu)) * EV_PER_PAIR / 1000.0,
-        "nonfinite": int((~np.isfinite(image)).sum()),
-    }
+        "nonfinite": n_nonfinite,
+    })
+    return row
 
 
 def frame_path(in_path, report_dir) -> Path:
@@ -206,14 +332,20 @@ def masks_dir(report_dir) -> Path:
 
 
 def write_frame(path, rows: list, bright: dict, glowing: dict) -> Path:
-    """Write a frame's ``.npz`` atomically: statistics rows (JSON), packed pixel maps."""
+    """Write a frame's ``.npz`` atomically: statistics rows (JSON), packed pixel maps.
+
+    ``bright`` and ``glowing`` map an amplifier to its pixels; a row whose
+    amplifier has none (a dead one) gets no maps.
+    """
     from ..io_utils import atomic_path, jsonable
 
     arrays = {"rows": np.array(json.dumps(jsonable(rows)))}
-    for n, amp in enumerate(bright):
-        arrays[f"bright_{n}"] = np.packbits(bright[amp])
-        arrays[f"glowing_{n}"] = np.packbits(glowing[amp])
-        arrays[f"shape_{n}"] = np.array(bright[amp].shape)
+    for n, row in enumerate(rows):
+        amp = row["amplifier"]
+        if amp in bright:
+            arrays[f"bright_{n}"] = np.packbits(bright[amp])
+            arrays[f"glowing_{n}"] = np.packbits(glowing[amp])
+            arrays[f"shape_{n}"] = np.array(bright[amp].shape)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".npz") as tmp:
@@ -222,13 +354,21 @@ def write_frame(path, rows: list, bright: dict, glowing: dict) -> Path:
 
 
 def read_frame(path, *, pixels: bool = False):
-    """A frame's ``.npz``: its rows, and with ``pixels`` ``{amp: (bright, glowing)}`` too."""
+    """A frame's ``.npz``: its rows, and with ``pixels`` ``{amp: (bright, glowing)}`` too.
+
+    The rows are typed (:func:`ccdnb.monitoring.table.typed_row`): JSON has no
+    NaN, so an unknown number comes back as NaN, not None.
+    """
+    from .table import typed_row
+
     with np.load(path, allow_pickle=False) as data:
-        rows = json.loads(str(data["rows"]))
+        rows = [typed_row(row) for row in json.loads(str(data["rows"]))]
         if not pixels:
             return rows
         maps = {}
         for n, row in enumerate(rows):
+            if f"shape_{n}" not in data:
+                continue  # a dead amplifier: nothing segmented
             shape = tuple(data[f"shape_{n}"])
             size = shape[0] * shape[1]
             maps[row["amplifier"]] = (
@@ -290,20 +430,31 @@ class MonitorTask:
     def outputs(self, in_path, out_dir) -> list:
         return [frame_path(in_path, out_dir)]
 
+    def read_input(self, in_path):
+        """Read ``in_path`` for :meth:`run` (:func:`ccdnb.monitoring.reading.read_run_frame`);
+        :func:`ccdnb.scaleout.process_files` calls it ahead, while the frame before is done."""
+        from .reading import read_run_frame
+
+        return read_run_frame(in_path)
+
     def run(self, in_path, out_dir, segmenter, preread, options) -> Path:
         from ..defects import bright_pixels, settle_with_defects
         from ..fitsio import masks_path, write_hdulist
         from ..io_utils import atomic_path
         from ..normalize import estimate_background
-        from ..predict import read_input, segment_to_file
+        from ..predict import segment_to_file
+        from .reading import RunFrame, read_run_frame
 
-        if self.needs_model:
+        frame = preread if isinstance(preread, RunFrame) else read_run_frame(in_path)
+        contents, masks, backgrounds = frame.contents, {}, {}
+        if contents is None:
+            pass  # every amplifier dead: nothing to segment, no masks file
+        elif self.needs_model:
             _, segmented = segment_to_file(in_path, masks_dir(out_dir), model=segmenter,
-                                           preread=preread, overwrite=True, **options)
+                                           preread=frame.preread, overwrite=True, **options)
             contents, masks, backgrounds = (segmented.contents, segmented.masks,
                                             segmented.backgrounds)
         else:
-            contents, _ = preread if preread is not None else read_input(in_path)
             own = masks_dir(out_dir)
             source = self.source_masks or own
             if self.defects is not None and masks_path(in_path, own).is_file():
@@ -316,25 +467,42 @@ class MonitorTask:
 
                 defect_map = worker_defect_map(self.defects)
                 for image in contents.images:
-                    lone = len(contents.images) == 1 and image.label not in defect_map.hot_share
-                    known = defect_map.for_image(None if lone else image.label,
+                    known = defect_map.for_image(_map_label(defect_map, image, contents),
                                                  image.data.shape)
                     masks[image.index] = settle_with_defects(masks[image.index], known)
                 _rewrite_masks(in_path, source, masks_dir(out_dir), masks, write_hdulist,
                                atomic_path)
 
-        primary = contents.hdus[0].header if contents.hdus else None
+        primary = (contents.hdus[0].header if contents is not None and contents.hdus
+                   else frame.primary_header)
         rows, bright, glowing = [], {}, {}
-        for image in contents.images:
+        for image in contents.images if contents is not None else ():
             mask, background = masks[image.index], backgrounds[image.index]
-            row = {"file": str(in_path), "amplifier": image.label, "hdu": image.index}
+            row = {"file": str(in_path), "amplifier": image.label, "extname": image.label,
+                   "hdu": image.index}
             row.update(amplifier_statistics(image.data, mask, background, header=image.header,
                                             primary_header=primary, gain=self.gain))
+            row["input_type"] = frame.input_types.get(image.index, row["input_type"])
             rows.append(row)
             bright[image.label] = bright_pixels(mask, image.data, background,
                                                 sigma=self.bright_sigma)
             glowing[image.label] = mask == GLOWING
+        for amp in frame.dead:
+            row = {"file": str(in_path), "amplifier": amp.label, "extname": amp.label,
+                   "hdu": amp.index}
+            row.update(dead_amplifier_statistics(amp.shape, header=amp.header,
+                                                 primary_header=primary))
+            row["input_type"] = frame.input_types.get(amp.index, row["input_type"])
+            rows.append(row)
+        rows.sort(key=lambda r: r["hdu"])
         return write_frame(frame_path(in_path, out_dir), rows, bright, glowing)
+
+
+def _map_label(defect_map, image, contents):
+    """The label to look ``image`` up by in ``defect_map`` (None: the map's only amplifier)."""
+    if defect_map.key_for(image.label, image.data.shape) is not None:
+        return image.label
+    return None if len(contents.images) == 1 else image.label
 
 
 def _rewrite_masks(in_path, source, target_dir, masks, write_hdulist, atomic_path):

@@ -8,7 +8,9 @@ stands out. A frame is flagged when the difference is more than
 ``sigmas`` robust standard deviations of those differences over the run
 (1.4826 times their median absolute value) *and* more than the check's floor,
 which keeps tiny but steady figures (a noise that hardly moves) from flagging
-on nothing.
+on nothing. An amplifier whose ``status`` is not ``ok`` (dead: no finite
+pixel; constant: every pixel on one level) is flagged with it, in a run of
+any length.
 """
 
 from __future__ import annotations
@@ -88,10 +90,12 @@ def find_outliers(rows, *, sigmas: float = DEFAULT_SIGMAS, window: int = DEFAULT
     flagged = []
     for amp_rows in by_amp.values():
         amp_rows = sorted(amp_rows, key=lambda r: r["frame"])
-        reasons = [[] for _ in amp_rows]
-        if len(amp_rows) < 3:
-            continue  # nothing to compare with
+        # an amplifier that is dead or constant in a frame is out of line whatever the run
+        reasons = [[] if r.get("status", "ok") == "ok" else [f"amplifier {r['status']}"]
+                   for r in amp_rows]
         for figure, direction, floor, reason in CHECKS:
+            if len(amp_rows) < 3:
+                break  # nothing to compare with
             values = np.array([r.get(figure, np.nan) for r in amp_rows], float)
             if not np.isfinite(values).any():
                 continue

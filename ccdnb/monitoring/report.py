@@ -114,13 +114,18 @@ def _table(rows, columns) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-SUMMARY_COLUMNS = ("frame", "file", "amplifier", "date_obs", "pedestal_adu", "read_noise_adu",
-                   "rate_e_per_pix", "rate_method", "share_glowing", "hot_pixels", "clusters",
-                   "clusters_per_mpix")
+SUMMARY_COLUMNS = ("frame", "file", "amplifier", "status", "date_obs", "pedestal_adu",
+                   "read_noise_adu", "rate_e_per_pix", "rate_method", "share_glowing",
+                   "hot_pixels", "clusters", "clusters_per_mpix")
 
 
-def write_html(report_dir, rows, outliers, defect_map, *, failures=(), title="ccdnb run report"):
-    """Write ``REPORT/report.html`` (the PNGs must be there already); return its path."""
+def write_html(report_dir, rows, outliers, defect_map, *, failures=(), notes=(),
+               title="ccdnb run report"):
+    """Write ``REPORT/report.html`` (the PNGs must be there already); return its path.
+
+    ``failures`` are ``(file, reason)`` of the files that could not be read;
+    ``notes`` the :class:`ccdnb.monitoring.notes.RunNote` of what the run held.
+    """
     from .. import __version__
     from ..io_utils import write_text_atomic
 
@@ -128,6 +133,8 @@ def write_html(report_dir, rows, outliers, defect_map, *, failures=(), title="cc
     amps = sorted({r["amplifier"] for r in rows})
     bad_frames = sorted({o["frame"] for o in outliers})
     failed = "".join(f"<li>{html.escape(f)}: {html.escape(str(e))}</li>" for f, e in failures)
+    noted = "".join(f'<li class="note" data-kind="{html.escape(n.kind)}">'
+                    f"{html.escape(n.text)}</li>" for n in notes)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -143,6 +150,7 @@ th {{ background: #eee; }} img {{ max-width: 100%; }}
 Tables: <a href="frames.csv">frames.csv</a> (also <a href="frames.fits">frames.fits</a>),
 <a href="outliers.csv">outliers.csv</a>; defect map: <a href="defects.fits">defects.fits</a>.
 Made by ccdnb {html.escape(__version__)}.</p>
+{f'<h2>What the run holds</h2><ul id="notes">{noted}</ul>' if noted else ""}
 {f"<h2>Files that failed</h2><ul>{failed}</ul>" if failed else ""}
 <h2>Trends</h2>
 <img id="trends" src="trends.png" alt="trend plot: pedestal, noise, rate, glow, clusters">

@@ -45,6 +45,10 @@ class MonitorReport:
     defect_map : ccdnb.defects.DefectMap
     summary : ccdnb.scaleout.RunSummary
         The files done, skipped (done before) and failed.
+    notes : list of ccdnb.monitoring.notes.RunNote
+        What the run held that the monitor worked around (frames without
+        EXPTIME, dead amplifiers, several geometries, files that failed...),
+        one per kind (:func:`ccdnb.monitoring.notes.run_notes`).
     paths : dict
         ``table``, ``table_fits``, ``outliers``, ``defects``, ``html``, ``trends``,
         ``defect_plot``, ``masks`` (the folder of masks files).
@@ -56,13 +60,15 @@ class MonitorReport:
     defect_map: object
     summary: object
     paths: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
     def line(self) -> str:
         frames = len({r["file"] for r in self.rows})
         flagged = len({o["frame"] for o in self.outliers})
         defects = sum(int(self.defect_map.hot(a).sum()) for a in self.defect_map.amplifiers)
+        noted = f"; {len(self.notes)} notes on what the run holds" if self.notes else ""
         return (f"{frames} frames monitored ({self.summary.line()}); {flagged} flagged as "
-                f"outliers; {defects} defect pixels; report {self.paths.get('html')}")
+                f"outliers; {defects} defect pixels{noted}; report {self.paths.get('html')}")
 
     def __str__(self) -> str:
         return self.line()
@@ -108,13 +114,33 @@ def _order_rows(rows) -> list:
     if timed:
         files.sort(key=lambda f: moments[f])
         start = moments[files[0]]
+        method = "DATE-OBS"
+    else:
+        untimed = sum(moments[f] is None for f in files)
+        method = f"file order (no usable DATE-OBS on {untimed} of {len(files)} frames)"
     index = {f: i for i, f in enumerate(files)}
     for row in rows:
         row["frame"] = index[row["file"]]
         row["time"] = moments[row["file"]].isoformat() if timed else ""
         row["time_h"] = ((moments[row["file"]] - start).total_seconds() / 3600.0
                          if timed else np.nan)
+        row["time_method"] = method
     return sorted(rows, key=lambda r: (r["frame"], r["hdu"]))
+
+
+def _name_geometries(rows) -> list:
+    """An amplifier is its label and its shape: where a run holds one label in several
+    shapes, each shape is an amplifier of its own (:func:`ccdnb.defects.geometry_key`)."""
+    from ..defects import geometry_key
+
+    shapes: dict = {}
+    for row in rows:
+        row.setdefault("extname", row["amplifier"])  # a frame written before the column
+        shapes.setdefault(row["extname"], set()).add((row["height"], row["width"]))
+    for row in rows:
+        if len(shapes[row["extname"]]) > 1:
+            row["amplifier"] = geometry_key(row["extname"], (row["height"], row["width"]))
+    return rows
 
 
 def _read_rows(summary, report_dir, files) -> list:
@@ -126,7 +152,7 @@ def _read_rows(summary, report_dir, files) -> list:
             for row in read_frame(frame_path(name, report_dir)):
                 row["file"] = name
                 rows.append(row)
-    return _order_rows(rows)
+    return _order_rows(_name_geometries(rows))
 
 
 def _defect_map(rows, outliers, report_dir, min_share, min_frames):
@@ -135,13 +161,14 @@ def _defect_map(rows, outliers, report_dir, min_share, min_frames):
     from .frame import frame_path, read_frame
 
     flagged = {(o["file"], o["amplifier"]) for o in outliers}
-    amps = {r["amplifier"] for r in rows}
+    amplifier = {(r["file"], r["extname"]): r["amplifier"] for r in rows}
     good_amps = {r["amplifier"] for r in rows if (r["file"], r["amplifier"]) not in flagged}
     accumulator = DefectAccumulator(min_share, min_frames)
     for name in dict.fromkeys(r["file"] for r in rows):
         _, maps = read_frame(frame_path(name, report_dir), pixels=True)
-        for amp, (bright, glowing) in maps.items():
-            if amp not in amps:
+        for label, (bright, glowing) in maps.items():
+            amp = amplifier.get((name, label))
+            if amp is None:
                 continue
             if (name, amp) in flagged and amp in good_amps:
                 continue  # a bad frame says nothing about the sensor's defects
@@ -153,18 +180,11 @@ def _write_tables(report_dir, rows, outliers) -> dict:
     from astropy.table import Table
 
     from ..io_utils import atomic_path
+    from .table import frame_table, write_frame_table
 
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    first = ["frame", "time", "time_h", "file", "amplifier", "hdu"]
-    columns = [c for c in first if c in columns] + [c for c in columns if c not in first]
-    table = Table(rows=[[row.get(c) for c in columns] for row in rows], names=columns) \
-        if rows else Table(names=columns or ["frame"])
     paths = {"table": report_dir / "frames.csv", "table_fits": report_dir / "frames.fits",
              "outliers": report_dir / "outliers.csv"}
-    with atomic_path(paths["table"], suffix=".csv") as tmp:
-        table.write(tmp, format="ascii.csv", overwrite=True)
-    with atomic_path(paths["table_fits"], suffix=".fits") as tmp:
-        table.write(tmp, format="fits", overwrite=True)
+    write_frame_table(frame_table(rows), paths["table"], paths["table_fits"])
     names = ["frame", "file", "amplifier", "time", "reason"]
     out = Table(rows=[[o[c] for c in names] for o in outliers], names=names) if outliers \
         else Table(names=names, dtype=[int, str, str, str, str])
@@ -246,6 +266,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     from ..predict import check_tiling, ensure_output_dir
     from ..scaleout import _import_distributed, process_files, start_local_cluster
     from .frame import MonitorTask, masks_dir
+    from .notes import run_notes
     from .outliers import DEFAULT_SIGMAS, find_outliers
     from .report import plot_defect_map, plot_trends, write_html
 
@@ -290,10 +311,11 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
             own_client.close()
             cluster.close()
     _clean_temporaries(report_dir)
+    notes = run_notes(rows, summary.failures, n_files=len(files), min_frames=min_frames)
     paths.update(_write_tables(report_dir, rows, outliers))
     paths["trends"] = plot_trends(rows, outliers, report_dir / "trends.png")
     paths["defect_plot"] = plot_defect_map(defect_map, report_dir / "defects.png")
     paths["html"] = write_html(report_dir, rows, outliers, defect_map,
-                               failures=summary.failures)
+                               failures=summary.failures, notes=notes)
     return MonitorReport(report_dir=report_dir, rows=rows, outliers=outliers,
-                         defect_map=defect_map, summary=summary, paths=paths)
+                         defect_map=defect_map, summary=summary, paths=paths, notes=notes)
