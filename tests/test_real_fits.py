@@ -195,18 +195,80 @@ def test_input_untouched(name, predicted, in_memory):
     assert sha256(DATA / name) == REAL_FILES[name]
 
 
+def _clipped(values):
+    """Sigma-clipped mean and standard deviation (astropy, 3 sigma, to convergence)."""
+    from astropy.stats import sigma_clipped_stats
+
+    mean, _, std = sigma_clipped_stats(values, sigma=3.0, maxiters=None)
+    return float(mean), float(std)
+
+
+def independent_background(name, hdu):
+    """The zero-charge level and read noise of a real image (ADU) found without ccdnb.
+
+    ``(pedestal, noise)``; pedestal None where the image has no zero-charge level.
+
+    - SAAO raw frame (150 s on sky, its overscan in BIASSEC, GAIN in the header): the
+      level is the sigma-clipped mean of the exposed columns (TRIMSEC); the noise is
+      the overscan's read noise and the sky's shot noise added in quadrature,
+      ``sqrt(sigma_os**2 + (level - overscan level) / GAIN)``, physics rather than a fit.
+    - STIS raw frames (bias-dominated 30 s spectra, few sources): the sigma-clipped mean
+      and standard deviation of the whole image.
+    - GMOS reduced long-slit spectrum: sky lines cross every row and the continuum
+      between them changes along the row, so there is no one zero-charge level to
+      compare (the darkest 20-60 % of the columns give 37.5-42.0 ADU); the noise is the
+      spread left in the darker half of the columns once each row's and each column's
+      median is taken out.
+    """
+    from astropy.stats import mad_std
+
+    data = hdu.data.astype(np.float64)
+    if name.startswith("saao"):
+        from ccdnb.fitsio import bias_columns_from_header
+
+        (overscan,) = bias_columns_from_header(hdu.header, data.shape)
+        level, _ = _clipped(data[:, 16:])  # TRIMSEC [17:256,1:256]
+        bias_level, read_noise = _clipped(data[:, overscan])
+        return level, float(np.sqrt(read_noise ** 2 + (level - bias_level) / hdu.header["GAIN"]))
+    if name.startswith("o4sp"):
+        return _clipped(data)
+    columns = np.median(data, axis=0)
+    darker = data[:, columns <= np.median(columns)]
+    residual = darker - np.median(darker, axis=1, keepdims=True)
+    residual -= np.median(residual, axis=0, keepdims=True)
+    return None, float(mad_std(residual))
+
+
+#: Read noise within 5 %, pedestal within 0.1 read-noise sigma of the independent estimate
+#: (measured at 924ed0c: noise 1-3.5 %, pedestal 0.02-0.06 sigma apart).
+NOISE_AGREEMENT, PEDESTAL_AGREEMENT = 0.05, 0.1
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_background_estimate_is_sane(name):
-    """Pedestal and read noise of real frames: finite, positive, and of the right size."""
+def test_header_background_agrees_with_an_independent_estimate(name, predicted):
+    """CCDNBPED and CCDNBRN of every image against :func:`independent_background`."""
+    out_dir, _ = predicted
+    compared = 0
+    with fits.open(DATA / name) as src, \
+            fits.open(out_dir / name.replace(".fits", ".masks.fits")) as masks:
+        for hin, hout in zip(src, masks):
+            if not is_image(hin):
+                continue
+            pedestal, noise = independent_background(name, hin)
+            assert hout.header["CCDNBRN"] == pytest.approx(noise, rel=NOISE_AGREEMENT), name
+            if pedestal is not None:
+                gap = abs(hout.header["CCDNBPED"] - pedestal) / noise
+                assert gap <= PEDESTAL_AGREEMENT, (name, hout.header["CCDNBPED"], pedestal)
+            compared += 1
+    assert compared >= 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_background_estimate_has_a_finite_level_per_row(name):
     with fits.open(DATA / name) as src:
         images = [hdu.data.astype(np.float32) for hdu in src if is_image(hdu)]
     for image in images:
         background = estimate_background(image)
         pedestal = np.asarray(background.pedestal)
         assert pedestal.shape == (image.shape[0],)
-        assert np.all(np.isfinite(pedestal)) and np.all(pedestal > 0)
-        assert np.isfinite(background.noise) and background.noise > 0
-        # The zero-charge peak sits at the low end of the pixel values, within
-        # the bulk; the noise is far below the full range of the image.
-        assert np.percentile(image, 1) <= np.median(pedestal) <= np.percentile(image, 90)
-        assert background.noise < 0.5 * (image.max() - image.min())
+        assert np.all(np.isfinite(pedestal)) and np.isfinite(background.noise)
