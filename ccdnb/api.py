@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import CcdnbInputError
 from .model import DEFAULT_MODEL_NAME, available_models, model_card, resolve_model_path
+from .tiling import DEFAULT_MARGIN
 
 __all__ = ["Segmenter", "segment", "segment_fits", "available_models", "model_card",
            "get_segmenter", "as_image", "model_or_default"]
@@ -164,39 +165,37 @@ class Segmenter:
         return f"Segmenter({self.name!r}, id={self.model_id!r}, runtime={self.runtime!r})"
 
     def segment(self, image, *, probabilities: bool = False, tile: int | None = None,
-                margin: int = 32, batch_size: int | None = None, amplifier: str | None = None):
+                margin: int = DEFAULT_MARGIN, batch_size: int | None = None,
+                amplifier: str | None = None, skip_stages=()):
         """Segment one image; see :func:`ccdnb.segment`.
 
         ``amplifier`` names the image's amplifier in the defect map (needed only
         when the map holds several).
         """
-        from .predict import check_tiling, predict_image
+        from .predict import check_stage_names, check_tiling, predict_image
 
         check_tiling(tile, margin, batch_size)
+        skip_stages = check_stage_names(skip_stages)
         pixels = as_image(image)
         known = None
         if self.defects is not None:  # checked before the work
             known = self.defects.for_image(amplifier, pixels.shape)
-        result = predict_image(self.model, pixels, tile=tile, margin=margin,
-                               batch_size=batch_size, probabilities=probabilities)
-        if known is None:
-            return result
-        from .defects import settle_with_defects
-
-        if probabilities:
-            return settle_with_defects(result[0], known), result[1]
-        return settle_with_defects(result, known)
+        return predict_image(self.model, pixels, tile=tile, margin=margin,
+                             batch_size=batch_size, probabilities=probabilities,
+                             skip_stages=skip_stages, defects=known)
 
     def segment_fits(self, source, *, probabilities: bool = False, catalog: bool = False,
-                     tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                     progress: bool = False, gain: float | None = None):
+                     tile: int | None = None, margin: int = DEFAULT_MARGIN,
+                     batch_size: int | None = None, progress: bool = False,
+                     gain: float | None = None, skip_stages=()):
         """Segment every image HDU of a file or HDUList; see :func:`ccdnb.segment_fits`."""
         from .predict import predict_fits
 
         return predict_fits(self.model, _fits_source(source), model_name=self.model_file,
                             model_id=self.model_id, probabilities=probabilities,
                             catalog=catalog, tile=tile, margin=margin, batch_size=batch_size,
-                            progress=progress, defects=self.defects, gain=gain)
+                            progress=progress, defects=self.defects, gain=gain,
+                            skip_stages=skip_stages)
 
 
 def _fits_source(source):
@@ -239,7 +238,8 @@ def get_segmenter(model=DEFAULT_MODEL_NAME, *, runtime: str = "auto",
 
 
 def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
-            tile: int | None = None, margin: int = 32, batch_size: int | None = None):
+            tile: int | None = None, margin: int = DEFAULT_MARGIN, batch_size: int | None = None,
+            skip_stages=()):
     """Classify every pixel of a CCD image: background, glowing, hot pixel or cluster.
 
     Parameters
@@ -260,6 +260,9 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
     batch_size : int or None
         Tiles per model call; memory grows with it. None (the default): about
         1.2 Mpix per call (:func:`ccdnb.tiling.auto_batch_size`).
+    skip_stages : sequence of str
+        Stages of the pipeline to leave out (:data:`ccdnb.predict.STAGES`);
+        ``ccdnb.predict.RULES`` gives the bare network's mask.
 
     Returns
     -------
@@ -280,13 +283,14 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
     >>> clusters = mask == 3                            # doctest: +SKIP
     """
     return get_segmenter(model).segment(image, probabilities=probabilities, tile=tile,
-                                        margin=margin, batch_size=batch_size)
+                                        margin=margin, batch_size=batch_size,
+                                        skip_stages=skip_stages)
 
 
 def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
-                 catalog: bool = False, tile: int | None = None, margin: int = 32,
+                 catalog: bool = False, tile: int | None = None, margin: int = DEFAULT_MARGIN,
                  batch_size: int | None = None, progress: bool = False,
-                 gain: float | None = None):
+                 gain: float | None = None, skip_stages=()):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     The result is what ``ccdnb predict`` writes to ``<stem>.masks.fits``: one
@@ -313,6 +317,9 @@ def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = Fals
     gain : float, optional
         ADU per electron of every image, for the catalog; measured from each
         image when None (:mod:`ccdnb.calibration`).
+    skip_stages : sequence of str
+        Stages of the pipeline to leave out (:data:`ccdnb.predict.STAGES`), each
+        recorded in the masks header.
 
     Returns
     -------
@@ -326,7 +333,8 @@ def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = Fals
     """
     return get_segmenter(model).segment_fits(source, probabilities=probabilities,
                                              catalog=catalog, tile=tile, margin=margin,
-                                             batch_size=batch_size, progress=progress, gain=gain)
+                                             batch_size=batch_size, progress=progress, gain=gain,
+                                             skip_stages=skip_stages)
 
 
 def model_or_default(path, default: str = DEFAULT_MODEL_NAME):

@@ -9,7 +9,7 @@ The fit, in four steps, all on the pedestal-subtracted pixel values (the
 per-row pedestal of :func:`ccdnb.normalize.estimate_background`):
 
 0. a fast check on a subsample of at most :data:`SEED_SAMPLES` pixels
-   (:func:`ccdnb.signal_floor.electron_comb`, teeth against gaps, with loose
+   (:func:`ccdnb.skipper.comb.electron_comb`, teeth against gaps, with loose
    thresholds): an image that shows no comb at all, a conventional CCD, is
    turned away at once (about 0.1 s on 4k x 4k), and the comb's spacing
    (within 5-15 %) seeds the scan;
@@ -434,7 +434,7 @@ def fit_skipper_gain(image, background=None) -> SkipperGain | None:
     is not the highest (at 3 e-/pixel it holds 5 % of the pixels).
     """
     from .normalize import estimate_background
-    from .signal_floor import electron_comb
+    from .skipper.comb import electron_comb
 
     x = np.asarray(image)
     if x.ndim != 2:

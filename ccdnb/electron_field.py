@@ -100,6 +100,36 @@ FIELD_FALSE_RATE = 1e-6
 NEIGHBOUR_CHANCE = 0.05
 
 
+#: The most electrons a field pixel is tested for: a Poisson field puts 399 electrons in a
+#: pixel with a chance below 1e-6 up to a rate of about 330 e-/pixel, far beyond any CCD.
+MAX_FIELD_ELECTRONS = 399
+
+
+def field_floor_electrons(rate, false_rate: float = FIELD_FALSE_RATE) -> np.ndarray:
+    """Per row, ``k - 1/2`` with ``k`` the fewest electrons a Poisson field rarely puts in a pixel.
+
+    The one electron floor of ccdnb: :meth:`ElectronField.signal_floor` and the
+    signal floor's fallback (:func:`ccdnb.signal_floor.electron_floor`) both use it.
+
+    Parameters
+    ----------
+    rate : array_like, shape (H,)
+        The field's rate per row, electrons per pixel.
+    false_rate : float
+        ``k`` is the first count whose tail ``P(N >= k)`` is below this.
+
+    Returns
+    -------
+    ndarray of float64, shape (H,)
+    """
+    from scipy.special import pdtrc
+
+    k = np.arange(1, MAX_FIELD_ELECTRONS + 1)
+    # P(N >= k) = pdtrc(k - 1, rate)
+    tail = pdtrc(k[None, :] - 1, np.maximum(np.asarray(rate, dtype=np.float64), 1e-12)[:, None])
+    return k[np.argmax(tail < false_rate, axis=1)] - 0.5
+
+
 @dataclass(frozen=True)
 class ElectronField:
     """The calibration and single-electron field of an electron-resolving image."""
@@ -153,12 +183,7 @@ class ElectronField:
         false_rate : float
             The share of pixels the field may put at or above the floor.
         """
-        from scipy.special import pdtrc
-
-        k = np.arange(1, 400)
-        # P(N >= k) = pdtrc(k - 1, rate)
-        tail = pdtrc(k[None, :] - 1, np.maximum(self.rate, 1e-12)[:, None])
-        electrons = k[np.argmax(tail < false_rate, axis=1)] - 0.5
+        electrons = field_floor_electrons(self.rate, false_rate)
         if self.dense:
             floor = (electrons - self.rate) / self.width()
         else:
@@ -358,7 +383,7 @@ def measure_electron_field(image, background) -> ElectronField | None:
         out over the valley below it (:data:`PEAK_HALF_WINDOW`).
     """
     from .calibration import SEED_FIRST_TOOTH, SEED_MIN_SCORE, SEED_SAMPLES, fit_skipper_gain
-    from .signal_floor import electron_comb
+    from .skipper.comb import electron_comb
 
     x = np.asarray(image)
     if x.ndim != 2 or x.size == 0:

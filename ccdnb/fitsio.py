@@ -378,14 +378,18 @@ class Provenance:
     tile: int
     margin: int
     backgrounds: dict = field(default_factory=dict)
+    stage_logs: dict = field(default_factory=dict)
+    """HDU index -> ``[(stage, mask pixels changed or None when skipped), ...]``
+    (:func:`ccdnb.predict.pipeline.run_stages`)."""
 
     @classmethod
     def measure(cls, contents: FitsContents, *, tile: int, margin: int, sha256=None,
-                backgrounds=None):
+                backgrounds=None, stage_logs=None):
         """Collect the facts, with the background of every image of ``contents``.
 
         ``backgrounds`` (image index -> :class:`ccdnb.normalize.Background`) are
         the estimates prediction used; missing ones are estimated here.
+        ``stage_logs`` are the pipeline's logs of each image.
         """
         from .normalize import estimate_background
 
@@ -398,7 +402,8 @@ class Provenance:
             finite = pedestal[np.isfinite(pedestal)]
             median = float(np.median(finite)) if finite.size else float("nan")
             backgrounds[image.index] = (median, float(background.noise))
-        return cls(Path(str(contents.path)).name, sha256, int(tile), int(margin), backgrounds)
+        return cls(Path(str(contents.path)).name, sha256, int(tile), int(margin), backgrounds,
+                   dict(stage_logs or {}))
 
     def apply(self, header, index: int) -> None:
         """Add the keywords and HISTORY lines of image HDU ``index`` to ``header``."""
@@ -417,6 +422,13 @@ class Provenance:
             header["CCDNBRN"] = (_finite_or_nan(noise), "[adu] read noise estimated by ccdnb")
             history.append(f"ccdnb: pedestal {pedestal:.6g} ADU (row median), "
                            f"read noise {noise:.6g} ADU")
+        skipped = [stage for stage, changed in self.stage_logs.get(index, ()) if changed is None]
+        if skipped:
+            header["CCDNBOFF"] = (",".join(skipped), "pipeline stages switched off")
+        for stage, changed in self.stage_logs.get(index, ()):
+            # ccdproc's log_to_metadata: one line per step, in the order run
+            history.append(f"ccdnb stage {stage}: "
+                           + ("skipped" if changed is None else f"{changed} px changed"))
         for line in history:
             header.add_history(line)
 

@@ -44,13 +44,14 @@ from . import api
 from .errors import CcdnbInputError, one_line
 from .model import DEFAULT_MODEL_NAME
 from .runtime import available_cores, tensorflow_threads  # noqa: F401  (re-exported)
+from .tiling import DEFAULT_MARGIN
 
 __all__ = ["segment_files", "process_files", "PredictTask", "RunSummary", "FileResult",
            "start_local_cluster", "tensorflow_threads", "model_loads"]
 
 #: The options of :func:`ccdnb.predict.predict_file` that :func:`segment_files` passes on.
 PREDICT_OPTIONS = ("probabilities", "catalog", "overwrite", "tile", "margin", "batch_size",
-                   "defects", "gain")
+                   "defects", "gain", "skip_stages")
 
 _LOCK = threading.Lock()
 _LOADS: list = []  # seconds each model load took in this process
@@ -379,12 +380,14 @@ def _progress_bar(enabled: bool, total: int):
 
 
 def _check_options(options: dict, known=PREDICT_OPTIONS) -> dict:
-    from .predict import check_tiling
+    from .predict import check_stage_names, check_tiling
 
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise TypeError(f"unexpected options {unknown}; known: {', '.join(known)}")
-    check_tiling(options.get("tile"), options.get("margin", 32), options.get("batch_size"))
+    check_tiling(options.get("tile"), options.get("margin", DEFAULT_MARGIN),
+                 options.get("batch_size"))
+    check_stage_names(options.get("skip_stages"))
     return dict(options)
 
 
@@ -432,7 +435,8 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         The engine (see :class:`ccdnb.Segmenter`).
     **options
         ``probabilities``, ``catalog``, ``overwrite``, ``tile``, ``margin``,
-        ``batch_size``, ``defects``, ``gain``: as for :func:`ccdnb.predict.predict_file`
+        ``batch_size``, ``defects``, ``gain``, ``skip_stages``: as for
+        :func:`ccdnb.predict.predict_file`
         (``defects``: a DefectMap, or on workers the path of a ``defects.fits``,
         read once per worker).
 

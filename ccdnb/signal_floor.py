@@ -37,10 +37,16 @@ the one background estimate.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 from .classes import BACKGROUND, GLOWING
+from .electron_field import FIELD_FALSE_RATE, field_floor_electrons
 from .normalize import ASINH_SOFTENING, input_significance
+from .skipper.comb import electron_comb
+
+__all__ = ["SIGNAL_SIGMA", "GLOW_LEVEL_SIGMA", "GLOW_RING", "LONE_PIXEL_SIGMA",
+           "LONE_PIXEL_DENSITY", "FIELD_MAX_ELECTRONS", "input_threshold", "best_signal_class",
+           "floor_pixels", "relabel_glow_lumps", "keep_significant_signal", "ring_median",
+           "has_neighbour", "electron_floor", "electron_comb"]
 
 #: Significance (read-noise sigma above the row pedestal) at and above which a
 #: pixel is signal that the mask must keep.
@@ -56,20 +62,12 @@ LONE_PIXEL_SIGMA = 10.0
 #: "Common": lone faint significant pixels on more than this share of an image's
 #: pixels (65 in a 256 x 256 image; read noise alone makes 0.02 there).
 LONE_PIXEL_DENSITY = 1e-3
-#: In an electron-resolving image, a pixel is kept from background when the row's
-#: single-electron field puts at least its charge in fewer than this share of pixels.
-FIELD_FALSE_RATE = 1e-6
 #: Electrons per pixel above which a pixel counts as cluster charge, not field, when
 #: the field's rate is measured.
 FIELD_MAX_ELECTRONS = 6
-#: The electron-comb check (:func:`electron_comb`): gains searched in this range of
-#: read-noise sigma (noise 0.31 to 0.03 electrons), the share of charged pixels a comb
-#: must explain, the pixels its teeth must hold, the pixels looked at.
-COMB_GAIN_SIGMA = (3.2, 30.0)
-COMB_MIN_SCORE = 0.3
-COMB_FIRST_TOOTH = 3.0
-COMB_MIN_PIXELS = 30
-FIELD_SAMPLES = 200_000
+#: The straight line of :func:`electron_floor` is held at or above this share of the mean
+#: rate: a fit through a field that rises along the readout must not fall to zero at its start.
+MIN_ROW_RATE_SHARE = 0.1
 
 
 def input_threshold(sigma: float = SIGNAL_SIGMA) -> float:
@@ -94,34 +92,30 @@ def best_signal_class(probabilities) -> np.ndarray:
     return (np.argmax(p[..., 1:], axis=-1) + 1).astype(np.uint8)
 
 
-def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGMA,
-                            row_floor=None):
-    """Give every significant pixel labelled background its best signal class.
+def floor_pixels(mask, normalised, *, sigma=SIGNAL_SIGMA, row_floor=None) -> tuple:
+    """The pixels the signal floor takes from background: labelled background, at ``sigma`` or more.
 
     Parameters
     ----------
     mask : ndarray of uint8, shape (H, W)
-        The network's class mask; changed in place and returned.
+        The class mask.
     normalised : array_like, shape (H, W)
         The network's input for the same image (:func:`ccdnb.normalize.normalize_image`).
-    signal_class : array_like of uint8, shape (H, W)
-        :func:`best_signal_class` of the network's probabilities.
     sigma : float
         Significance floor (read-noise sigma).
     row_floor : array_like, shape (H,), optional
         Where the image's single-electron field is measured
         (:meth:`ccdnb.electron_field.ElectronField.signal_floor`, in network-input
         units): per row, the input below which a pixel may be field. A pixel
-        is then kept only at or above both floors.
+        is then kept only at or above both floors. Without it, an image whose
+        significant background pixels are many is checked for a comb of electrons
+        (:func:`electron_floor`).
 
     Returns
     -------
-    mask : ndarray of uint8
-        ``mask`` with no pixel at or above ``sigma`` left as background, except
-        a dense population of lone pixels below :data:`LONE_PIXEL_SIGMA` (see
-        the module notes).
-    n_changed : int
-        How many pixels the floor relabelled.
+    (rows, cols)
+        Indices of the pixels, as ``np.nonzero`` gives them; a dense population of
+        lone pixels below :data:`LONE_PIXEL_SIGMA` is left out (see the module notes).
     """
     normalised = np.asarray(normalised)
     significant = normalised >= input_threshold(sigma)
@@ -138,18 +132,83 @@ def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGM
         if np.count_nonzero(lone) > LONE_PIXEL_DENSITY * significant.size:
             # a dark-current population: the network decides
             lost[faint[0][lone], faint[1][lone]] = False
-    n_changed = int(np.count_nonzero(lost))
+    return np.nonzero(lost)
+
+
+def relabel_glow_lumps(mask, normalised, where) -> int:
+    """Give glowing to the pixels of ``where`` that are lumps of a wide raised region.
+
+    A pixel of a wide raised region (the median of the square ring
+    :data:`GLOW_RING` pixels out at :data:`GLOW_LEVEL_SIGMA` or more) that stands
+    less than :data:`GLOW_LEVEL_SIGMA` over that ring is a lump of an extended
+    excess of charge (a light leak's shot noise): glow, not an object. An object a
+    few pixels across has the background around it.
+
+    Parameters
+    ----------
+    mask : ndarray of uint8, shape (H, W)
+        Class mask; changed in place.
+    normalised : array_like, shape (H, W)
+        The network's input.
+    where : (rows, cols)
+        The pixels looked at (the signal floor's, :func:`floor_pixels`).
+
+    Returns
+    -------
+    int
+        Pixels whose class changed.
+    """
+    rows, cols = where
+    if len(rows) == 0:
+        return 0
+    normalised = np.asarray(normalised)
+    z = input_significance(normalised[where])
+    level = input_significance(ring_median(normalised, where))
+    lump = (level >= GLOW_LEVEL_SIGMA) & (z - level < GLOW_LEVEL_SIGMA)
+    changed = int(np.count_nonzero(lump & (mask[where] != GLOWING)))
+    mask[rows[lump], cols[lump]] = GLOWING
+    return changed
+
+
+def keep_significant_signal(mask, normalised, signal_class, *, sigma=SIGNAL_SIGMA,
+                            row_floor=None, glow_lumps: bool = True):
+    """Give every significant pixel labelled background its best signal class.
+
+    The signal floor (:func:`floor_pixels`) and, with ``glow_lumps``, the glow
+    lumps among its pixels (:func:`relabel_glow_lumps`), as the prediction
+    pipeline runs them (stages ``signal_floor`` and ``glow_lumps`` of
+    :data:`ccdnb.predict.pipeline.STAGES`).
+
+    Parameters
+    ----------
+    mask : ndarray of uint8, shape (H, W)
+        The network's class mask; changed in place and returned.
+    normalised : array_like, shape (H, W)
+        The network's input for the same image (:func:`ccdnb.normalize.normalize_image`).
+    signal_class : array_like of uint8, shape (H, W)
+        :func:`best_signal_class` of the network's probabilities.
+    sigma : float
+        Significance floor (read-noise sigma).
+    row_floor : array_like, shape (H,), optional
+        See :func:`floor_pixels`.
+    glow_lumps : bool
+        Also relabel the lumps of wide raised regions as glowing.
+
+    Returns
+    -------
+    mask : ndarray of uint8
+        ``mask`` with no pixel at or above ``sigma`` left as background, except
+        a dense population of lone pixels below :data:`LONE_PIXEL_SIGMA` (see
+        the module notes).
+    n_changed : int
+        How many pixels the floor relabelled.
+    """
+    where = floor_pixels(mask, normalised, sigma=sigma, row_floor=row_floor)
+    n_changed = int(where[0].size)
     if n_changed:
-        where = np.nonzero(lost)
-        kept = np.asarray(signal_class)[where]
-        # a pixel of a wide raised region (the median of the ring GLOW_RING pixels out at
-        # GLOW_LEVEL_SIGMA or more) that stands less than GLOW_LEVEL_SIGMA over it is a
-        # lump of an extended excess of charge (a light leak's shot noise): glow, not an
-        # object; an object a few pixels across has the background around it
-        z = input_significance(normalised[where])
-        level = input_significance(ring_median(normalised, where))
-        kept[(level >= GLOW_LEVEL_SIGMA) & (z - level < GLOW_LEVEL_SIGMA)] = GLOWING
-        mask[where] = kept
+        mask[where] = np.asarray(signal_class)[where]
+        if glow_lumps:
+            relabel_glow_lumps(mask, normalised, where)
     return mask, n_changed
 
 
@@ -194,80 +253,6 @@ def has_neighbour(flags, where) -> np.ndarray:
     return found
 
 
-def electron_comb(z, *, max_samples=FIELD_SAMPLES, min_score=COMB_MIN_SCORE,
-                  first_tooth=COMB_FIRST_TOOTH):
-    """Spacing and offset of the single-electron peaks of an image in read-noise sigma.
-
-    A fast check, not a calibration (that is :func:`ccdnb.calibration.fit_skipper_gain`):
-    the charged pixels of an electron-resolving image sit on a comb of peaks one
-    gain apart. For each trial gain ``g`` the pixels within a window of the comb's
-    teeth (``k g``, k = 1 ... 12) are counted against those within the same
-    window of the gaps (``(k + 1/2) g``); a comb gives a strong contrast at its
-    gain (at ``g / 2`` its teeth fall half in gaps, at ``2 g`` every other peak
-    does), the continuous charge of a conventional CCD none at any.
-
-    Parameters
-    ----------
-    z : ndarray
-        Pixel significance above the row pedestals (read-noise sigma); NaN ignored.
-    max_samples : int
-        Pixels used (a strided subsample beyond).
-    min_score, first_tooth : float
-        The thresholds below (looser ones make a seed for a fit that checks itself).
-
-    Returns
-    -------
-    (gain, offset) in read-noise sigma, or None
-        None when no comb stands out: it explains less than ``min_score``
-        of the charged pixels, fewer than :data:`COMB_MIN_PIXELS` sit on its
-        teeth, or its one-electron tooth holds fewer than ``first_tooth``
-        times the pixels of the gaps beside it
-        (less the zero-charge peak's tail).
-    """
-    values = np.asarray(z, dtype=np.float32).ravel()
-    values = values[:: max(1, values.size // max_samples)]
-    values = np.sort(values[np.isfinite(values)]).astype(np.float64)
-    if values.size < COMB_MIN_PIXELS:
-        return None
-    zero = values[np.abs(values) < 1.5]
-    offset = float(np.median(zero)) if zero.size else 0.0
-    n_zero = zero.size / 0.8664  # the zero-charge peak (a unit Gaussian) in all
-    gains = np.exp(np.arange(np.log(COMB_GAIN_SIGMA[0]), np.log(COMB_GAIN_SIGMA[1]), 0.01))
-    half = np.minimum(0.25 * gains, 1.0)[:, None]
-
-    def in_windows(centres):
-        """Pixels in each window, less what the zero-charge peak's tail puts there."""
-        lo, hi = offset + centres - half, offset + centres + half
-        counts = np.searchsorted(values, hi) - np.searchsorted(values, lo)
-        return counts - n_zero * (ndtr(hi - offset) - ndtr(lo - offset))
-
-    k = np.arange(1, 13)[None, :]
-    teeth = in_windows(gains[:, None] * k)
-    gaps = in_windows(gains[:, None] * (k - 0.5)), in_windows(gains[:, None] * (k + 0.5))
-    # Each tooth against the mean of the gaps on its two sides (a falling spectrum of
-    # continuous charge makes both alike), summed and put over the charged pixels:
-    # about 0.7 at the gain, as much at g / 2 (take the largest such spacing), none at
-    # 2 g or on continuous charge.
-    excess = (teeth - 0.5 * (gaps[0] + gaps[1])).sum(axis=1)
-    charged = (values.size - np.searchsorted(values, offset + 0.5 * gains)
-               - n_zero * ndtr(-0.5 * gains))
-    score = excess / np.maximum(charged, 1.0)
-    first = teeth[:, 0]
-    score[(first < COMB_MIN_PIXELS) | (first < first_tooth * np.maximum(
-        0.5 * (gaps[0][:, 0] + gaps[1][:, 0]), 0.0))] = -1.0
-    good = np.flatnonzero(score >= max(0.85 * score.max(), min_score))
-    if good.size == 0:
-        return None
-    best = int(good[-1])
-    gain = float(gains[best])
-    # Refine: the mean spacing of the pixels of the first few peaks.
-    n = np.round((values - offset) / gain)
-    near = (n >= 1) & (n <= 4) & (np.abs(values - offset - n * gain) < 0.3 * gain)
-    if np.count_nonzero(near) >= COMB_MIN_PIXELS:
-        gain = float(np.sum((values[near] - offset) * n[near]) / np.sum(n[near] ** 2))
-    return gain, offset
-
-
 def electron_floor(normalised):
     """Per row, the network-input value below which a pixel may be single-electron field.
 
@@ -286,8 +271,6 @@ def electron_floor(normalised):
         charge in pixels of at most :data:`FIELD_MAX_ELECTRONS`) puts in a pixel
         with a probability below :data:`FIELD_FALSE_RATE`.
     """
-    from scipy.special import pdtrc
-
     z = input_significance(normalised, np.float32)  # back to read-noise sigma
     comb = electron_comb(z)
     if comb is None:
@@ -300,9 +283,6 @@ def electron_floor(normalised):
     rows = np.arange(field.shape[0], dtype=np.float64)
     per_row = field.mean(axis=1)
     slope, level = np.polyfit(rows, per_row, 1) if rows.size > 1 else (0.0, per_row[0])
-    rate = np.maximum(level + slope * rows, per_row.mean() * 0.1)
-    k = np.arange(1, 200)
-    # P(N >= k) = pdtrc(k - 1, rate): the first k whose tail is below the false rate
-    tail = pdtrc(k[None, :] - 1, np.maximum(rate, 1e-12)[:, None])
-    fewest = k[np.argmax(tail < FIELD_FALSE_RATE, axis=1)]
-    return np.arcsinh((offset + (fewest - 0.5) * gain) / ASINH_SOFTENING).astype(np.float32)
+    rate = np.maximum(level + slope * rows, per_row.mean() * MIN_ROW_RATE_SHARE)
+    electrons = field_floor_electrons(rate, FIELD_FALSE_RATE)
+    return np.arcsinh((offset + electrons * gain) / ASINH_SOFTENING).astype(np.float32)

@@ -19,6 +19,9 @@ import numpy as np
 
 from .errors import CcdnbInputError
 
+__all__ = ["DEFAULT_MARGIN", "MAX_AUTO_TILE", "kept_starts", "auto_tile", "auto_batch_size",
+           "TileGrid", "iter_tile_batches", "stitch"]
+
 
 def kept_starts(length: int, tile: int, margin: int) -> list[int]:
     """Return where each tile's kept centre starts along one axis (image coordinates).
@@ -41,11 +44,14 @@ TILE_UNIT = 32
 #: Largest tile :func:`auto_tile` chooses: beyond it the activations of one
 #: tile outgrow the CPU's caches and throughput drops (``benchmarks/predict_speed.py``).
 MAX_AUTO_TILE = 512
+#: Pixels discarded on each side of a tile, the default everywhere: the context the
+#: shipped U-Nets need for tiled masks to show no seam (``tests/test_tiling.py``).
+DEFAULT_MARGIN = 32
 #: Fixed cost of one tile in :func:`auto_tile`, in pixels' worth of compute.
 TILE_OVERHEAD_PX = 16_384
 
 
-def auto_tile(shape, margin: int = 32, *, max_tile: int = MAX_AUTO_TILE) -> int:
+def auto_tile(shape, margin: int = DEFAULT_MARGIN, *, max_tile: int = MAX_AUTO_TILE) -> int:
     """The tile side that segments an image of ``shape`` with the least computation.
 
     Every tile recomputes its ``margin`` on each side, so small tiles waste much
@@ -114,7 +120,7 @@ class TileGrid:
     """Kept-centre starts ``(row, col)`` in image coordinates, row-major."""
 
     @classmethod
-    def for_image(cls, shape, tile: int | None = 256, margin: int = 32) -> "TileGrid":
+    def for_image(cls, shape, tile: int | None = 256, margin: int = DEFAULT_MARGIN) -> "TileGrid":
         """Plan the tiles of an image of ``shape`` (H, W); ``tile=None``: :func:`auto_tile`.
 
         Raises

@@ -23,7 +23,8 @@ primary stays primary; compressed stays compressed), carrying the input
 header plus CLASS0..CLASS3, CCDNBVER, CCDNBMOD (model file), CCDNBMID (model
 id/hash) and the provenance: CCDNBIN/CCDNBSHA (input file name and SHA-256),
 CCDNBTIL/CCDNBMRG (tile, margin), CCDNBPED/CCDNBRN (the image's pedestal, median
-over rows, and read noise in ADU), also as HISTORY lines. Tables and empty
+over rows, and read noise in ADU), also as HISTORY lines, and one HISTORY
+line per stage of the pipeline with the pixels it changed. Tables and empty
 HDUs give empty placeholder HDUs (CCDNBSKP).
 The same masks are available in Python: ccdnb.segment_fits(FILE) returns this
 HDUList in memory, ccdnb.segment(array) one mask.
@@ -44,6 +45,10 @@ HDUList in memory, ccdnb.segment(array) one mask.
                    a bright pixel or short segment on a known defect is a hot
                    pixel, a one- or two-pixel hot pixel off every defect is a
                    cluster (CCDNBDEF in the header).
+  --skip-stage NAME
+                   switch off a stage after the network (repeatable, or a
+                   comma-separated list; "rules" leaves the bare network);
+                   named in CCDNBOFF and the HISTORY (docs/pipeline.md).
 Outputs are written to a temporary name and renamed, so a failure never
 leaves a partial file; an existing output needs --overwrite.
 
@@ -74,7 +79,9 @@ def _positive_int(text: str) -> int:
 
 def add_arguments(parser):
     """Add ``predict``'s options to ``parser``."""
+    from ..predict.pipeline import STAGES
     from ..runtime import RUNTIMES
+    from ..tiling import DEFAULT_MARGIN
 
     parser.add_argument("files", nargs="+", metavar="FILE", help="input FITS files")
     parser.add_argument("--out-dir", required=True, metavar="DIR",
@@ -100,8 +107,16 @@ def add_arguments(parser):
                         help="tile side in pixels, a multiple of the U-Net's 2**depth "
                              "(default: sized to each file's largest image and the engine: "
                              "at most 1152 with OpenVINO, 512 otherwise)")
-    parser.add_argument("--margin", type=int, default=32, metavar="N",
-                        help="pixels discarded on each tile side when stitching (default: 32)")
+    parser.add_argument("--margin", type=int, default=DEFAULT_MARGIN, metavar="N",
+                        help="pixels discarded on each tile side when stitching "
+                             f"(default: {DEFAULT_MARGIN})")
+    parser.add_argument("--skip-stage", action="append", default=[], metavar="NAME[,NAME]",
+                        dest="skip_stages",
+                        help="switch off a stage of the pipeline after the network (repeat or "
+                             "separate with commas; 'rules' switches off every rule and leaves "
+                             "the bare network); the stages: " + ", ".join(
+                                 s.name for s in STAGES if s.optional)
+                             + " (docs/pipeline.md); each is recorded in the masks header")
     parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                         help="tiles per model call; memory grows with it (default: about "
                              "1.2 Mpix per call, e.g. 1 tile of 1088, 18 of 256)")
@@ -119,6 +134,23 @@ def add_arguments(parser):
                             "tcp://10.0.0.5:8786")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar")
+
+
+def parse_stage_names(values) -> tuple:
+    """``--skip-stage`` values (repeated, comma-separated; ``rules``: every rule) as stage names.
+
+    Raises
+    ------
+    CcdnbInputError
+        An unknown stage, or one that cannot be switched off.
+    """
+    from ..predict.pipeline import RULES, check_stage_names
+
+    names = []
+    for value in values or ():
+        for name in filter(None, (part.strip() for part in value.split(","))):
+            names.extend(RULES if name == "rules" else [name.replace("-", "_")])
+    return check_stage_names(tuple(dict.fromkeys(names)))
 
 
 def _connect(address: str):
@@ -140,6 +172,7 @@ def run(args) -> int:
     from ..scaleout import segment_files
 
     check_tiling(args.tile, args.margin, args.batch_size)  # reject a bad tiling up front
+    skip_stages = parse_stage_names(args.skip_stages)
     gain = None
     if args.gain is not None:
         if not args.catalog:
@@ -166,7 +199,7 @@ def run(args) -> int:
             workers=args.workers, progress=not args.quiet, callback=report, runtime=args.runtime,
             probabilities=args.probabilities, catalog=args.catalog, overwrite=args.overwrite,
             tile=args.tile, margin=args.margin, batch_size=args.batch_size,
-            defects=args.defects, gain=gain)
+            defects=args.defects, gain=gain, skip_stages=skip_stages)
     finally:
         if client is not None:
             client.close()

@@ -7,7 +7,7 @@ thresholds in sigma say little; the experiments count electrons instead:
    image (:func:`ccdnb.normalize.estimate_background`); the gain either given
    (``gain=``, ADU per electron, as a run's calibration knows it) or read off
    the spacing of the single-electron peaks by the fast comb check
-   :func:`ccdnb.signal_floor.electron_comb` (spacing in read-noise sigma times
+   :func:`ccdnb.skipper.comb.electron_comb` (spacing in read-noise sigma times
    the estimated noise, refined by a straight-line fit through the 0 to 6
    electron peaks; the accurate fit, :func:`ccdnb.calibration.fit_skipper_gain`,
    is too slow to run on every image here). Every pixel is then rounded to
@@ -199,7 +199,7 @@ def calibrate_electrons(image, *, gain=None) -> ElectronImage:
         electrons.
     gain : float, optional
         ADU per electron. Without it the single-electron spacing comes from
-        :func:`ccdnb.signal_floor.electron_comb`.
+        :func:`ccdnb.skipper.comb.electron_comb`.
 
     Returns
     -------
@@ -212,7 +212,7 @@ def calibrate_electrons(image, *, gain=None) -> ElectronImage:
         resolve single electrons (no comb of electron peaks).
     """
     from ..normalize import estimate_background
-    from ..signal_floor import electron_comb
+    from ..skipper.comb import electron_comb
 
     x = np.asarray(image, dtype=np.float64)
     pedestal, noise = estimate_background(x)

@@ -1,18 +1,12 @@
-"""Segment whole detector images and FITS files with a trained U-Net.
-
-:func:`predict_image` normalises a whole image once (:func:`ccdnb.normalize.normalize_image`,
-the preprocessing shared with training), then predicts overlapping tiles in
-batches and keeps only their centres (:mod:`ccdnb.tiling`): memory is bounded
-by one batch of tiles plus the image-sized outputs, and the result does not
-depend on where tile borders fall.
+"""Segment FITS files: every image HDU through the pipeline, the masks file written atomically.
 
 :func:`predict_fits` reads every image HDU of a FITS file or an HDUList
-(:mod:`ccdnb.fitsio`), segments each one with :func:`predict_image` and returns
-the masks HDUList in memory (optionally with probabilities and a cluster
-catalog, :mod:`ccdnb.catalog`, and always with the provenance of every mask).
-:func:`predict_file` writes exactly that HDUList to ``<stem>.masks.fits``
-atomically, so the file and the in-memory result cannot differ. The public
-API (:func:`ccdnb.segment`, :func:`ccdnb.segment_fits`, :class:`ccdnb.Segmenter`)
+(:mod:`ccdnb.fitsio`), segments each one with :func:`ccdnb.predict.pipeline.predict_image`
+(the stage list) and returns the masks HDUList in memory (optionally with probabilities
+and a cluster catalog, :mod:`ccdnb.catalog`, and always with the provenance of every mask
+and the log of every stage). :func:`predict_file` writes exactly that HDUList to
+``<stem>.masks.fits`` atomically, so the file and the in-memory result cannot differ. The
+public API (:func:`ccdnb.segment`, :func:`ccdnb.segment_fits`, :class:`ccdnb.Segmenter`)
 and ``ccdnb predict`` are thin callers of these functions.
 
 Layers: this module builds only on those below it (:mod:`ccdnb.runtime`,
@@ -24,14 +18,13 @@ single-image API (:mod:`ccdnb.api`) builds on it, and the many-file layer
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .classes import BACKGROUND, N_CLASSES
-from .errors import CcdnbInputError, one_line
-from .fitsio import (
+from ..errors import CcdnbInputError, one_line
+from ..fitsio import (
     Provenance,
     build_masks_hdulist,
     file_sha256,
@@ -40,171 +33,14 @@ from .fitsio import (
     read_fits_images,
     write_hdulist,
 )
-from .io_utils import atomic_outputs
-from .model import DEFAULT_MODEL_NAME
-from .signal_floor import (
-    SIGNAL_SIGMA,
-    best_signal_class,
-    input_threshold,
-    keep_significant_signal,
-)
-from .tiling import (
-    MAX_AUTO_TILE,
-    TileGrid,
-    auto_batch_size,
-    auto_tile,
-    iter_tile_batches,
-    stitch,
-)
+from ..io_utils import atomic_outputs
+from ..model import DEFAULT_MODEL_NAME
+from ..tiling import DEFAULT_MARGIN, TileGrid
+from .pipeline import check_stage_names, predict_image, tile_for
 
-
-def most_probable_class(probabilities) -> np.ndarray:
-    """``argmax`` over the 4 classes of ``(..., 4)`` probabilities, as uint8.
-
-    The same as ``np.argmax(p, axis=-1)`` (ties go to the lower class) in a
-    third of the time: two pairwise maxima instead of a reduction over a short,
-    strided last axis.
-    """
-    p = np.asarray(probabilities)
-    if p.shape[-1] != N_CLASSES:
-        return np.argmax(p, axis=-1).astype(np.uint8)
-    upper = np.maximum(p[..., 2], p[..., 3]) > np.maximum(p[..., 0], p[..., 1])
-    return np.where(upper, (p[..., 3] > p[..., 2]).view(np.uint8) + np.uint8(2),
-                    (p[..., 1] > p[..., 0]).view(np.uint8)).astype(np.uint8, copy=False)
-
-
-def tile_for(model, shape, margin: int = 32) -> int:
-    """The tile side :func:`ccdnb.tiling.auto_tile` chooses for ``model`` on an image of ``shape``.
-
-    An engine may name the largest tile it runs efficiently (``max_auto_tile``:
-    OpenVINO keeps its speed up to tiles of 2048 pixels and more, so larger
-    tiles only save recomputed margins); others get :data:`ccdnb.tiling.MAX_AUTO_TILE`.
-    """
-    return auto_tile(shape, margin, max_tile=getattr(model, "max_auto_tile", MAX_AUTO_TILE))
-
-
-def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
-    """Class probabilities (B, T, T, 4) of a batch of normalised tiles (B, T, T)."""
-    count = len(tiles)
-    if count < batch_size and not getattr(model, "any_batch_size", False):
-        # one input shape for every call: Keras retraces its graph for a new one
-        # (the frozen engines take any batch; padding would only waste their time)
-        tiles = np.concatenate([tiles, np.zeros((batch_size - count,) + tiles.shape[1:],
-                                                tiles.dtype)])
-    out = np.asarray(model.predict_on_batch(tiles[..., None]), dtype=np.float32)
-    if out.ndim != 4 or out.shape[-1] != N_CLASSES:
-        raise CcdnbInputError(
-            f"the model gives outputs of shape {out.shape[1:]}; expected (H, W, {N_CLASSES})")
-    return out[:count]
-
-
-def predict_image(model, image, *, tile: int | None = None, margin: int = 32,
-                  batch_size: int | None = None, probabilities: bool = False, progress=None,
-                  signal_floor=SIGNAL_SIGMA, background=None):
-    """Segment a whole image with overlapping tiles.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Input (B, H, W, 1) normalised image, output (B, H, W, 4) class probabilities.
-    image : array_like, shape (H, W)
-        Raw ADU, any size; NaN/inf pixels allowed (their class is background).
-    tile : int or None
-        Side of the square tiles fed to the model (a multiple of ``2**depth``
-        of the U-Net); None: sized to the image and the engine (:func:`tile_for`).
-    margin : int
-        Pixels discarded on each side of a tile when stitching; keep it above
-        the model's receptive-field radius so no seam appears.
-    batch_size : int or None
-        Tiles per model call; memory grows with it. None: about 1.2 Mpix per
-        call (:func:`ccdnb.tiling.auto_batch_size`).
-    probabilities : bool
-        Also return the stitched class probabilities.
-    progress : callable, optional
-        Called as ``progress(tiles_done, tiles_total)`` after every batch.
-    signal_floor : float or None
-        No pixel at or above this significance (read-noise sigma) stays
-        background: it gets the network's most probable other class
-        (:mod:`ccdnb.signal_floor`); on an image that resolves single electrons,
-        groups that its field of single electrons makes by chance are first
-        released to background (:mod:`ccdnb.electron_field`). None leaves the
-        network's mask as it is.
-    background : ccdnb.normalize.Background, optional
-        The image's :func:`ccdnb.normalize.estimate_background`, when known.
-
-    Returns
-    -------
-    mask : ndarray, shape (H, W), uint8
-        Class per pixel (0 background, 1 glowing, 2 hot pixel, 3 cluster).
-    probs : ndarray, shape (H, W, 4), float32
-        Only with ``probabilities=True``: ``(mask, probs)`` is returned.
-    """
-    from .electron_field import measure_electron_field
-    from .noise_groups import release_noise_groups
-    from .normalize import estimate_background, network_input, normalize_image
-    from .serial_hits import name_serial_hits
-
-    image = np.asarray(image)
-    if image.ndim != 2 or image.size == 0:
-        raise CcdnbInputError(f"expected a non-empty 2-D image, got shape {image.shape}")
-    grid = TileGrid.for_image(image.shape,
-                              tile if tile is not None else tile_for(model, image.shape, margin),
-                              margin)
-    if batch_size is None:
-        batch_size = auto_batch_size(grid.tile)
-    if background is None:
-        background = estimate_background(image)
-    # a skipper image's single-electron field is background: the input is the
-    # significance over it, and the floor counts its electrons (ccdnb.electron_field)
-    field = measure_electron_field(image, background)
-    normalised = normalize_image(image, background, field)
-    padded = grid.pad(normalised)
-    mask = np.zeros(image.shape, dtype=np.uint8)
-    signal_class = np.zeros(image.shape, dtype=np.uint8) if signal_floor is not None else None
-    probs = np.zeros(image.shape + (N_CLASSES,), dtype=np.float32) if probabilities else None
-    floor = input_threshold(signal_floor) if signal_floor is not None else None
-    done = 0
-    for origins, tiles in iter_tile_batches(padded, grid, batch_size):
-        try:
-            out = _predict_batch(model, tiles, batch_size)
-        except CcdnbInputError:
-            raise
-        except Exception as err:
-            if done:  # the model did work on earlier batches: not a shape problem
-                raise
-            raise CcdnbInputError(
-                f"the model cannot segment {grid.tile}x{grid.tile} tiles ({one_line(err)}); "
-                f"use a tile size that is a multiple of the U-Net's 2**depth") from None
-        stitch(mask, grid, origins, most_probable_class(out))
-        if signal_class is not None:
-            # only pixels above the floor can need it (keep_significant_signal)
-            significant = tiles >= floor
-            best = np.zeros(significant.shape, dtype=np.uint8)
-            best[significant] = best_signal_class(out[significant])
-            stitch(signal_class, grid, origins, best)
-        if probs is not None:
-            stitch(probs, grid, origins, out)
-        done += len(origins)
-        if progress is not None:
-            progress(done, len(grid))
-    if signal_class is not None:
-        electrons = None
-        if field is not None:  # groups the field makes by chance
-            electrons = field.electrons(image, background.pedestal)
-            field.release_chance_groups(mask, electrons)
-            field.release_chance_neighbours(mask, electrons)
-        release_noise_groups(mask, normalised)
-        row_floor = None if field is None else network_input(field.signal_floor(background.noise))
-        keep_significant_signal(mask, normalised, signal_class, sigma=signal_floor,
-                                row_floor=row_floor)
-        # a one-row "hot streak" whose charge is not one level is a serial-register hit
-        name_serial_hits(mask, normalised, electrons, None if field is None else field.noise_e)
-    nonfinite = ~np.isfinite(image)
-    if nonfinite.any():  # no measurement there: background, with certainty
-        mask[nonfinite] = BACKGROUND
-        if probs is not None:
-            probs[nonfinite] = np.eye(N_CLASSES, dtype=np.float32)[BACKGROUND]
-    return (mask, probs) if probabilities else mask
+__all__ = ["SegmentedFile", "segment_contents", "predict_fits", "predict_file",
+           "segment_to_file", "read_input", "catalog_path", "ensure_output_dir",
+           "check_tiling", "seam_shares"]
 
 
 def catalog_path(in_path, out_dir) -> Path:
@@ -266,6 +102,10 @@ class SegmentedFile:
         The input as read.
     masks, backgrounds : dict
         HDU index -> uint8 mask, and -> :class:`ccdnb.normalize.Background`.
+    fields : dict
+        HDU index -> :class:`ccdnb.electron_field.ElectronField` or None.
+    stage_logs : dict
+        HDU index -> ``[(stage name, mask pixels changed or None when skipped), ...]``.
     """
 
     hdulist: object
@@ -273,21 +113,25 @@ class SegmentedFile:
     contents: object
     masks: dict
     backgrounds: dict
+    fields: dict = field(default_factory=dict)
+    stage_logs: dict = field(default_factory=dict)
 
 
 def segment_contents(model, contents, *, model_name=None, model_id=None, input_sha256=None,
                      probabilities: bool = False, catalog: bool = False,
-                     tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                     progress: bool = False, defects=None, gain: float | None = None
-                     ) -> SegmentedFile:
+                     tile: int | None = None, margin: int = DEFAULT_MARGIN,
+                     batch_size: int | None = None,
+                     progress: bool = False, defects=None, gain: float | None = None,
+                     skip_stages=()) -> SegmentedFile:
     """Segment every image of ``contents`` (:func:`ccdnb.fitsio.read_fits_images`).
 
     ``defects`` (a :class:`ccdnb.defects.DefectMap`) settles each image's mask
-    with its amplifier's known defects (:func:`ccdnb.defects.settle_with_defects`);
+    with its amplifier's known defects (the pipeline's ``defect_map`` stage);
+    ``skip_stages`` leaves stages of the pipeline out (:data:`ccdnb.predict.pipeline.STAGES`);
     ``gain`` (ADU per electron) is the catalog's for every image instead of the one
     measured from it (:func:`ccdnb.catalog.build_catalog`).
     """
-    from .normalize import estimate_background
+    from ..normalize import estimate_background
 
     if tile is None and contents.images:  # one tile size per file, sized to its largest image
         tile = tile_for(model, max((image.data.shape for image in contents.images),
@@ -301,37 +145,36 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
                                                    image.data.shape)
     total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
                 for image in contents.images)
-    masks, probs, backgrounds = {}, {}, {}
+    masks, probs, backgrounds, stage_logs, fields = {}, {}, {}, {}, {}
     label = Path(str(contents.path)).name
     with _tile_progress(progress, label, total) as bar:
         for image in contents.images:
             start = bar.n
             backgrounds[image.index] = estimate_background(image.data,
                                                            bias_columns=image.bias_columns)
-            result = predict_image(model, image.data, tile=tile, margin=margin,
-                                   batch_size=batch_size, probabilities=probabilities,
-                                   background=backgrounds[image.index],
-                                   progress=lambda done, _total, start=start: bar.update(
-                                       start + done - bar.n))
-            masks[image.index], probs[image.index] = result if probabilities else (result, None)
-            if image.index in known:
-                from .defects import settle_with_defects
-
-                masks[image.index] = settle_with_defects(masks[image.index], known[image.index])
+            state = predict_image(model, image.data, tile=tile, margin=margin,
+                                  batch_size=batch_size, probabilities=probabilities,
+                                  background=backgrounds[image.index],
+                                  progress=lambda done, _total, start=start: bar.update(
+                                      start + done - bar.n),
+                                  skip_stages=skip_stages, defects=known.get(image.index),
+                                  return_state=True)
+            masks[image.index], probs[image.index] = state.mask, state.probabilities
+            stage_logs[image.index], fields[image.index] = state.log, state.field
 
     table, calibrations = None, {}
     if catalog:
-        from .catalog import build_catalog
+        from ..catalog import build_catalog
 
         table = build_catalog(contents.images, masks, backgrounds=backgrounds, gain=gain,
                               calibrations=calibrations)
     provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256,
-                                    backgrounds=backgrounds)
+                                    backgrounds=backgrounds, stage_logs=stage_logs)
     hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
                                   probabilities=probs if probabilities else None, catalog=table,
                                   provenance=provenance)
     if calibrations:  # the gain behind the catalog's electrons and keV
-        from .catalog import annotate_headers
+        from ..catalog import annotate_headers
 
         annotate_headers(hdulist, calibrations)
     if defects is not None:
@@ -339,13 +182,13 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
             hdulist[image.index].header["CCDNBDEF"] = (
                 True, "settled with a run defect map (ccdnb.defects)")
     return SegmentedFile(hdulist=hdulist, catalog=table, contents=contents, masks=masks,
-                         backgrounds=backgrounds)
+                         backgrounds=backgrounds, fields=fields, stage_logs=stage_logs)
 
 
 def predict_fits(model, source, *, model_name=None, model_id=None, probabilities: bool = False,
-                 catalog: bool = False, tile: int | None = None, margin: int = 32,
+                 catalog: bool = False, tile: int | None = None, margin: int = DEFAULT_MARGIN,
                  batch_size: int | None = None, progress: bool = False, defects=None,
-                 gain: float | None = None):
+                 gain: float | None = None, skip_stages=()):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     Parameters
@@ -375,6 +218,9 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     gain : float, optional
         ADU per electron of every image, for the catalog; measured from each
         image when None (:mod:`ccdnb.calibration`).
+    skip_stages : sequence of str
+        Stages of the pipeline to leave out (:data:`ccdnb.predict.pipeline.STAGES`;
+        ``ccdnb predict --skip-stage``).
 
     Returns
     -------
@@ -391,7 +237,7 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     return _predict_fits(model, source, model_name=model_name, model_id=model_id,
                          probabilities=probabilities, catalog=catalog, tile=tile,
                          margin=margin, batch_size=batch_size, progress=progress,
-                         defects=defects, gain=gain).hdulist
+                         defects=defects, gain=gain, skip_stages=skip_stages).hdulist
 
 
 def read_input(source) -> tuple:
@@ -410,17 +256,18 @@ def read_input(source) -> tuple:
 
 def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog, tile,
                   margin, batch_size, progress, preread=None, defects=None,
-                  gain=None) -> SegmentedFile:
-    from .defects import as_defect_map
+                  gain=None, skip_stages=()) -> SegmentedFile:
+    from ..defects import as_defect_map
 
     check_tiling(tile, margin, batch_size)
+    skip_stages = check_stage_names(skip_stages)
     defects = as_defect_map(defects)
     contents, sha256 = preread if preread is not None else read_input(source)
     return segment_contents(model, contents, model_name=model_name or getattr(model, "name", None),
                             model_id=model_id, input_sha256=sha256,
                             probabilities=probabilities, catalog=catalog, tile=tile,
                             margin=margin, batch_size=batch_size, progress=progress,
-                            defects=defects, gain=gain)
+                            defects=defects, gain=gain, skip_stages=skip_stages)
 
 
 def _loaded(model, model_name, model_id):
@@ -430,7 +277,7 @@ def _loaded(model, model_name, model_id):
     callers that segment many files pass a loaded model or a Segmenter).
     """
     if model is None or isinstance(model, (str, Path)):
-        from .runtime import open_model
+        from ..runtime import open_model
 
         opened = open_model(DEFAULT_MODEL_NAME if model is None else model)
         return opened.predictor, model_name or opened.name, model_id or opened.model_id
@@ -446,9 +293,9 @@ def _defects_of(model, defects):
 
 def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                  probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
-                 tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                 progress: bool = True, preread=None, defects=None,
-                 gain: float | None = None) -> Path:
+                 tile: int | None = None, margin: int = DEFAULT_MARGIN,
+                 batch_size: int | None = None, progress: bool = True, preread=None, defects=None,
+                 gain: float | None = None, skip_stages=()) -> Path:
     """Segment every image HDU of a FITS file and write ``out_dir/<stem>.masks.fits``.
 
     What is written is :func:`predict_fits`'s HDUList, byte for byte what
@@ -489,6 +336,8 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
     gain : float, optional
         ADU per electron of every image, for the catalog (``--gain``); measured
         from each image when None (:mod:`ccdnb.calibration`).
+    skip_stages : sequence of str
+        Stages of the pipeline to leave out (``--skip-stage``).
 
     Returns
     -------
@@ -504,14 +353,15 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
     return segment_to_file(in_path, out_dir, model=model, model_name=model_name,
                            model_id=model_id, probabilities=probabilities, catalog=catalog,
                            overwrite=overwrite, tile=tile, margin=margin, batch_size=batch_size,
-                           progress=progress, preread=preread, defects=defects, gain=gain)[0]
+                           progress=progress, preread=preread, defects=defects, gain=gain,
+                           skip_stages=skip_stages)[0]
 
 
 def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                     probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
-                    tile: int | None = None, margin: int = 32, batch_size: int | None = None,
-                    progress: bool = True, preread=None, defects=None,
-                    gain: float | None = None) -> tuple:
+                    tile: int | None = None, margin: int = DEFAULT_MARGIN,
+                    batch_size: int | None = None, progress: bool = True, preread=None,
+                    defects=None, gain: float | None = None, skip_stages=()) -> tuple:
     """:func:`predict_file`, returning ``(masks path, SegmentedFile)``: the work stays usable."""
     out_path = masks_path(in_path, out_dir)
     targets = [out_path] + ([catalog_path(in_path, out_dir)] if catalog else [])
@@ -525,10 +375,10 @@ def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=N
     segmented = _predict_fits(
         model, in_path, model_name=model_name, model_id=model_id, probabilities=probabilities,
         catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress,
-        preread=preread, defects=defects, gain=gain)
+        preread=preread, defects=defects, gain=gain, skip_stages=skip_stages)
     regions = {}
     if segmented.catalog is not None:  # a DS9 region file per image (ccdnb.ds9)
-        from .ds9 import region_path, region_texts
+        from ..ds9 import region_path, region_texts
 
         for label, text in region_texts(segmented.contents.images, segmented.catalog).items():
             regions[region_path(in_path, out_dir, label)] = text
@@ -574,7 +424,7 @@ def seam_shares(label, cls, *, tile: int) -> dict:
         a border, and in all columns (rows); ``beside`` is NaN when the image
         holds no border along that axis.
     """
-    from .classes import class_id
+    from ..classes import class_id
 
     hits = np.asarray(label) == class_id(cls)
     shares = {}
