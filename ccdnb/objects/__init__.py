@@ -1,0 +1,31 @@
+"""Objects of a segmented frame: what the class mask's groups are, and where a frame is clean.
+
+- :mod:`ccdnb.objects.quality_mask`: the quality bit mask of an amplifier, of the kind
+  a search for few-electron events applies (cluster, halo, bleed trail, hot pixel, hot
+  column, glowing, edge, serial-register event, run defect, neighbour), and the clean
+  pixels it leaves (:func:`clean`).
+
+Submodules load on first use.
+"""
+
+import importlib
+
+#: Public name -> the submodule that defines it.
+_SOURCES = {
+    **dict.fromkeys(("QUALITY_BITS", "QualityBit", "MaskParameters", "quality_mask", "clean",
+                     "bit_shares", "quality_header_cards", "quality_hdu"), "quality_mask"),
+}
+
+
+def __getattr__(name):
+    if name in _SOURCES:
+        return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SOURCES))
+
+
+__all__ = ["QUALITY_BITS", "QualityBit", "MaskParameters",  # noqa: F822 (lazy, see _SOURCES)
+           "bit_shares", "clean", "quality_hdu", "quality_header_cards", "quality_mask"]
