@@ -45,7 +45,7 @@ from ..tiling import (
     stitch,
 )
 
-__all__ = ["FrameState", "Stage", "STAGES", "STAGE_NAMES", "RULES", "run_stages",
+__all__ = ["FrameState", "Stage", "STAGES", "STAGE_NAMES", "RULES", "run_stages", "branch",
            "predict_image", "check_stage_names", "stage_table", "most_probable_class",
            "tile_for"]
 
@@ -367,8 +367,17 @@ def check_stage_names(names) -> tuple:
     return names
 
 
-def run_stages(state: FrameState, skip_stages=()) -> FrameState:
+def run_stages(state: FrameState, skip_stages=(), only=None) -> FrameState:
     """Run :data:`STAGES` in order on ``state``, leaving out ``skip_stages``; log each.
+
+    Parameters
+    ----------
+    state : FrameState
+    skip_stages : sequence of str
+        Stages to switch off (logged as skipped).
+    only : sequence of str, optional
+        Run only these stages (still in the list's order), e.g. everything up to the
+        network once and the rules after it many times (``benchmarks/stage_ablation.py``).
 
     Returns
     -------
@@ -377,12 +386,25 @@ def run_stages(state: FrameState, skip_stages=()) -> FrameState:
         ``(name, None)`` for every stage skipped.
     """
     skip = set(check_stage_names(skip_stages))
+    chosen = None if only is None else set(only)
+    if chosen is not None and not chosen <= set(STAGE_NAMES):
+        raise CcdnbInputError(f"unknown stages {sorted(chosen - set(STAGE_NAMES))}")
     for stage in STAGES:
+        if chosen is not None and stage.name not in chosen:
+            continue
         if stage.name in skip:
             state.log.append((stage.name, None))
             continue
         state.log.append((stage.name, int(stage.run(state))))
     return state
+
+
+def branch(state: FrameState) -> FrameState:
+    """A copy of ``state`` whose mask and log can change without touching ``state``."""
+    return dataclasses.replace(state, mask=None if state.mask is None else state.mask.copy(),
+                               probabilities=None if state.probabilities is None
+                               else state.probabilities.copy(),
+                               floor_kept=None, log=list(state.log))
 
 
 def predict_image(model, image, *, tile: int | None = None, margin: int = DEFAULT_MARGIN,
