@@ -6,7 +6,7 @@ electron count, 0, 1, 2, ... electrons, one gain apart. :func:`fit_skipper_gain`
 fits that comb of peaks.
 
 The fit, in four steps, all on the pedestal-subtracted pixel values (the
-per-row pedestal of :func:`ccdnb.normalize.estimate_background`):
+per-row pedestal of :func:`ccdnb.background.estimate_background`):
 
 0. a fast check on a subsample of at most :data:`SEED_SAMPLES` pixels
    (:func:`ccdnb.skipper.comb.electron_comb`, teeth against gaps, with loose
@@ -416,7 +416,7 @@ def fit_skipper_gain(image, background=None) -> SkipperGain | None:
     ----------
     image : array_like, shape (H, W)
         Raw ADU, pedestal included (per-row drift allowed); NaN/inf ignored.
-    background : ccdnb.normalize.Background, optional
+    background : ccdnb.background.Background, optional
         Per-row pedestal and noise; estimated from ``image`` when None.
 
     Returns
@@ -433,7 +433,7 @@ def fit_skipper_gain(image, background=None) -> SkipperGain | None:
     Works at any single-electron rate, including where the zero-electron peak
     is not the highest (at 3 e-/pixel it holds 5 % of the pixels).
     """
-    from .normalize import estimate_background
+    from .background import estimate_background
     from .skipper.comb import electron_comb
 
     x = np.asarray(image)
@@ -836,7 +836,7 @@ def ring_charges(image, labels, background, pixels=None) -> np.ndarray:
         Raw ADU.
     labels : ndarray of int, shape (H, W)
         0 outside clusters, 1..n inside.
-    background : ccdnb.normalize.Background
+    background : ccdnb.background.Background
     pixels : tuple of ndarray, optional
         ``np.nonzero(labels)``, when already at hand.
     """
@@ -899,7 +899,7 @@ def calibrate_images(images, *, gain: float | None = None) -> list[ImageCalibrat
     gain : float, optional
         ADU per electron given by the user (recorded as such).
     """
-    from .normalize import estimate_background
+    from .background import estimate_background
 
     results = []
     for image in images:

@@ -391,7 +391,7 @@ class Provenance:
         the estimates prediction used; missing ones are estimated here.
         ``stage_logs`` are the pipeline's logs of each image.
         """
-        from .normalize import estimate_background
+        from .background import estimate_background
 
         known, backgrounds = dict(backgrounds or {}), {}
         for image in contents.images:

@@ -131,7 +131,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
     ``gain`` (ADU per electron) is the catalog's for every image instead of the one
     measured from it (:func:`ccdnb.catalog.build_catalog`).
     """
-    from ..normalize import estimate_background
+    from ..background import estimate_background
 
     if tile is None and contents.images:  # one tile size per file, sized to its largest image
         tile = tile_for(model, max((image.data.shape for image in contents.images),

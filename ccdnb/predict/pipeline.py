@@ -142,7 +142,7 @@ class FrameState:
 def measure_background(state: FrameState) -> int:
     """Pedestal per row and read noise from the zero-charge peak (:mod:`ccdnb.normalize`)."""
     if state.background is None:
-        from ..normalize import estimate_background
+        from ..background import estimate_background
 
         state.background = estimate_background(state.image)
     return 0

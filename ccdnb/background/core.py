@@ -1,0 +1,649 @@
+"""Pedestal and read noise of a CCD image from its zero-charge peak.
+
+Charge only ever adds to the pedestal. So the pedestal and the read noise live
+in the **zero-charge peak** of the pixel histogram (the pixels that hold no
+charge) and in its low side, whatever share of the pixels carries signal: a
+spread over all pixels (standard deviation, MAD) grows with the occupancy and
+fails on crowded images. :func:`estimate_background` works the way DAMIC-M
+reductions do, in steps:
+
+1. a rough per-row level: a low quantile of each row (below the signal, which
+   only adds), so that row drift does not smear the histogram;
+2. the zero-charge peak of the residuals: the lowest peak of the histogram
+   that holds a fair share of the pixels (glow, hot columns and dense clusters
+   make peaks only above it), then a Gaussian fit of its low side and top
+   (binned, so quantised integer data fit as well) gives its offset and the
+   read noise;
+3. per row, the zero-charge peak of that row (the lowest prominent peak of its
+   histogram in steps of the noise, so a baseline step covering a minority of
+   the row is not taken for the pedestal) refined by the mean of the row's
+   low-side pixels, corrected for the truncation of the Gaussian: the
+   detector drifts row by row, so the pedestal is per row. Never per column:
+   that would erase hot columns and glow bands, two of the classes the network
+   must see;
+4. the noise is fitted again on the residuals from the per-row pedestals;
+5. a row whose pedestal sticks out far above or below both its two neighbours
+   and the running median around it is taken to hold a full-width signal (a
+   horizontal hot streak) and gets the running median instead, so the streak
+   survives; smooth drift, however strong, is left alone.
+
+Where a readout has overscan or prescan columns (no image charge), they give each
+row's baseline directly (``bias_columns``). NaN and inf pixels take no part in the
+statistics. The network's input is built on this in :mod:`ccdnb.normalize`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import ndtr
+
+__all__ = ["Background", "estimate_background", "fit_zero_charge_peak", "working_array",
+           "ROW_OUTLIER_SIGMA",
+           "MAX_ROW_COLUMNS", "MAX_NOISE_SAMPLES", "ROUGH_ROW_PERCENT", "ROUGH_ROW_RANK",
+           "PEAK_SHARE", "LOW_SIDE", "ROW_WINDOW_SIGMA", "BINS_PER_SIGMA", "MIN_ROW_PIXELS",
+           "BIAS_SMOOTH_ROWS", "BIAS_EXCESS_SIGMA", "BIAS_ROW_SIGMA", "BIAS_BASE_PERCENT"]
+
+#: A row whose pedestal differs from its neighbours' by more than this many
+#: sigma is treated as a full-width signal, not as detector drift.
+ROW_OUTLIER_SIGMA = 5.0
+#: At most this many columns per row enter the per-row statistics, and at most
+#: this many pixels the noise fit (strided subsamples: deterministic and fast;
+#: a row of 512 pixels places its level to 0.05 sigma).
+MAX_ROW_COLUMNS = 512
+MAX_NOISE_SAMPLES = 250_000
+#: Quantile (percent) of each row that gives the rough row level of step 1: about
+#: the 8th lowest pixel, within these bounds. Low enough to stay in the zero-charge
+#: peak when only ~5 % of the pixels hold no charge (a skipper CCD's single-electron
+#: field at 3 e-/pixel), high enough for a steady level on short rows.
+ROUGH_ROW_PERCENT = (2.0, 5.0)
+ROUGH_ROW_RANK = 8
+#: A peak of the histogram counts as the zero-charge peak when it is at least
+#: this share of the highest peak (fluctuations in the far low tail are not).
+PEAK_SHARE = 0.2
+#: Window of the Gaussian fit of the zero-charge peak, in noise sigma around
+#: the peak: all of the low side and a little of the top, where signal hardly
+#: reaches.
+LOW_SIDE = (-3.0, 0.5)
+#: Weight window of the per-row levels, in noise sigma around the level:
+#: full weight from ``[1]`` to ``[2]``, ramping linearly to zero at ``[0]`` and
+#: ``[3]``. Wider on the top than the fit's window, because a row has few pixels
+#: and each one counts (the estimate's spread is about 1.2 / sqrt(n) sigma, 1.75
+#: / sqrt(n) with the fit's window); ramps instead of hard edges make the level
+#: a continuous function of the pixels, so float rounding cannot move it.
+ROW_WINDOW_SIGMA = (-3.5, -2.5, 1.0, 2.0)
+
+
+def _row_weight(u):
+    """Weight of a pixel ``u`` noise sigma from the row level (see ROW_WINDOW_SIGMA)."""
+    a, b, c, d = ROW_WINDOW_SIGMA
+    rise = (u - a) * (1.0 / (b - a))
+    np.clip(rise, 0.0, 1.0, out=rise)
+    fall = (d - u) * (1.0 / (d - c))
+    np.clip(fall, 0.0, 1.0, out=fall)
+    rise *= fall
+    return rise
+
+
+def _weighted_gaussian_moments():
+    """Weighted mean of a unit Gaussian around its centre, and its slope when the window moves."""
+    u = np.linspace(-8.0, 8.0, 64001)
+    pdf = np.exp(-0.5 * u * u)
+
+    def mean(shift):  # the weighted mean when the window sits ``shift`` off the centre
+        w = _row_weight(u - shift) * pdf
+        return float(np.sum(w * u) / np.sum(w))
+
+    h = 1e-4
+    return mean(0.0), (mean(h) - mean(-h)) / (2 * h)
+
+
+#: Offset of a Gaussian's weighted mean from its centre (sigma), and how much
+#: of a move of the window the mean follows (for Newton steps on the level).
+ROW_WINDOW_MEAN, ROW_WINDOW_SLOPE = _weighted_gaussian_moments()
+#: Histogram bins per noise sigma in the peak searches.
+BINS_PER_SIGMA = 4
+#: Fewest low-side pixels a row needs for a pedestal of its own; rows with
+#: fewer take the pedestal of their neighbours.
+MIN_ROW_PIXELS = 8
+
+
+class Background(NamedTuple):
+    """Per-row pedestal and read noise of an image, in the image's units (ADU)."""
+
+    pedestal: np.ndarray
+    """(H,) float64: the pedestal of each row."""
+    noise: float
+    """The read noise (one standard deviation), > 0."""
+
+
+def working_array(image) -> np.ndarray:
+    """Return ``image`` as a 2-D float array (float64 input stays float64)."""
+    x = np.asarray(image)
+    if x.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {x.shape}")
+    dtype = np.float64 if x.dtype == np.float64 else np.float32
+    return x.astype(dtype, copy=False)
+
+
+def _stride(n: int, limit: int) -> int:
+    return max(1, -(-n // limit))
+
+
+def _row_sample(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """A strided column subsample of every row, float64, NaN where not finite."""
+    cols = slice(None, None, _stride(x.shape[1], MAX_ROW_COLUMNS))
+    sample = x[:, cols].astype(np.float64)
+    sample[~finite[:, cols]] = np.nan
+    return sample
+
+
+def _rough_row_levels(sample: np.ndarray) -> np.ndarray:
+    """A low quantile of each row (NaN for rows with no finite pixel)."""
+    percent = float(np.clip(100.0 * ROUGH_ROW_RANK / max(sample.shape[1], 1), *ROUGH_ROW_PERCENT))
+    if not np.isnan(sample).any():
+        return np.percentile(sample, percent, axis=1, method="lower")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with no finite pixel
+        return np.nanpercentile(sample, percent, axis=1, method="lower")
+
+
+def _fill_missing_rows(pedestal: np.ndarray, lowest: bool = False) -> np.ndarray:
+    """Give rows without a pedestal (no usable pixel) that of the nearest rows.
+
+    Interpolated linearly between the nearest rows with a pedestal, or, with
+    ``lowest``, the lower of the two: a row without a zero-charge population
+    usually sits on signal, and a ramp between a bright block and the
+    background would hide the block's edge from :func:`_protect_bright_rows`.
+    """
+    missing = ~np.isfinite(pedestal)
+    if missing.any() and not missing.all():
+        rows = np.arange(pedestal.size)
+        pedestal = pedestal.copy()
+        known = rows[~missing]
+        if lowest:
+            after = np.clip(np.searchsorted(known, rows[missing]), 0, known.size - 1)
+            before = np.clip(after - 1, 0, known.size - 1)
+            pedestal[missing] = np.minimum(pedestal[known[before]], pedestal[known[after]])
+        else:
+            pedestal[missing] = np.interp(rows[missing], known, pedestal[known])
+    return pedestal
+
+
+def _lowest_prominent_peak(counts: np.ndarray) -> np.ndarray:
+    """Index of the lowest local maximum holding at least PEAK_SHARE of the highest.
+
+    ``counts`` is (..., n_bins), already smoothed; works along the last axis.
+    """
+    padded = np.concatenate([np.full(counts.shape[:-1] + (1,), -np.inf), counts,
+                             np.full(counts.shape[:-1] + (1,), -np.inf)], axis=-1)
+    is_peak = (counts >= padded[..., :-2]) & (counts > padded[..., 2:])
+    is_peak &= counts >= PEAK_SHARE * counts.max(axis=-1, keepdims=True)
+    is_peak &= counts > 0
+    return np.argmax(is_peak, axis=-1)
+
+
+def _is_quantised(values: np.ndarray) -> bool:
+    return bool(values.size) and bool(np.all(values == np.round(values)))
+
+
+def _counts(sorted_values, edges):
+    """Histogram of already sorted values (a binary search per edge, no pass over the data)."""
+    return np.diff(np.searchsorted(sorted_values, edges)).astype(np.float64)
+
+
+def _binned_gaussian_fit(sorted_values, centre, width, edges, iterations=50):
+    """Fit ``A * (Phi((e1 - mu)/s) - Phi((e0 - mu)/s))`` to the histogram in ``edges``.
+
+    Levenberg-Marquardt on three parameters (A, mu, log s) with the analytic
+    Jacobian and Poisson weights, written out because it runs on every image
+    and a general-purpose solver's overhead would dominate. Returns (mu, sigma)
+    or None when the fit fails.
+    """
+    counts = _counts(sorted_values, edges)
+    total = counts.sum()
+    if total < 10 or np.count_nonzero(counts) < 2:
+        return None
+    lo, hi = edges[:-1], edges[1:]
+    weights = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    inv_sqrt_2pi = 1.0 / np.sqrt(2.0 * np.pi)
+
+    def model(p):
+        amplitude, mu, log_sigma = p
+        s = np.exp(log_sigma)
+        a, b = (lo - mu) / s, (hi - mu) / s
+        mass = ndtr(b) - ndtr(a)
+        residual = (amplitude * mass - counts) * weights
+        pdf_a, pdf_b = inv_sqrt_2pi * np.exp(-0.5 * a * a), inv_sqrt_2pi * np.exp(-0.5 * b * b)
+        jac = np.stack([mass, amplitude * (pdf_a - pdf_b) / s,
+                        amplitude * (a * pdf_a - b * pdf_b)], axis=1) * weights[:, None]
+        return residual, jac
+
+    mass0 = ndtr((edges[-1] - centre) / width) - ndtr((edges[0] - centre) / width)
+    p = np.array([total / max(mass0, 1e-3), centre, np.log(width)])
+    scale = np.array([total, width, 1.0])  # parameters in comparable units
+    residual, jac = model(p)
+    cost, damping = residual @ residual, 1e-3
+    for _ in range(iterations):
+        js = jac * scale
+        normal = js.T @ js
+        gradient = js.T @ residual
+        try:
+            step = -np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-12), gradient)
+        except np.linalg.LinAlgError:
+            return None
+        # A Gaussian peak fitted on its own window moves by a fraction of its
+        # width per step; a larger step is a wild extrapolation: shorten it.
+        step *= min(1.0, 0.5 / max(abs(step[2]), 1e-300), 2.0 / max(abs(step[1]), 1e-300))
+        trial = p + step * scale
+        new_residual, new_jac = model(trial)
+        new_cost = new_residual @ new_residual
+        if np.isfinite(new_cost) and new_cost <= cost:
+            small = np.all(np.abs(step) < 1e-8)
+            p, residual, jac, cost, damping = trial, new_residual, new_jac, new_cost, damping / 10
+            if small:
+                break
+        else:
+            damping *= 10
+            if damping > 1e10:
+                break
+    amplitude, mu, log_sigma = p
+    sigma = float(np.exp(log_sigma))
+    if not (np.isfinite(mu) and np.isfinite(sigma) and amplitude > 0):
+        return None
+    return float(mu), sigma
+
+
+def _peak_edges(start, stop, step, quantised):
+    """Uniform bin edges over [start, stop]; on the integer grid for quantised data."""
+    if quantised:
+        step = max(1.0, float(np.round(step)))
+        start, stop = np.floor(start) - 0.5, np.ceil(stop) + 0.5
+    n = int(min(max(np.ceil((stop - start) / step), 1), 20_000))  # bounded for wild spreads
+    return start + step * np.arange(n + 1)
+
+
+def fit_zero_charge_peak(values) -> tuple[float, float]:
+    """Centre and width of the zero-charge peak of a sample of pixel values.
+
+    Parameters
+    ----------
+    values : array_like
+        Pixel values (or residuals from a rough pedestal); finite.
+
+    Returns
+    -------
+    centre, width : float
+        The lowest prominent peak of the histogram (charge only adds, so glow,
+        hot pixels and clusters make peaks above it, never below) and its
+        Gaussian sigma, from a binned Gaussian fit of the peak's low side and
+        top (:data:`LOW_SIDE`). Quantised data (integers) are binned on their
+        integer grid, which also resolves a sigma well below one unit. The
+        width is 0 when the peak has no spread.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    if v.size == 0:
+        return 0.0, 0.0
+    q_low, q_half, q1, q5 = (v[min(int(q * (v.size - 1)), v.size - 1)]
+                             for q in (0.001, 0.005, 0.01, 0.05))
+    quantised = _is_quantised(v)
+    # A first width from the lowest quantiles: they lie 1.7 to 2.3 sigma below
+    # the peak at any occupancy, since the lowest pixels are always background.
+    # Where fewer than ~10 % of the pixels hold no charge (a skipper CCD's field
+    # of 3 electrons per pixel) the 5 % quantile is already in the 1-electron
+    # peak: the narrower of the two estimates is the zero-charge peak's.
+    width = min((q5 - q1) / 0.68, (q_half - q_low) / 0.514)
+    resolution = 64 * np.finfo(np.float64).eps * max(abs(q_low), abs(q5))
+    if quantised:
+        width = max(width, 0.5)
+    elif not width > resolution:  # no spread the float grid can resolve
+        return float(q1), 0.0
+    edges = _peak_edges(q_low - 2.0 * width, q_low + 20.0 * width, width / BINS_PER_SIGMA,
+                        quantised)
+    counts = _counts(v, edges)
+    step = edges[1] - edges[0]
+    smooth = gaussian_filter1d(counts, min(max(0.25 * width / step, 0.5), 0.25 * BINS_PER_SIGMA))
+    k = int(_lowest_prominent_peak(smooth))
+    centre = 0.5 * (edges[k] + edges[k + 1])
+    if quantised and np.count_nonzero(counts[max(k - 3, 0):k + 4]) < 2:
+        return centre, 0.0  # every pixel of the peak on one value: no measurable noise
+    for _ in range(8):
+        if quantised:  # a few integer bins on each side, whatever the width
+            low, high = min(LOW_SIDE[0] * width, -3.0), max(LOW_SIDE[1] * width, 1.5)
+            edges = _peak_edges(centre + low, centre + high, 1.0, True)
+        else:  # bins anchored on the peak: the fit moves exactly with the data
+            edges = centre + width * np.arange(LOW_SIDE[0] * BINS_PER_SIGMA,
+                                               LOW_SIDE[1] * BINS_PER_SIGMA + 1) / BINS_PER_SIGMA
+        fit = _binned_gaussian_fit(v, centre, width, edges)
+        if fit is None or not (0.25 * width < fit[1] < 4.0 * width
+                               and abs(fit[0] - centre) < 3.0 * width):
+            break  # no Gaussian peak in this window: keep the last good estimate
+        converged = abs(fit[1] - width) < 1e-6 * width and abs(fit[0] - centre) < 1e-6 * width
+        centre, width = fit
+        if converged:
+            break
+    return float(centre), float(width)
+
+
+def _row_peaks(sample, level, noise):
+    """Per row, the lowest prominent peak of the row's histogram (in noise steps)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    lo, hi = -6.0, 12.0
+    n_bins = int((hi - lo) * BINS_PER_SIGMA)
+    z = (sample - level[:, None]) / noise
+    bins = np.floor((z - lo) * BINS_PER_SIGMA)
+    ok = np.isfinite(bins) & (bins >= 0) & (bins < n_bins)
+    rows = np.broadcast_to(np.arange(sample.shape[0])[:, None], sample.shape)
+    flat = rows[ok] * n_bins + bins[ok].astype(np.int64)
+    counts = np.bincount(flat, minlength=sample.shape[0] * n_bins).reshape(-1, n_bins)
+    smooth = gaussian_filter1d(counts.astype(float), 0.5 * BINS_PER_SIGMA, axis=1, mode="constant")
+    k = _lowest_prominent_peak(smooth)
+    return level + (lo + (k + 0.5) / BINS_PER_SIGMA) * noise
+
+
+def _row_levels(x, finite, start, noise, iterations, chunk_rows=256):
+    """Per-row zero-charge level from the weighted mean around it.
+
+    Starting from ``start`` (H,), each iteration takes the mean of the row's
+    pixels weighted by :func:`_row_weight` around the current level; for a
+    Gaussian that mean sits :data:`ROW_WINDOW_MEAN` sigma off the centre and
+    follows a move of the window by :data:`ROW_WINDOW_SLOPE`, which gives a
+    Newton step to the level where the two agree. Rows with too little weight
+    take their neighbours' level. Computed in float64, in blocks of rows to
+    bound the memory.
+    """
+    level = start.astype(np.float64)
+    for _ in range(iterations):
+        count = np.zeros(level.size)
+        total = np.zeros(level.size)
+        for r0 in range(0, x.shape[0], chunk_rows):
+            rows = slice(r0, r0 + chunk_rows)
+            residual = x[rows] - level[rows, None]  # float64
+            weight = _row_weight(residual * (1.0 / noise))
+            weight[~finite[rows]] = 0.0
+            residual[~finite[rows]] = 0.0
+            count[rows] = weight.sum(axis=1)
+            total[rows] = np.einsum("ij,ij->i", weight, residual)
+        mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+        level = level + (mean - ROW_WINDOW_MEAN * noise) / (1.0 - ROW_WINDOW_SLOPE)
+        level[count < MIN_ROW_PIXELS] = np.nan
+        level = _fill_missing_rows(level, lowest=True)
+    return level
+
+
+def _noise_floor(scale: float) -> float:
+    floor = np.finfo(np.float32).eps * scale
+    return floor if floor > 0 else 1.0
+
+
+def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
+    """Give rows that hold a full-width signal the pedestal of the rows around them.
+
+    A row whose every pixel carries charge (a horizontal hot streak, a glow
+    band along the top or bottom edge) has no zero-charge peak of its own: its
+    level sits on the signal. The rows are cut into blocks where the level
+    jumps by more than :data:`ROW_OUTLIER_SIGMA` noise beyond the row-to-row
+    steps around it (a drift, however strong, takes steps of similar size and
+    is left alone). Charge only adds, so a block that lies above the nearest
+    unflagged blocks on both sides (or on its one side at the image edge) is
+    flagged, repeatedly, so that a streak inside a band goes with the band.
+    Flagged rows get the level interpolated between the unflagged rows around
+    them. Blocks covering more than half of the rows are never flagged on
+    both-sided evidence alone: most rows cannot all hold signal.
+    """
+    from scipy.ndimage import median_filter
+
+    pedestal = np.asarray(pedestal, dtype=np.float64).copy()
+    if pedestal.size < 3:
+        return pedestal
+    limit = ROW_OUTLIER_SIGMA * noise
+    steps = np.diff(pedestal)
+    jumps = np.flatnonzero(np.abs(steps - median_filter(steps, size=5, mode="nearest")) > limit) + 1
+    if jumps.size == 0:
+        return pedestal
+    bounds = np.concatenate([[0], jumps, [pedestal.size]])
+    blocks = list(zip(bounds[:-1], bounds[1:]))
+    flagged = [False] * len(blocks)
+
+    def neighbour_level(index, direction):
+        """Edge level of the nearest unflagged block in ``direction`` (+1 or -1)."""
+        k = index + direction
+        while 0 <= k < len(blocks) and flagged[k]:
+            k += direction
+        if not 0 <= k < len(blocks):
+            return None
+        first, stop = blocks[k]
+        return pedestal[first] if direction > 0 else pedestal[stop - 1]
+
+    changed = True
+    while changed:
+        changed = False
+        for i, (first, stop) in enumerate(blocks):
+            if flagged[i]:
+                continue
+            sides = [v for v in (neighbour_level(i, -1), neighbour_level(i, +1)) if v is not None]
+            if not sides or (len(sides) == 2 and stop - first > pedestal.size // 2):
+                continue
+            if all(pedestal[first] - v > limit and pedestal[stop - 1] - v > limit for v in sides):
+                flagged[i] = changed = True
+    bad = np.zeros(pedestal.size, bool)
+    for (first, stop), flag in zip(blocks, flagged):
+        bad[first:stop] = flag
+    if bad.any() and not bad.all():
+        rows = np.arange(pedestal.size)
+        pedestal[bad] = np.interp(rows[bad], rows[~bad], pedestal[~bad])
+    return pedestal
+
+
+def _refit_noise(sample, pedestal, noise, floor):
+    """The zero-charge peak's width in the residuals of ``sample`` from per-row ``pedestal``.
+
+    A baseline sagging along the row (:func:`_column_sag`) is taken out first.
+    Quantised data stay on their grid (residuals from rounded levels); below a
+    few units of noise that rounding would add more than it removes, and the
+    first estimate stays.
+    """
+    finite = np.isfinite(sample)
+    quantised = _is_quantised(sample[finite][:10_000])
+    if quantised and noise <= 3.0:
+        return noise
+    residual = sample - (np.round(pedestal) if quantised else pedestal)[:, None]
+    sag = _column_sag(residual, finite, noise)
+    if sag is not None:
+        residual -= np.round(sag) if quantised else sag
+    values = residual[finite]
+    values = values[:: _stride(values.size, MAX_NOISE_SAMPLES)]
+    _, refit = fit_zero_charge_peak(values)
+    return refit if refit > floor else noise
+
+
+def _column_sag(residual, finite, noise):
+    """Per-column level of the zero-charge peak where it sits below the row pedestals.
+
+    Skipper readout can make the baseline sag along the row (a step or a
+    transient in the column direction). Charge never lowers a pixel, so a
+    column whose zero-charge level lies significantly below 0 can only hold
+    the baseline. Returns that (W,) negative level (0 elsewhere), or None when
+    there is none. Positive column levels are left alone: they are hot columns
+    and glow, which the network must see.
+    """
+    height = residual.shape[0]
+    if height < 2 * MIN_ROW_PIXELS:
+        return None
+    rows = slice(None, None, _stride(height, MAX_ROW_COLUMNS))
+    columns = np.ascontiguousarray(residual[rows].T)
+    ok = finite[rows].T
+    level = _row_levels(columns, ok, np.zeros(columns.shape[0]), noise, iterations=3)
+    n = np.count_nonzero(ok, axis=1)
+    # Significant: 4 standard errors of a column's level below zero.
+    significant = level < -4.0 * 1.2 * noise / np.sqrt(np.maximum(n, 1))
+    if not significant.any():
+        return None
+    return np.where(significant, level, 0.0)
+
+
+def estimate_background(image, bias_columns=None) -> Background:
+    """Estimate the per-row pedestal and the read noise from the zero-charge peak.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W)
+        Raw ADU, any real dtype; NaN/inf pixels are ignored.
+    bias_columns : slice or sequence of slices, optional
+        Overscan or prescan columns (the ``BIASSEC`` of a FITS header): pixels
+        read with each row that collect no image charge. Where given, charge
+        spread evenly along whole rows (glow from a top or bottom edge), which
+        the rows' own zero-charge peaks take for drift, is measured against
+        them and kept out of the pedestal (:func:`_row_excess_over_bias`).
+
+    Returns
+    -------
+    Background
+        ``(pedestal, noise)``: ``pedestal`` (H,) float64 per-row level of the
+        zero-charge peak, ``noise`` its Gaussian sigma (float, > 0). Both hold
+        whatever share of the pixels carries charge (see the module notes).
+        Rows without a finite pixel get the pedestal of the nearest rows; an
+        image without any finite pixel gets pedestal 0 and noise 1.
+
+    Notes
+    -----
+    Both estimates are equivariant: for ``a > 0``, ``a * image + b`` gives
+    pedestal ``a * pedestal + b`` and noise ``a * noise`` (up to float rounding;
+    integer data are fitted on their integer grid). Every statistic works on a
+    strided subsample of at most :data:`MAX_ROW_COLUMNS` columns, which keeps a
+    4k x 4k frame well under a second.
+    """
+    x = working_array(image)
+    if bias_columns is not None:
+        return _with_bias_columns(x, bias_columns)
+    return _estimate(x)
+
+
+def _estimate(x, bias=None) -> Background:
+    """:func:`estimate_background` of a working array; ``bias`` (H, n): bias columns' pixels."""
+    finite = np.isfinite(x)
+    if x.size == 0 or not finite.any():
+        return Background(np.zeros(x.shape[0]), 1.0)
+
+    sample = _row_sample(x, finite)
+    sample_finite = np.isfinite(sample)
+    rough = _fill_missing_rows(_rough_row_levels(sample))
+    scale = float(np.max(np.abs(rough)))
+    residual = (sample - rough[:, None])[sample_finite]
+    offset, noise = fit_zero_charge_peak(residual[:: _stride(residual.size, MAX_NOISE_SAMPLES)])
+    floor = _noise_floor(scale)
+    if not noise > floor:  # no spread at all: every finite pixel on one level
+        return Background(_protect_bright_rows(rough + offset, floor), floor)
+
+    # Rows that hold signal across their whole width are told from drift by the bias
+    # columns where a frame has them (below), else by their jump over their neighbours.
+    protect = _protect_bright_rows if bias is None else (lambda levels, _noise: levels)
+    pedestal = _row_peaks(sample, rough + offset, noise)
+    pedestal = _row_levels(sample, sample_finite, pedestal, noise, iterations=3)
+    pedestal = protect(pedestal, noise)
+    # The noise again, now free of the rough levels' scatter and of rows that
+    # hold signal across their full width; then the levels once more with a
+    # sagging baseline taken out, and the noise with those levels.
+    noise = _refit_noise(sample, pedestal, noise, floor)
+    sag = _column_sag(sample - pedestal[:, None], sample_finite, noise)
+    levels_from = sample if sag is None else sample - sag
+    pedestal = _row_levels(levels_from, sample_finite, pedestal, noise, iterations=2)
+    pedestal = protect(pedestal, noise)
+    noise = _refit_noise(sample, pedestal, noise, floor)
+    if bias is not None:
+        pedestal = pedestal - _row_excess_over_bias(bias, pedestal, noise)
+    return Background(pedestal, noise)
+
+
+def _with_bias_columns(x, bias_columns) -> Background:
+    """The estimate with overscan/prescan columns: the plain one unless they show glow.
+
+    The image's own rows (bias columns left out, so that they cannot pass for the
+    zero-charge peak of a row lifted by glow) are measured against the bias
+    columns. Where no row holds charge spread along it beyond the image's own
+    level, the plain estimate of the whole image is returned, the same as
+    without the columns.
+    """
+    bias = _bias_sample(x, bias_columns)
+    if bias is None:
+        return _estimate(x)
+    image_only = x.copy()
+    for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
+        image_only[:, columns] = np.nan
+    if not np.isfinite(image_only).any():
+        return _estimate(x)
+    plain = _estimate(image_only)
+    corrected = _estimate(image_only, bias)
+    if np.array_equal(corrected.pedestal, plain.pedestal):
+        return _estimate(x)
+    return corrected
+
+
+#: Rows over which the excess of the image's row levels over the bias columns' is
+#: smoothed (glow along whole rows changes slowly from row to row; drift is common
+#: to both and cancels), and the significance, in its own uncertainty, it needs.
+BIAS_SMOOTH_ROWS = 15
+BIAS_EXCESS_SIGMA = 3.0
+#: A row whose own excess over its bias columns stands this many times its
+#: uncertainty above zero keeps it, unsmoothed.
+BIAS_ROW_SIGMA = 5.0
+#: Percentile of the rows' smoothed excess taken as the image's own level (glow must
+#: leave at least this share of the rows clear).
+BIAS_BASE_PERCENT = 10.0
+
+
+def _bias_sample(x, bias_columns):
+    """The pixels of the bias (overscan/prescan) columns, (H, n) float64."""
+    if isinstance(bias_columns, slice):
+        bias_columns = [bias_columns]
+    parts = [x[:, columns] for columns in bias_columns]
+    parts = [part for part in parts if part.shape[1]]
+    if not parts:
+        return None
+    return np.concatenate(parts, axis=1).astype(np.float64)
+
+
+def _row_excess_over_bias(bias, pedestal, noise):
+    """Charge spread evenly along whole rows, from the bias columns (0 where none).
+
+    ``bias`` holds the bias columns' pixels, (H, n): no image charge. Per row,
+    their level comes from the same weighted zero-charge mean as the image
+    rows' (:func:`_row_levels`); the image's row level minus it is the charge
+    the image holds along the whole row. Its level over the image's clean rows
+    (:data:`BIAS_BASE_PERCENT`) is charge spread over the whole image (sky,
+    dark current, an offset between overscan and image area) and stays in the
+    pedestal; a row keeps its own excess above that where it
+    stands :data:`BIAS_ROW_SIGMA` times one row's uncertainty above zero (a
+    horizontal streak, bright glow); elsewhere the excess smoothed over
+    :data:`BIAS_SMOOTH_ROWS` rows (a running median) is used where it stands
+    :data:`BIAS_EXCESS_SIGMA` times its uncertainty above zero (faint glow
+    changes slowly from row to row), else 0: charge only adds.
+    """
+    from scipy.ndimage import median_filter
+
+    if bias is None or bias.shape[1] < 4:
+        return np.zeros(pedestal.size)
+    bias_finite = np.isfinite(bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with no finite bias pixel
+        start = _fill_missing_rows(np.nanmedian(bias, axis=1))  # no charge: the median is near
+    level = _row_levels(bias, bias_finite, start, noise, iterations=4)
+    excess = pedestal - level
+    smooth = median_filter(excess, size=BIAS_SMOOTH_ROWS, mode="nearest")
+    # Charge spread over the whole image (sky, dark current, a bias offset between the
+    # overscan and the image area) is a level, not glow: only the excess above the
+    # image's clean rows (its lowest tenth) is localised glow.
+    base = float(np.percentile(smooth, BIAS_BASE_PERCENT))
+    excess, smooth = excess - base, smooth - base
+    # One row's bias level from n pixels scatters by ~1.25 noise / sqrt(n); the running
+    # median of k rows by ~1.25 / sqrt(k) of that. A row far above its bias columns (a
+    # horizontal streak, bright glow) keeps its own excess; fainter ones the smoothed.
+    row_uncertainty = 1.25 * noise / np.sqrt(max(bias.shape[1], 1))
+    smooth_uncertainty = 1.25 * row_uncertainty / np.sqrt(BIAS_SMOOTH_ROWS)
+    faint = np.where(smooth > BIAS_EXCESS_SIGMA * smooth_uncertainty, smooth, 0.0)
+    return np.where(excess > BIAS_ROW_SIGMA * row_uncertainty, excess, faint)
