@@ -152,12 +152,14 @@ class MaskParameters:
         5, "pixels within this distance (px) of glowing pixels are masked too",
         "chosen here: the glow's tail below one read-noise sigma")
     glow_excess_sigma: float | None = _option(
-        3.0, "beyond glow_margin, rings of glow_ring px around the glow are masked while "
+        1.0, "beyond glow_margin, rings of glow_ring px around the glow are masked while "
              "their charge stands this many standard errors above the rows' field "
              "(None: off)", "chosen here: the glow's tail, measured")
     glow_ring: int = _option(4, "width (px) of those rings", "chosen here")
+    # (1 standard error: a tail left at the threshold biases a rate of 0.001 e-/pixel by
+    # about its own error; measured in benchmarks/electron_rate.py)
     glow_max_margin: int = _option(
-        200, "the rings reach at most this far (px) from the glow", "chosen here")
+        300, "the rings reach at most this far (px) from the glow", "chosen here")
     edge_width: int = _option(
         2, "pixels within this distance (px) of the image area's border are masked",
         "SENSEI 2020 edge mask (width chosen for DAMIC-M-sized amplifiers)")
@@ -279,8 +281,9 @@ def _glow_tail(electrons, distance, classes, p):
     Glow falls off with distance from its source; the class mask stops where it drops
     below about one read-noise sigma, and the tail beyond holds charge a rate of
     thousandths of an electron per pixel cannot ignore. Rings of ``glow_ring`` px from
-    ``glow_margin`` outwards are masked up to the first whose charge is within
-    ``glow_excess_sigma`` standard errors of what the field of their rows holds
+    ``glow_margin`` outwards are masked up to the first beyond which all the rings out to
+    ``glow_max_margin`` together hold charge within ``glow_excess_sigma`` standard errors
+    of what the field of their rows holds
     (each row's mean charge over pixels farther than ``glow_max_margin`` from the glow
     and of no class; whole electrons, clipped above the field's reach).
     """
@@ -309,14 +312,15 @@ def _glow_tail(electrons, distance, classes, p):
     pixels = np.bincount(which, minlength=n_rings + 1)
     # the spread of a pixel's charge: the field's Poisson spread and any read noise
     spread = float(np.var(charge[far])) if far.sum() > 1 else max(typical, 1e-3)
-    last = 0
-    for k in range(1, n_rings + 1):
-        if pixels[k] == 0:
-            continue
-        if observed[k] - expected[k] <= p.glow_excess_sigma * np.sqrt(
-                max(spread, 1e-6) * pixels[k]):
-            break
-        last = k
+    # the first ring beyond which the whole remaining tail holds no significant charge:
+    # a long faint tail is many rings each too faint to see, and together a bias
+    excess = np.cumsum((observed - expected)[::-1])[::-1]
+    spread_sum = max(spread, 1e-6) * np.cumsum(pixels[::-1])[::-1]
+    beyond = np.append(excess[1:], 0.0), np.append(spread_sum[1:], 0.0)
+    quiet = beyond[0] <= p.glow_excess_sigma * np.sqrt(beyond[1])
+    quiet[0] = False
+    last = int(np.argmax(quiet[1:])) + 1 if quiet[1:].any() else n_rings
+    last = last if excess[1] > p.glow_excess_sigma * np.sqrt(spread_sum[1]) else 0
     if last:
         out = (distance > p.glow_margin) & (distance <= p.glow_margin + last * p.glow_ring)
     return out

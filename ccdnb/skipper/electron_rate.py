@@ -76,14 +76,16 @@ HISTOGRAM_TOP = 40.5
 NOISE_BOUNDS = (0.02, 0.8)
 OFFSET_BOUND = 0.45
 #: A row's or column's baseline shift is taken out where it stands this many standard
-#: errors from zero, on at least MIN_SHIFT_PIXELS clean pixels; a level below its zero
-#: peak counts when it stands LEVEL_SIGMA standard errors over the noise's spill
-#: (:func:`_line_shifts`).
+#: errors from zero, on at least MIN_SHIFT_PIXELS clean pixels (:func:`_line_shifts`).
 SHIFT_SIGMA = 4.0
 SHIFT_PRECISION = 0.05
 MIN_SHIFT_PIXELS = 30
 SMOOTH_LINES = 9
-LEVEL_SIGMA = 4.0
+ALIGN_PASSES = 2
+#: Whole-electron offsets a line may be found at (its pedestal on the 1 or 2 electron
+#: peak of a dense field, or one electron too high).
+WHOLE_OFFSETS = (0, -1, -2, 1)
+WHOLE_EVIDENCE = 10.0
 #: Conventional CCDs: pixels more than this many read-noise sigma above the mean charge
 #: are signal the mask missed, and take no part in the dark current.
 CLIP_SIGMA = 6.0
@@ -440,6 +442,64 @@ def _sample(electrons_of, shape, clean, axis):
     return part.T, picked
 
 
+def _level_counts(values, phase):
+    """Counts of each line's pixels at integer levels around ``phase`` (per line):
+    ``(levels, counts)`` with counts (lines, levels), or None without finite pixels."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return None
+    top = int(min(max(float(np.max(values[finite])), 2.0), 40.0)) + 2
+    level = np.clip(np.rint(np.where(finite, values, 0.0) - phase[:, None].astype(np.float32)),
+                    -3, top)
+    levels = np.arange(-3, top + 1)
+    index = (level + 3).astype(np.int64) + (np.arange(level.shape[0]) * levels.size)[:, None]
+    counts = np.bincount(index[finite], minlength=level.shape[0] * levels.size).reshape(
+        level.shape[0], levels.size).astype(np.float64)
+    return levels, counts
+
+
+def _whole_likelihoods(counts, levels, spill):
+    """Log-likelihood of each line's counts at integer ``levels`` under each whole-electron
+    offset ``j`` of :data:`WHOLE_OFFSETS`: (lines, offsets).
+
+    Under offset ``j`` the counts at ``L`` are ``L - j`` electrons, Poisson at the line's
+    own mean, each read one level off with chance ``spill`` either way (read noise). No
+    Poisson field puts pixels at -1 electrons, nor leaves out the empty pixels its rate
+    implies: a line moved by a whole electron shows it.
+    """
+    n = counts.sum(axis=1)
+    kernel = np.array([spill, 1.0 - 2.0 * spill, spill])
+    out = np.empty((counts.shape[0], len(WHOLE_OFFSETS)))
+    for i, j in enumerate(WHOLE_OFFSETS):
+        k = levels - j  # electrons of each level under this offset
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.maximum((counts * np.maximum(k, 0)[None, :]).sum(axis=1)
+                              / np.maximum(n, 1), 1e-6)
+            log_p = np.where(k[None, :] >= 0, k[None, :] * np.log(rate[:, None]) - rate[:, None]
+                             - gammaln(np.maximum(k, 0) + 1.0)[None, :], -np.inf)
+        p = np.exp(log_p)
+        # the read noise moves a pixel one level either way
+        seen = p * kernel[1]
+        seen[:, 1:] += p[:, :-1] * kernel[0]
+        seen[:, :-1] += p[:, 1:] * kernel[2]
+        out[:, i] = (counts * np.log(np.maximum(seen, 1e-12))).sum(axis=1)
+    return out
+
+
+def _whole_electrons(counts, levels, spill):
+    """The likeliest whole-electron offset of each line (:func:`_whole_likelihoods`).
+
+    The pedestal's own level (offset 0) stands unless another is likelier by
+    :data:`WHOLE_EVIDENCE` (natural log units): at several electrons per pixel a line
+    has few empty pixels, and the evidence of one line is thin.
+    """
+    likelihood = _whole_likelihoods(counts, levels, spill)
+    offsets = np.array(WHOLE_OFFSETS, dtype=np.float64)
+    best = np.argmax(likelihood, axis=1)
+    stay = likelihood[np.arange(best.size), best] < likelihood[:, 0] + WHOLE_EVIDENCE
+    return np.where(stay, 0.0, offsets[best])
+
+
 def _line_shifts(sample, noise_e):
     """Baseline shift (electrons) of every line (row of ``sample``) onto the comb.
 
@@ -447,12 +507,9 @@ def _line_shifts(sample, noise_e):
     electron (the circular mean of ``e`` over :data:`SMOOTH_LINES` lines around it,
     referred to the whole sample's phase); it is taken out where its standard error is at
     most :data:`SHIFT_PRECISION` or it stands :data:`SHIFT_SIGMA` standard errors from
-    zero. The whole
-    electrons: the line's zero-electron peak is the lowest level holding more pixels
-    than read noise spills into it from the level above (:data:`LEVEL_SIGMA` standard
-    errors over twice that spill): a per-row pedestal locked onto the one-electron peak
-    of a dense field, or a baseline step of more than half an electron, moves every
-    count of its line by one.
+    zero. The whole electrons (:func:`_whole_electrons`): a per-row pedestal locked onto
+    the one-electron peak of a dense field, or a baseline step of more than half an
+    electron, moves every count of its line by one.
     """
     finite = np.isfinite(sample)
     values = np.where(finite, sample, 0.0).astype(np.float32)
@@ -485,21 +542,14 @@ def _line_shifts(sample, noise_e):
     # drifts with the field's density by a tenth of an electron) or clearly off zero
     fraction = np.where(usable & ((error <= SHIFT_PRECISION)
                                   | (np.abs(near) > SHIFT_SIGMA * error)), near, 0.0)
-    # whole electrons: levels -2..2 of each line, around its own phase
+    # whole electrons: each line's counts at integer levels, around its own phase
     reference = np.angle(total) / (2.0 * np.pi)
-    level = np.rint(values - (reference + own)[:, None].astype(np.float32))
-    levels = np.arange(-2, 3)
-    c = np.stack([np.count_nonzero(finite & (level == v), axis=1) for v in levels], axis=1)
+    levels, c = _level_counts(sample, reference + own)
     # the read noise: the larger of the guess and what the comb's sharpness says (its
     # blur by the lines' misalignments included: the spill is not underrated)
     seen = np.sqrt(max(-np.log(max(rho, 1e-12)), 0.0) / (2.0 * np.pi ** 2))
     sigma = min(max(float(noise_e), seen, 0.02), MAX_NOISE_E)
-    tail = float(ndtr(-0.5 / sigma))
-    spill = tail / max(1.0 - 2.0 * tail, 1e-6)
-    above = c[:, 1:].astype(np.float64)
-    populated = c[:, :-1] > 2.0 * spill * above + LEVEL_SIGMA * np.sqrt(spill * above + 1.0)
-    # the lowest populated of -2, -1; none: the line's zero stays where it is
-    whole = np.where(populated[:, 0], -2.0, np.where(populated[:, 1], -1.0, 0.0))
+    whole = _whole_electrons(c, levels, float(ndtr(-0.5 / sigma)))
     whole = np.where(usable, whole, 0.0)
     return fraction + whole
 
@@ -661,15 +711,29 @@ def _fit_blocks(electrons_of, shape, clean, *, noise_e, image_pixels, row_bands,
                            *NOISE_BOUNDS))
     row_shift = column_shift = None
     if align:
-        # columns (baseline steps along the rows), rows (their pedestals), columns again:
+        # rows (their pedestals) and columns (baseline steps along the rows) in turn, twice:
         # each blurs the other's comb
         by_row, sampled_columns = _sample(electrons_of, shape, clean, axis=0)
         by_column, sampled_rows = _sample(electrons_of, shape, clean, axis=1)
-        column_shift = _line_shifts(by_column, noise0)
-        row_shift = _line_shifts(by_row - column_shift[sampled_columns][None, :].astype(
-            np.float32), noise0)
-        column_shift = _line_shifts(by_column - row_shift[sampled_rows][None, :].astype(
-            np.float32), noise0)
+        # which peak is zero, on every row's sample at once (decisive where one row is not)
+        pooled = _level_counts(by_row, np.zeros(by_row.shape[0]))
+        if pooled is not None:
+            levels, counts = pooled
+            sigma = min(max(noise0, 0.02), MAX_NOISE_E)
+            # one offset for all rows, each row at its own rate
+            likelihood = _whole_likelihoods(counts, levels, float(ndtr(-0.5 / sigma)))
+            whole = float(WHOLE_OFFSETS[int(np.argmax(likelihood.sum(axis=0)))])
+            by_row -= np.float32(whole)
+            by_column -= np.float32(whole)
+        else:
+            whole = 0.0
+        column_shift = np.zeros(shape[1])
+        for _ in range(ALIGN_PASSES):
+            row_shift = _line_shifts(by_row - column_shift[sampled_columns][None, :].astype(
+                np.float32), noise0)
+            column_shift = _line_shifts(by_column - row_shift[sampled_rows][None, :].astype(
+                np.float32), noise0)
+        row_shift = row_shift + whole
     edges = _grid(noise0)
     hist = _histograms(electrons_of, shape, clean, edges, row_bands, column_bands, row_shift,
                        column_shift)
@@ -760,24 +824,6 @@ def _image_columns(width, bias_columns):
     for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
         image[columns] = False
     return image
-
-
-def _zero_peak(values) -> float:
-    """The zero-electron peak among 0, -1 and -2 electrons of values in electrons.
-
-    A pedestal estimate that locked onto the one-electron peak of a dense field puts the
-    zero peak at -1: the lowest of these that stands as a peak over the valley above it
-    and holds a fair number of pixels is zero.
-    """
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0
-    for peak in (-2.0, -1.0):
-        top = np.count_nonzero(np.abs(values - peak) < 0.25)
-        valley = np.count_nonzero(np.abs(values - peak - 0.5) < 0.25)
-        if top >= max(20, 0.005 * values.size) and top > 1.5 * valley:
-            return peak
-    return 0.0
 
 
 def _overscan_rate(x, clean, image_cols, bias_columns, gain, noise_adu, *, row_bands,
@@ -943,13 +989,15 @@ def measure_electron_rate(image, *, clean=None, gain: float | None = None, backg
     columns = slice(data[0], data[-1] + 1) if contiguous else data
     sub = x[:, columns]
     sub_clean = None if clean is None else clean[:, columns]
-    zero = offset_adu
-    if field is None and source == "gain given":
-        # the pedestal may sit on the one-electron peak of a dense field
-        stride = max(1, int(np.sqrt(sub.size / 200_000)))
-        sample = (sub[::stride, ::stride] - pedestal[::stride, None]) / gain
-        zero = _zero_peak(sample) * gain
-    base = (pedestal + zero).astype(np.float32)
+    # Where most pixels hold charge, a row's pedestal may sit on its one- or two-electron
+    # peak, and rows differ: the pedestals are made continuous across whole-electron
+    # jumps from row to row (drift moves them by far less), keeping the zero peak's
+    # fraction of an electron; which peak is zero is then settled on all rows at once
+    # (_fit_blocks: the pooled whole-electron test).
+    levels = pedestal / gain
+    jumps = np.concatenate([[0.0], np.cumsum(np.rint(np.diff(levels)))]) if levels.size else levels
+    fraction = offset_adu / gain - np.rint(offset_adu / gain)
+    base = ((levels - jumps + fraction) * gain).astype(np.float32)
     scale = np.float32(1.0 / gain)
 
     def electrons_of(rows, columns):
