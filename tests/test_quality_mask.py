@@ -1,0 +1,212 @@
+"""The quality mask: each bit covers exactly the pixels it should on a constructed frame."""
+
+import numpy as np
+import pytest
+
+from ccdnb.classes import CLUSTER, GLOWING, HOT_PIXEL
+from ccdnb.errors import CcdnbInputError
+from ccdnb.objects.quality_mask import (
+    QUALITY_BITS,
+    MaskParameters,
+    bit_shares,
+    clean,
+    quality_hdu,
+    quality_header_cards,
+    quality_mask,
+)
+
+BIT = {b.name: 1 << b.bit for b in QUALITY_BITS}
+# every bit off but the one a test looks at (edge and the glow tail off: they need no
+# help to be seen)
+QUIET = dict(edge_width=0, column_excess_sigma=None, glow_excess_sigma=None, glow_margin=0,
+             neighbour_width=0, halo_radius=0, bleed_row_length=0, bleed_column_length=0)
+
+
+def covered(mask, name):
+    return (mask & BIT[name]) != 0
+
+
+def empty(shape=(12, 16)):
+    return np.zeros(shape, np.uint8), np.zeros(shape)
+
+
+def test_bits_are_one_table_with_names_and_sources():
+    assert [b.bit for b in QUALITY_BITS] == list(range(len(QUALITY_BITS)))
+    names = [b.name for b in QUALITY_BITS]
+    for wanted in ("CLUSTER", "HALO", "BLEED", "HOTPIX", "HOTCOL", "GLOW", "EDGE", "SERIAL",
+                   "DEFECT", "NEIGHBOR"):
+        assert wanted in names
+    assert all(b.source and b.description for b in QUALITY_BITS)
+    assert all(o["help"] and o["source"] for o in MaskParameters.options())
+
+
+def test_cluster_and_neighbour():
+    classes, e = empty()
+    classes[5, 6:8] = CLUSTER
+    mask = quality_mask(classes, e, **{**QUIET, "neighbour_width": 1})
+    assert np.array_equal(covered(mask, "CLUSTER"), classes == CLUSTER)
+    want = np.zeros(classes.shape, bool)
+    want[4:7, 5:9] = True
+    want[5, 6:8] = False
+    assert np.array_equal(covered(mask, "NEIGHBOR"), want)
+    assert np.array_equal(clean(mask), ~(want | (classes == CLUSTER)))
+
+
+def test_halo_is_a_disc_around_pixels_above_the_threshold():
+    classes, e = empty((21, 21))
+    e[10, 10] = 150.0   # a seed
+    e[3, 3] = 99.0      # below 100 e-: none
+    classes[10, 10] = CLUSTER
+    mask = quality_mask(classes, e, **{**QUIET, "halo_radius": 3.0})
+    rr, cc = np.mgrid[:21, :21]
+    assert np.array_equal(covered(mask, "HALO"), (rr - 10) ** 2 + (cc - 10) ** 2 <= 9)
+    # a hot pixel's charge seeds no halo unless asked
+    classes[10, 10] = HOT_PIXEL
+    assert not covered(quality_mask(classes, e, **{**QUIET, "halo_radius": 3.0}), "HALO").any()
+    assert covered(quality_mask(classes, e, **{**QUIET, "halo_radius": 3.0,
+                                                "defect_seeds": True}), "HALO").sum() == 29
+
+
+def test_bleed_trails_follow_the_readout_direction():
+    classes, e = empty((10, 12))
+    e[4, 5] = 500.0
+    options = {**QUIET, "bleed_row_length": 3, "bleed_column_length": 2}
+    mask = quality_mask(classes, e, **options)
+    want = np.zeros(classes.shape, bool)
+    want[4, 6:9] = True  # read after it along the row (amplifier on the left)
+    want[5:7, 5] = True  # and in the rows read after it
+    assert np.array_equal(covered(mask, "BLEED"), want)
+    mask = quality_mask(classes, e, **options, readout_side="right", readout_rows="descending")
+    want = np.zeros(classes.shape, bool)
+    want[4, 2:5] = True
+    want[2:4, 5] = True
+    assert np.array_equal(covered(mask, "BLEED"), want)
+
+
+def test_hot_pixels_and_hot_columns():
+    classes, e = empty((30, 10))
+    classes[3, 2] = HOT_PIXEL                  # a hot pixel
+    classes[5:20, 7] = HOT_PIXEL               # a vertical group of 15 rows: its column
+    mask = quality_mask(classes, e, **{**QUIET, "hot_column_min_rows": 10})
+    assert np.array_equal(covered(mask, "HOTPIX"), classes == HOT_PIXEL)
+    want = np.zeros(classes.shape, bool)
+    want[:, 7] = True
+    assert np.array_equal(covered(mask, "HOTCOL"), want)
+
+
+def test_a_column_with_excess_charge_is_hot():
+    rng = np.random.default_rng(0)
+    classes = np.zeros((200, 40), np.uint8)
+    e = rng.poisson(0.2, classes.shape) + rng.normal(0, 0.15, classes.shape)
+    e[:, 13] += rng.poisson(0.6, 200)   # faint: the class mask does not see it
+    mask = quality_mask(classes, e, **{**QUIET, "column_excess_sigma": 5.0})
+    assert np.flatnonzero(covered(mask, "HOTCOL").any(axis=0)).tolist() == [13]
+
+
+def test_glow_with_its_margin_and_its_measured_tail():
+    classes, e = empty((40, 60))
+    classes[:5, :5] = GLOWING
+    mask = quality_mask(classes, e, **{**QUIET, "glow_margin": 2})
+    rr, cc = np.mgrid[:40, :60]
+    distance = np.hypot(np.maximum(rr - 4, 0), np.maximum(cc - 4, 0))
+    assert np.array_equal(covered(mask, "GLOW"), distance <= 2)
+    # a tail of charge beyond the labelled glow is masked out to where it fades
+    rng = np.random.default_rng(1)
+    classes, _ = empty((120, 160))
+    classes[:10, :10] = GLOWING
+    rr, cc = np.mgrid[:120, :160]
+    tail = 2.0 * np.exp(-np.hypot(np.maximum(rr - 9, 0), np.maximum(cc - 9, 0)) / 8.0)
+    tail[:10, :10] = 0.0
+    e = rng.poisson(0.01 + tail) + rng.normal(0, 0.1, classes.shape)
+    quiet = quality_mask(classes, e, **QUIET)
+    grown = quality_mask(classes, e, **{**QUIET, "glow_excess_sigma": 1.0,
+                                        "glow_max_margin": 60})
+    assert covered(quiet, "GLOW").sum() == 100
+    assert covered(grown, "GLOW").sum() > 10 * 100
+    # the charge of the tail left outside the bit: a few per cent of it
+    assert tail[~covered(grown, "GLOW")].sum() < 0.05 * tail.sum()
+
+
+def test_edge_of_the_image_area():
+    classes, e = empty((10, 14))
+    mask = quality_mask(classes, e, **{**QUIET, "edge_width": 2},
+                        bias_columns=[slice(11, 14)])
+    want = np.zeros(classes.shape, bool)
+    want[:2, :] = want[-2:, :] = True
+    want[:, :2] = want[:, 9:11] = True
+    assert np.array_equal(covered(mask, "EDGE"), want)
+    over = np.zeros(classes.shape, bool)
+    over[:, 11:] = True
+    assert np.array_equal(covered(mask, "OVERSCAN"), over)
+
+
+def test_serial_register_events_mask_their_row_segment():
+    classes, e = empty((10, 30))
+    classes[4, [5, 6, 7, 9, 10, 11, 12]] = CLUSTER  # two one-row groups
+    classes[7, 20:22] = CLUSTER                     # a two-pixel hit: no serial event
+    classes[1:3, 20:23] = CLUSTER                   # a cluster of two rows: none either
+    mask = quality_mask(classes, e, **{**QUIET, "serial_min_pixels": 4})
+    want = np.zeros(classes.shape, bool)
+    want[4, 9:13] = True
+    assert np.array_equal(covered(mask, "SERIAL"), want)
+    # from a map of the serial hits, with a margin
+    serial = np.zeros(classes.shape, bool)
+    serial[4, [5, 7]] = True
+    mask = quality_mask(classes, e, serial=serial, **{**QUIET, "serial_margin": 1})
+    want = np.zeros(classes.shape, bool)
+    want[4, 4:7] = want[4, 6:9] = True
+    assert np.array_equal(covered(mask, "SERIAL"), want)
+
+
+def test_run_defects_from_a_map_or_a_defect_map():
+    from ccdnb.defects import DefectMap
+
+    classes, e = empty((8, 8))
+    flags = np.zeros(classes.shape, bool)
+    flags[2, 3] = flags[6, 1] = True
+    assert np.array_equal(covered(quality_mask(classes, e, defects=flags, **QUIET), "DEFECT"),
+                          flags)
+    dmap = DefectMap(n_frames=10, min_frames=1)
+    dmap.hot_share["CCD_A"] = np.where(flags, 0.9, 0.0).astype(np.float32)
+    dmap.glow_share["CCD_A"] = np.zeros(classes.shape, np.float32)
+    dmap.glow_share["CCD_A"][0, 0] = 0.5
+    dmap.hot_share["CCD_B"] = dmap.glow_share["CCD_B"] = np.zeros(classes.shape, np.float32)
+    mask = quality_mask(classes, e, defects=dmap, amplifier="CCD_A", **QUIET)
+    want = flags.copy()
+    want[0, 0] = True
+    assert np.array_equal(covered(mask, "DEFECT"), want)
+    with pytest.raises(CcdnbInputError, match="amplifier"):
+        quality_mask(classes, e, defects=dmap, **QUIET)
+
+
+def test_nonfinite_pixels_and_adu_input():
+    classes = np.zeros((6, 6), np.uint8)
+    image = np.full((6, 6), 100.0, np.float32)
+    image[1, 1] = np.nan
+    image[3, 3] = 100.0 + 2.0 * 500  # 500 e- at 2 ADU/e-
+    mask = quality_mask(classes, image=image, gain=2.0, pedestal=np.full(6, 100.0),
+                        **{**QUIET, "halo_radius": 1.0})
+    assert covered(mask, "NONFINITE")[1, 1] and covered(mask, "NONFINITE").sum() == 1
+    assert covered(mask, "HALO").sum() == 5
+    with pytest.raises(CcdnbInputError, match="gain"):
+        quality_mask(classes, image=image)
+
+
+def test_options_are_checked_and_recorded():
+    classes, e = empty()
+    with pytest.raises(CcdnbInputError, match="unknown quality mask option"):
+        quality_mask(classes, e, halo_raduis=3)
+    with pytest.raises(CcdnbInputError, match="edge_width"):
+        quality_mask(classes, e, edge_width=-1)
+    with pytest.raises(CcdnbInputError, match="shape"):
+        quality_mask(classes, np.zeros((3, 3)))
+    cards = dict((k, v) for k, v, _ in quality_header_cards(MaskParameters(halo_radius=7.0)))
+    assert cards["QBIT0"] == "CLUSTER" and cards["QBIT9"] == "NEIGHBOR"
+    assert cards["QHALOR"] == 7.0
+    mask = quality_mask(classes, e)
+    hdu = quality_hdu(mask, name="CCD_A_QUALITY")
+    assert hdu.data.dtype == np.uint16 and hdu.header["EXTNAME"] == "CCD_A_QUALITY"
+    assert hdu.header["QBIT1"] == "HALO"
+    shares = bit_shares(mask)
+    assert shares["clean"] == pytest.approx(np.mean(mask == 0))
+    assert shares["EDGE"] > 0
