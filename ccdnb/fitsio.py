@@ -79,6 +79,8 @@ STRUCTURAL_NUMBERED = re.compile(
     r"ZNAXIS|ZTILE|ZNAME|ZVAL)\d+$")
 #: EXTNAME suffix of the probability cube of an image HDU.
 PROBABILITY_SUFFIX = "_PROB"
+#: EXTNAME suffix of the quality bit mask of an image HDU (`ccdnb predict --quality`).
+QUALITY_SUFFIX = "_QUALITY"
 CATALOG_EXTNAME = "CATALOG"
 
 
@@ -469,7 +471,8 @@ def _named_hdu(kind, header, extname: str, extver, data=None):
 
 def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None, model_id=None,
                         probabilities: dict | None = None, catalog=None,
-                        provenance: Provenance | None = None):
+                        provenance: Provenance | None = None, quality: dict | None = None,
+                        rates: dict | None = None):
     """Build the masks file's HDUs (see the module docstring for the layout).
 
     Parameters
@@ -487,6 +490,14 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
     provenance : Provenance, optional
         Input file, checksum, tiling and background of each image, recorded in
         every mirrored HDU (keywords and HISTORY, see :class:`Provenance`).
+    quality : dict, optional
+        HDU index -> ``(mask, parameters, with_charge)``: the (H, W) uint16 quality bit
+        mask, the :class:`ccdnb.objects.quality_mask.MaskParameters` it was made with and
+        whether the charge in electrons was known; adds ``<EXTNAME>_QUALITY`` HDUs with
+        the bits named (:func:`ccdnb.objects.quality_mask.quality_hdu`).
+    rates : dict, optional
+        HDU index -> :class:`ccdnb.skipper.electron_rate.ElectronRate`, recorded in the
+        image's mask header (``CCDNBRT`` ...).
 
     Returns
     -------
@@ -511,6 +522,9 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
         for class_id, name in enumerate(CLASS_NAMES):
             header[f"CLASS{class_id}"] = (name, f"mask value {class_id}")
         header["NNONFIN"] = (image.n_nonfinite, "NaN/inf input pixels (mask: background)")
+        if rates and image.index in rates:
+            for key, value, comment in rates[image.index].header_cards():
+                header[key] = (value, comment)
         mask = np.ascontiguousarray(masks[image.index], dtype=np.uint8)
         if primary:
             kind = fits.PrimaryHDU
@@ -527,6 +541,18 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
             cube = np.ascontiguousarray(np.moveaxis(probs, -1, 0), dtype=np.float32)
             name = (image.extname or f"HDU{image.index}") + PROBABILITY_SUFFIX
             hdus.append(_named_hdu(fits.ImageHDU, header, name, image.extver, cube))
+    if quality:
+        from .objects.quality_mask import quality_hdu
+
+        for image in contents.images:
+            mask, parameters, with_charge = quality[image.index]
+            hdu = quality_hdu(mask, name=(image.extname or f"HDU{image.index}") + QUALITY_SUFFIX,
+                              parameters=parameters, with_charge=with_charge,
+                              rate=(rates or {}).get(image.index))
+            _provenance(hdu.header, model_name, model_id)
+            if image.extver is not None:
+                hdu.header["EXTVER"] = image.extver
+            hdus.append(hdu)
     if catalog is not None:
         table = fits.BinTableHDU(catalog, name=CATALOG_EXTNAME)
         _provenance(table.header, model_name, model_id)

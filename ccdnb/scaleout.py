@@ -51,7 +51,7 @@ __all__ = ["segment_files", "process_files", "PredictTask", "RunSummary", "FileR
 
 #: The options of :func:`ccdnb.predict.predict_file` that :func:`segment_files` passes on.
 PREDICT_OPTIONS = ("probabilities", "catalog", "overwrite", "tile", "margin", "batch_size",
-                   "defects", "gain", "skip_stages")
+                   "defects", "gain", "skip_stages", "quality")
 
 _LOCK = threading.Lock()
 _LOADS: list = []  # seconds each model load took in this process
@@ -435,7 +435,7 @@ def segment_files(files, out_dir, *, model=DEFAULT_MODEL_NAME, client=None,
         The engine (see :class:`ccdnb.Segmenter`).
     **options
         ``probabilities``, ``catalog``, ``overwrite``, ``tile``, ``margin``,
-        ``batch_size``, ``defects``, ``gain``, ``skip_stages``: as for
+        ``batch_size``, ``defects``, ``gain``, ``skip_stages``, ``quality``: as for
         :func:`ccdnb.predict.predict_file`
         (``defects``: a DefectMap, or on workers the path of a ``defects.fits``,
         read once per worker).

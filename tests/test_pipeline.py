@@ -62,7 +62,7 @@ def _image(seed=0):
 
 def test_the_stages_run_in_the_documented_order():
     assert STAGE_NAMES[:4] == ("background", "electron_field", "network_input", "network")
-    assert STAGE_NAMES[-2:] == ("nonfinite", "defect_map")
+    assert STAGE_NAMES[-3:] == ("nonfinite", "defect_map", "quality")
     assert set(RULES) <= set(STAGE_NAMES)
     assert all(stage.optional for stage in STAGES if stage.name in RULES)
     state = predict_image(ConstantModel(), _image(), tile=64, margin=8, return_state=True)

@@ -110,6 +110,18 @@ def add_arguments(parser):
     parser.add_argument("--margin", type=int, default=DEFAULT_MARGIN, metavar="N",
                         help="pixels discarded on each tile side when stitching "
                              f"(default: {DEFAULT_MARGIN})")
+    parser.add_argument("--quality", action="store_true",
+                        help="also write each image's quality bit mask (cluster, halo, bleed, "
+                             "hot pixel, hot column, glowing, edge, serial-register event, run "
+                             "defect, neighbour, ...) as an <EXTNAME>_QUALITY HDU, bits named "
+                             "in its header, and the single-electron rate on its clean pixels "
+                             "in the mask header (--catalog records the rate too)")
+    parser.add_argument("--quality-option", action="append", default=[], metavar="NAME=VALUE",
+                        dest="quality_options",
+                        help="with --quality: an option of the quality mask, e.g. "
+                             "halo_radius=40, halo_threshold_e=100, bleed_row_length=50, "
+                             "edge_width=5, readout_side=right (repeatable; the options and "
+                             "their sources: ccdnb.objects.quality_mask.MaskParameters)")
     parser.add_argument("--skip-stage", action="append", default=[], metavar="NAME[,NAME]",
                         dest="skip_stages",
                         help="switch off a stage of the pipeline after the network (repeat or "
@@ -153,6 +165,48 @@ def parse_stage_names(values) -> tuple:
     return check_stage_names(tuple(dict.fromkeys(names)))
 
 
+def parse_quality_options(values) -> dict:
+    """``--quality-option NAME=VALUE`` values as keyword options of the quality mask.
+
+    Each value is read as its option's type (a number, ``true``/``false``, a word;
+    ``off`` or ``none`` where the option may be switched off).
+
+    Raises
+    ------
+    CcdnbInputError
+        A value without ``=``, an unknown option, or a value of the wrong type.
+    """
+    from dataclasses import fields
+
+    from ..objects.quality_mask import MaskParameters
+
+    defaults = {f.name: f.default for f in fields(MaskParameters)}
+    options = {}
+    for value in values or ():
+        name, sep, text = value.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep:
+            raise CcdnbInputError(f"--quality-option {value!r}: expected NAME=VALUE")
+        if name not in defaults:
+            raise CcdnbInputError(f"--quality-option {name!r}: unknown; known: "
+                                  f"{', '.join(sorted(defaults))}")
+        default, text = defaults[name], text.strip()
+        if text.lower() in ("off", "none") and not isinstance(default, str):
+            options[name] = None
+        elif isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise CcdnbInputError(f"--quality-option {name}={text!r}: expected true or false")
+            options[name] = text.lower() in ("true", "1", "yes")
+        elif isinstance(default, int):
+            options[name] = parse_number(text, f"--quality-option {name}", int, 0)
+        elif isinstance(default, float) or default is None:
+            options[name] = parse_number(text, f"--quality-option {name}", float, 0.0)
+        else:
+            options[name] = text
+    MaskParameters.of(**options)  # a value out of range: one error before any work
+    return options
+
+
 def _connect(address: str):
     """A dask Client of the scheduler at ``address``; CcdnbInputError when impossible."""
     from ..scaleout import _import_distributed
@@ -173,6 +227,11 @@ def run(args) -> int:
 
     check_tiling(args.tile, args.margin, args.batch_size)  # reject a bad tiling up front
     skip_stages = parse_stage_names(args.skip_stages)
+    quality = None
+    if args.quality_options and not args.quality:
+        raise CcdnbInputError("--quality-option needs --quality")
+    if args.quality:
+        quality = parse_quality_options(args.quality_options)
     gain = None
     if args.gain is not None:
         if not args.catalog:
@@ -199,7 +258,7 @@ def run(args) -> int:
             workers=args.workers, progress=not args.quiet, callback=report, runtime=args.runtime,
             probabilities=args.probabilities, catalog=args.catalog, overwrite=args.overwrite,
             tile=args.tile, margin=args.margin, batch_size=args.batch_size,
-            defects=args.defects, gain=gain, skip_stages=skip_stages)
+            defects=args.defects, gain=gain, skip_stages=skip_stages, quality=quality)
     finally:
         if client is not None:
             client.close()

@@ -38,8 +38,8 @@ from ..model import DEFAULT_MODEL_NAME
 from ..tiling import DEFAULT_MARGIN, TileGrid
 from .pipeline import check_stage_names, predict_image, tile_for
 
-__all__ = ["SegmentedFile", "segment_contents", "predict_fits", "predict_file",
-           "segment_to_file", "read_input", "catalog_path", "ensure_output_dir",
+__all__ = ["SegmentedFile", "quality_options_for", "segment_contents", "predict_fits",
+           "predict_file", "segment_to_file", "read_input", "catalog_path", "ensure_output_dir",
            "check_tiling", "seam_shares"]
 
 
@@ -106,6 +106,9 @@ class SegmentedFile:
         HDU index -> :class:`ccdnb.electron_field.ElectronField` or None.
     stage_logs : dict
         HDU index -> ``[(stage name, mask pixels changed or None when skipped), ...]``.
+    quality, rates : dict
+        HDU index -> uint16 quality bit mask, and -> single-electron rate
+        (:class:`ccdnb.skipper.electron_rate.ElectronRate`), where asked for.
     """
 
     hdulist: object
@@ -115,6 +118,19 @@ class SegmentedFile:
     backgrounds: dict
     fields: dict = field(default_factory=dict)
     stage_logs: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
+    rates: dict = field(default_factory=dict)
+
+
+def quality_options_for(image, options) -> dict:
+    """The quality options of one image: ``options``, with the readout side taken from the
+    header's ``READEDGE`` (the amplifier's side, as ccdnb's simulator and DAMIC-like headers
+    write it) unless given."""
+    out = dict(options or {})
+    edge = str(image.header.get("READEDGE", "")).strip().lower() if image.header else ""
+    if "readout_side" not in out and edge in ("left", "right"):
+        out["readout_side"] = edge
+    return out
 
 
 def segment_contents(model, contents, *, model_name=None, model_id=None, input_sha256=None,
@@ -122,12 +138,15 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
                      tile: int | None = None, margin: int = DEFAULT_MARGIN,
                      batch_size: int | None = None,
                      progress: bool = False, defects=None, gain: float | None = None,
-                     skip_stages=()) -> SegmentedFile:
+                     skip_stages=(), quality=None) -> SegmentedFile:
     """Segment every image of ``contents`` (:func:`ccdnb.fitsio.read_fits_images`).
 
     ``defects`` (a :class:`ccdnb.defects.DefectMap`) settles each image's mask
     with its amplifier's known defects (the pipeline's ``defect_map`` stage);
     ``skip_stages`` leaves stages of the pipeline out (:data:`ccdnb.predict.pipeline.STAGES`);
+    ``quality`` (a dict of options, ``{}`` for the defaults) adds each image's quality bit
+    mask as an HDU and the single-electron rate on its clean pixels to its header, which
+    ``catalog`` does too (:func:`quality_options_for`);
     ``gain`` (ADU per electron) is the catalog's for every image instead of the one
     measured from it (:func:`ccdnb.catalog.build_catalog`).
     """
@@ -146,6 +165,8 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
     total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
                 for image in contents.images)
     masks, probs, backgrounds, stage_logs, fields = {}, {}, {}, {}, {}
+    qualities, rates = {}, {}
+    wants_rate = quality is not None or catalog
     label = Path(str(contents.path)).name
     with _tile_progress(progress, label, total) as bar:
         for image in contents.images:
@@ -158,9 +179,15 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
                                   progress=lambda done, _total, start=start: bar.update(
                                       start + done - bar.n),
                                   skip_stages=skip_stages, defects=known.get(image.index),
+                                  quality=quality_options_for(image, quality) if wants_rate
+                                  else None, bias_columns=image.bias_columns, gain=gain,
                                   return_state=True)
             masks[image.index], probs[image.index] = state.mask, state.probabilities
             stage_logs[image.index], fields[image.index] = state.log, state.field
+            if state.quality is not None:
+                qualities[image.index] = (state.quality, state.quality_parameters,
+                                          state.quality_with_charge)
+                rates[image.index] = state.rate
 
     table, calibrations = None, {}
     if catalog:
@@ -172,7 +199,9 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
                                     backgrounds=backgrounds, stage_logs=stage_logs)
     hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
                                   probabilities=probs if probabilities else None, catalog=table,
-                                  provenance=provenance)
+                                  provenance=provenance,
+                                  quality=qualities if quality is not None else None,
+                                  rates=rates)
     if calibrations:  # the gain behind the catalog's electrons and keV
         from ..catalog import annotate_headers
 
@@ -182,13 +211,14 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
             hdulist[image.index].header["CCDNBDEF"] = (
                 True, "settled with a run defect map (ccdnb.defects)")
     return SegmentedFile(hdulist=hdulist, catalog=table, contents=contents, masks=masks,
-                         backgrounds=backgrounds, fields=fields, stage_logs=stage_logs)
+                         backgrounds=backgrounds, fields=fields, stage_logs=stage_logs,
+                         quality={k: v[0] for k, v in qualities.items()}, rates=rates)
 
 
 def predict_fits(model, source, *, model_name=None, model_id=None, probabilities: bool = False,
                  catalog: bool = False, tile: int | None = None, margin: int = DEFAULT_MARGIN,
                  batch_size: int | None = None, progress: bool = False, defects=None,
-                 gain: float | None = None, skip_stages=()):
+                 gain: float | None = None, skip_stages=(), quality=None):
     """Segment every image HDU of a FITS file or HDUList; return the masks HDUList in memory.
 
     Parameters
@@ -221,6 +251,10 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     skip_stages : sequence of str
         Stages of the pipeline to leave out (:data:`ccdnb.predict.pipeline.STAGES`;
         ``ccdnb predict --skip-stage``).
+    quality : dict, optional
+        Add each image's quality bit mask as a ``<EXTNAME>_QUALITY`` HDU, with these
+        options of :func:`ccdnb.objects.quality_mask.quality_mask` (``{}``: the defaults;
+        ``ccdnb predict --quality``), and its single-electron rate to the mask header.
 
     Returns
     -------
@@ -237,7 +271,8 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     return _predict_fits(model, source, model_name=model_name, model_id=model_id,
                          probabilities=probabilities, catalog=catalog, tile=tile,
                          margin=margin, batch_size=batch_size, progress=progress,
-                         defects=defects, gain=gain, skip_stages=skip_stages).hdulist
+                         defects=defects, gain=gain, skip_stages=skip_stages,
+                         quality=quality).hdulist
 
 
 def read_input(source) -> tuple:
@@ -256,18 +291,23 @@ def read_input(source) -> tuple:
 
 def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog, tile,
                   margin, batch_size, progress, preread=None, defects=None,
-                  gain=None, skip_stages=()) -> SegmentedFile:
+                  gain=None, skip_stages=(), quality=None) -> SegmentedFile:
     from ..defects import as_defect_map
 
     check_tiling(tile, margin, batch_size)
     skip_stages = check_stage_names(skip_stages)
+    if quality is not None:  # a bad option: one error before any work
+        from ..objects.quality_mask import MaskParameters
+
+        MaskParameters.of(**quality)
     defects = as_defect_map(defects)
     contents, sha256 = preread if preread is not None else read_input(source)
     return segment_contents(model, contents, model_name=model_name or getattr(model, "name", None),
                             model_id=model_id, input_sha256=sha256,
                             probabilities=probabilities, catalog=catalog, tile=tile,
                             margin=margin, batch_size=batch_size, progress=progress,
-                            defects=defects, gain=gain, skip_stages=skip_stages)
+                            defects=defects, gain=gain, skip_stages=skip_stages,
+                            quality=quality)
 
 
 def _loaded(model, model_name, model_id):
@@ -295,7 +335,7 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
                  probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
                  tile: int | None = None, margin: int = DEFAULT_MARGIN,
                  batch_size: int | None = None, progress: bool = True, preread=None, defects=None,
-                 gain: float | None = None, skip_stages=()) -> Path:
+                 gain: float | None = None, skip_stages=(), quality=None) -> Path:
     """Segment every image HDU of a FITS file and write ``out_dir/<stem>.masks.fits``.
 
     What is written is :func:`predict_fits`'s HDUList, byte for byte what
@@ -338,6 +378,8 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
         from each image when None (:mod:`ccdnb.calibration`).
     skip_stages : sequence of str
         Stages of the pipeline to leave out (``--skip-stage``).
+    quality : dict, optional
+        Add the quality bit masks (``--quality``; see :func:`predict_fits`).
 
     Returns
     -------
@@ -354,14 +396,15 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
                            model_id=model_id, probabilities=probabilities, catalog=catalog,
                            overwrite=overwrite, tile=tile, margin=margin, batch_size=batch_size,
                            progress=progress, preread=preread, defects=defects, gain=gain,
-                           skip_stages=skip_stages)[0]
+                           skip_stages=skip_stages, quality=quality)[0]
 
 
 def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=None,
                     probabilities: bool = False, catalog: bool = False, overwrite: bool = False,
                     tile: int | None = None, margin: int = DEFAULT_MARGIN,
                     batch_size: int | None = None, progress: bool = True, preread=None,
-                    defects=None, gain: float | None = None, skip_stages=()) -> tuple:
+                    defects=None, gain: float | None = None, skip_stages=(),
+                    quality=None) -> tuple:
     """:func:`predict_file`, returning ``(masks path, SegmentedFile)``: the work stays usable."""
     out_path = masks_path(in_path, out_dir)
     targets = [out_path] + ([catalog_path(in_path, out_dir)] if catalog else [])
@@ -375,7 +418,7 @@ def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=N
     segmented = _predict_fits(
         model, in_path, model_name=model_name, model_id=model_id, probabilities=probabilities,
         catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress,
-        preread=preread, defects=defects, gain=gain, skip_stages=skip_stages)
+        preread=preread, defects=defects, gain=gain, skip_stages=skip_stages, quality=quality)
     regions = {}
     if segmented.catalog is not None:  # a DS9 region file per image (ccdnb.ds9)
         from ..ds9 import region_path, region_texts

@@ -105,6 +105,20 @@ class FrameState:
     probabilities : ndarray (H, W, 4) float32 or None
     floor_kept : (rows, cols) or None
         The pixels the signal floor took from background.
+    quality_options : dict or None
+        Make the quality mask and measure the single-electron rate (stage ``quality``)
+        with these options of :func:`ccdnb.objects.quality_mask.quality_mask` (and
+        ``readout_rows``/``readout_side``); None: neither is made.
+    bias_columns : slice, sequence of slices or None
+        Prescan/overscan columns (``BIASSEC``), for the quality mask and the rate.
+    gain : float or None
+        ADU per electron given by the caller (``--gain``), where no field gives one.
+    serial : ndarray of bool or None
+        The pixels the ``serial_hits`` stage renamed (kept when a quality mask is asked).
+    quality : ndarray of uint16 or None
+        The quality bit mask (:mod:`ccdnb.objects.quality_mask`).
+    rate : ccdnb.skipper.electron_rate.ElectronRate or None
+        The single-electron rate on the clean pixels.
     log : list of (str, int)
         Each stage run and the mask pixels it changed.
     """
@@ -124,6 +138,14 @@ class FrameState:
     signal_class: np.ndarray | None = None
     probabilities: np.ndarray | None = None
     floor_kept: tuple | None = None
+    quality_options: dict | None = None
+    bias_columns: object = None
+    gain: float | None = None
+    serial: np.ndarray | None = None
+    quality: np.ndarray | None = None
+    quality_parameters: object = None
+    quality_with_charge: bool = False
+    rate: object = None
     log: list = dataclasses.field(default_factory=list)
     _electrons: np.ndarray | None = None
 
@@ -271,8 +293,12 @@ def name_serial_register_hits(state: FrameState) -> int:
     (:func:`ccdnb.serial_hits.name_serial_hits`)."""
     from ..serial_hits import name_serial_hits
 
-    return name_serial_hits(state.mask, state.normalised, state.electrons,
-                            None if state.field is None else state.field.noise_e)
+    before = state.mask.copy() if state.quality_options is not None else None
+    renamed = name_serial_hits(state.mask, state.normalised, state.electrons,
+                               None if state.field is None else state.field.noise_e)
+    if before is not None:  # the quality mask's serial-register bit needs the pixels
+        state.serial = state.mask != before
+    return renamed
 
 
 def clear_nonfinite(state: FrameState) -> int:
@@ -298,6 +324,32 @@ def settle_defects(state: FrameState) -> int:
     changed = int(np.count_nonzero(settled != state.mask))
     state.mask = settled
     return changed
+
+
+def make_quality_mask(state: FrameState) -> int:
+    """When asked for: the quality bit mask (`ccdnb.objects.quality_mask`) and the
+    single-electron rate on its clean pixels (`ccdnb.skipper.electron_rate`); no class changes."""
+    if state.quality_options is None:
+        return 0
+    from ..objects.quality_mask import MaskParameters, clean, quality_mask
+    from ..skipper.electron_rate import measure_electron_rate
+
+    options = dict(state.quality_options)
+    readout = {key: options[key] for key in ("readout_rows", "readout_side") if key in options}
+    charge = {}
+    if state.electrons is not None:
+        charge["electrons"] = state.electrons
+    elif state.gain is not None:
+        charge.update(image=state.image, gain=state.gain, pedestal=state.background.pedestal)
+    state.quality = quality_mask(state.mask, defects=state.defects, serial=state.serial,
+                                 bias_columns=state.bias_columns, **charge, **options)
+    state.quality_parameters = MaskParameters.of(**options)
+    state.quality_with_charge = bool(charge)
+    state.rate = measure_electron_rate(
+        state.image, clean=clean(state.quality), background=state.background, field=state.field,
+        gain=None if state.field is not None else state.gain, bias_columns=state.bias_columns,
+        fit_comb=False, **readout)
+    return 0
 
 
 @dataclass(frozen=True)
@@ -339,6 +391,7 @@ STAGES = (
     Stage("serial_hits", name_serial_register_hits),
     Stage("nonfinite", clear_nonfinite, optional=False),
     Stage("defect_map", settle_defects),
+    Stage("quality", make_quality_mask),
 )
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
 #: The rules after the network: ``skip_stages=RULES`` gives the bare network's mask
@@ -410,7 +463,8 @@ def branch(state: FrameState) -> FrameState:
 def predict_image(model, image, *, tile: int | None = None, margin: int = DEFAULT_MARGIN,
                   batch_size: int | None = None, probabilities: bool = False, progress=None,
                   signal_floor=SIGNAL_SIGMA, background=None, skip_stages=(),
-                  defects=None, return_state: bool = False):
+                  defects=None, quality=None, bias_columns=None, gain: float | None = None,
+                  return_state: bool = False):
     """Segment a whole image: run the stage list (:data:`STAGES`).
 
     Parameters
@@ -442,6 +496,13 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = DEFAUL
         Stages to leave out (:data:`STAGE_NAMES`; those marked optional).
     defects : ndarray of bool, shape (H, W), optional
         The run's known hot defects of this image (stage ``defect_map``).
+    quality : dict, optional
+        Make the quality mask and measure the single-electron rate (stage ``quality``),
+        with these options (``{}`` for the defaults; see :class:`FrameState`).
+    bias_columns : slice or sequence of slices, optional
+        The image's prescan/overscan columns, for the quality mask and the rate.
+    gain : float, optional
+        ADU per electron, for the quality mask's charge where no field gives it.
     return_state : bool
         Return the :class:`FrameState` instead (mask, probabilities, background,
         field, the stage log).
@@ -472,7 +533,9 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = DEFAUL
                        else auto_batch_size(grid.tile),
                        signal_sigma=SIGNAL_SIGMA if signal_floor is None else float(signal_floor),
                        want_probabilities=probabilities, progress=progress, defects=defects,
-                       background=background)
+                       background=background,
+                       quality_options=None if quality is None else dict(quality),
+                       bias_columns=bias_columns, gain=gain)
     run_stages(state, skip)
     if return_state:
         return state

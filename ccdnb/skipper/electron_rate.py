@@ -213,7 +213,9 @@ class ElectronRate:
 
     def header_cards(self) -> list[tuple[str, object, str]]:
         """FITS cards of the rate (a masks header); NaN figures are left out."""
-        cards = [("CCDNBRTM", _fits_text(self.method), "ccdnb single-electron rate method")]
+        method = _fits_text(self.method)
+        # a long method leaves no room for a comment on its card (astropy would warn)
+        cards = [("CCDNBRTM", method, "rate method" if len(method) <= 50 else "")]
 
         def add(key, value, comment):
             if value is not None and np.isfinite(value):
