@@ -344,13 +344,16 @@ def _vertical_runs(hot, min_rows):
 
 def _excess_columns(electrons, free, sigma):
     """Columns whose mean charge over ``free`` pixels stands ``sigma`` errors above the rest."""
-    e = np.where(free & np.isfinite(electrons), electrons, 0.0).astype(np.float64)
+    # free pixels are finite (NONFINITE is set before)
+    e = np.where(free, np.asarray(electrons, dtype=np.float32), np.float32(0))
     n = free.sum(axis=0).astype(np.float64)
     ok = n >= 10
     if np.count_nonzero(ok) < 5:
-        return np.zeros(electrons.shape[1], dtype=bool)
-    mean = np.where(ok, e.sum(axis=0) / np.maximum(n, 1), np.nan)
-    second = np.where(ok, (e * e).sum(axis=0) / np.maximum(n, 1), np.nan)
+        return np.zeros(e.shape[1], dtype=bool)
+    total = e.sum(axis=0, dtype=np.float64)
+    squares = np.einsum("ij,ij->j", e, e, dtype=np.float64)
+    mean = np.where(ok, total / np.maximum(n, 1), np.nan)
+    second = np.where(ok, squares / np.maximum(n, 1), np.nan)
     typical = float(np.nanmedian(mean))
     # the spread of one pixel's charge (read noise and Poisson), from the typical column
     spread = float(np.sqrt(max(np.nanmedian(second - mean ** 2), 1e-12)))
@@ -493,7 +496,7 @@ def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=Non
     out = np.zeros(shape, dtype=np.uint16)
 
     def put(name, where):
-        out[where] |= np.uint16(1 << _BIT[name])
+        np.bitwise_or(out, np.uint16(1 << _BIT[name]), out=out, where=where)
 
     cluster = classes == CLUSTER
     hot = classes == HOT_PIXEL
