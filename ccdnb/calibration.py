@@ -38,6 +38,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["EV_PER_ELECTRON", "MAX_NOISE_E", "MIN_CHARGED_PIXELS", "MIN_DEVIANCE_GAIN",
+           "MIN_TOOTH_SIGNIFICANCE", "SPARSE_FIELD", "MAX_DEVIANCE_PER_BIN", "SCAN_GAIN_SIGMA",
+           "SCAN_COARSE_STEP", "SCAN_STEP", "SCAN_BINS_PER_SIGMA", "FIT_BINS_PER_SIGMA",
+           "MAX_SCAN_BINS", "SCAN_PEAKS", "MAX_FIT_PEAKS", "FIRST_FIT_PEAKS", "FIT_PASSES",
+           "MAX_SAMPLES", "MAX_SCAN_SAMPLES", "REFINE_SAMPLES", "SEED_SAMPLES", "SEED_SPAN",
+           "SEED_MIN_SCORE", "SEED_FIRST_TOOTH", "BLOCK_PIXELS", "SkipperGain",
+           "fit_skipper_gain", "FE55_LINES_KEV", "MIN_XRAYS", "MAX_LINE_WIDTH", "Fe55Gain",
+           "fit_fe55_gain", "Calibration", "NO_GAIN", "header_gain", "calibrate_image",
+           "electrons_to_kev", "SEED_SIGMA", "GROW_SIGMA", "find_cluster_charges", "ring_charges",
+           "ImageCalibration", "calibrate_images"]
+
 #: Energy to make one electron-hole pair in silicon (eV).
 EV_PER_ELECTRON = 3.77
 

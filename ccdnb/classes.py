@@ -15,6 +15,12 @@ import numpy as np
 
 from .errors import CcdnbInputError
 
+__all__ = ["BACKGROUND", "GLOWING", "HOT_PIXEL", "CLUSTER", "CLASS_IDS", "CLASS_NAMES",
+           "CLASS_KEYS", "CLASS_COLOURS", "N_CLASSES", "PRIORITY", "EIGHT_CONNECTED", "class_id",
+           "one_hot", "from_one_hot", "label_to_rgb", "class_counts", "class_percentages",
+           "class_weights", "confusion_counts", "label_groups", "class_groups", "release_pixels",
+           "count_neighbours"]
+
 BACKGROUND = 0
 GLOWING = 1
 HOT_PIXEL = 2

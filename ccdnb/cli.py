@@ -15,6 +15,8 @@ import sys
 from . import __version__
 from .errors import CcdnbInputError
 
+__all__ = ["COMMANDS", "EXIT_BAD_INPUT", "build_parser", "main"]
+
 #: Sub-command name -> module implementing it.
 COMMANDS = {
     "simulate": "ccdnb.commands.simulate",
@@ -27,7 +29,6 @@ COMMANDS = {
 }
 
 EXIT_BAD_INPUT = 2
-
 
 
 def build_parser() -> argparse.ArgumentParser:

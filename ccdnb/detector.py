@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["row_pedestal", "shift_pedestal", "scale_gain", "invert_about_pedestal",
+           "add_read_noise", "detector_variants", "normalisation_differences"]
+
 
 def row_pedestal(image) -> np.ndarray:
     """Each row's zero-charge level, shape (H, 1) float64 (broadcasts over the columns)."""

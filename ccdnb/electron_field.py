@@ -39,6 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["FIELD_CUT_SIGMA", "MIN_FIELD_CUT", "BLOCK_COLUMNS", "MIN_BAND_ROWS",
+           "MIN_CELL_ELECTRONS", "SMOOTH_ROWS", "MIN_POISSON_RATIO", "MIN_DISPERSION",
+           "DISPERSION_MIN_RATE", "PEAK_HALF_WINDOW", "SPARSE_MAX_NOISE_E",
+           "MIN_ONE_ELECTRON_PIXELS", "DENSE_RATE", "FIELD_FALSE_RATE", "NEIGHBOUR_CHANCE",
+           "MAX_FIELD_ELECTRONS", "field_floor_electrons", "ElectronField",
+           "measure_electron_field"]
+
 #: Pixels holding more electrons than the field's rate plus this many of its
 #: standard deviations (and at least :data:`MIN_FIELD_CUT` electrons) are clusters,
 #: hot pixels or glow, not field: they take no part in the rate.

@@ -1,5 +1,7 @@
 """Exceptions that the command line turns into one clear line and exit code 2."""
 
+__all__ = ["CcdnbInputError", "one_line"]
+
 
 class CcdnbInputError(ValueError):
     """Bad input from the user: a file, a parameter, an image or a model that cannot be used.

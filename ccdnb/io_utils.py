@@ -25,6 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+__all__ = ["atomic_outputs", "atomic_path", "write_text_atomic", "jsonable", "write_json_atomic",
+           "redirect_stderr_fd"]
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -113,7 +116,6 @@ def write_text_atomic(path, text: str, *, make_parents: bool = True) -> Path:
     with atomic_path(path, make_parents=make_parents) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
-
 
 
 def jsonable(value):

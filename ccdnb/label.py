@@ -32,6 +32,9 @@ from .classes import (
 from .errors import CcdnbInputError
 from .io_utils import write_json_atomic
 
+__all__ = ["DEFAULT_N_SIGMA", "ThresholdWindows", "threshold_windows", "threshold_labels",
+           "agreement_table", "format_confusion", "write_label_stats"]
+
 #: Half-width of the glow and hot-pixel windows and the background cut, in read-noise
 #: sigma, for images with noise (noiseless images use exact windows).
 DEFAULT_N_SIGMA = 3.0

@@ -28,6 +28,8 @@ from .classes import (
 )
 from .errors import CcdnbInputError
 
+__all__ = ["LABELME_NAMES", "labelme_class", "mask_from_labelme", "mask_to_labelme"]
+
 
 def _name_key(name):
     return re.sub(r"[\s_\-]+", "", str(name).lower())

@@ -38,6 +38,12 @@ from .classes import N_CLASSES
 from .errors import CcdnbInputError, one_line
 from .io_utils import atomic_path, write_json_atomic
 
+__all__ = ["MODELS_DIR", "DEFAULT_MODEL_NAME", "ARCHITECTURES", "UPSAMPLING",
+           "architecture_config", "build_unet", "conv_flops", "card_path", "save_model",
+           "load_model", "DEFAULT_MODEL", "MODEL_ID_KEYS", "load_model_file",
+           "load_default_model", "model_identity", "load_pretrained_weights", "available_models",
+           "resolve_model_path", "model_card"]
+
 
 class _LazyModule:
     """A module imported on first attribute access (Keras takes seconds to import)."""

@@ -16,6 +16,8 @@ from keras import ops
 
 from .classes import N_CLASSES
 
+__all__ = ["EPSILON", "WeightedCategoricalCrossentropy", "WeightedFocalLoss", "DiceCrossEntropy"]
+
 EPSILON = 1e-7
 
 

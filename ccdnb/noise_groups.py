@@ -17,6 +17,8 @@ import numpy as np
 from .classes import CLUSTER, HOT_PIXEL, release_pixels
 from .normalize import input_significance
 
+__all__ = ["NOISE_GROUP_SIGMA", "release_noise_groups"]
+
 #: A group whose summed significance is below this times the square root of its
 #: pixel count holds no charge beyond doubt.
 NOISE_GROUP_SIGMA = 2.0

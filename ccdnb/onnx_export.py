@@ -24,6 +24,8 @@ from .errors import CcdnbInputError
 from .fitsio import file_sha256
 from .io_utils import atomic_path
 
+__all__ = ["SOURCE_SHA256_KEY", "OPSET", "onnx_path", "build_onnx", "export_onnx"]
+
 #: Metadata key holding the SHA-256 of the ``.keras`` file an export was made from.
 SOURCE_SHA256_KEY = "ccdnb_source_sha256"
 #: ONNX operator set of the exports (Softmax on one axis, Resize, ConvTranspose).

@@ -16,6 +16,8 @@ import tempfile
 
 from .io_utils import redirect_stderr_fd
 
+__all__ = ["import_tensorflow_quietly"]
+
 
 def import_tensorflow_quietly():
     """Import TensorFlow and probe its devices with stderr captured; return the module.

@@ -37,6 +37,10 @@ import numpy as np
 from .errors import CcdnbInputError, one_line
 from .onnx_export import SOURCE_SHA256_KEY
 
+__all__ = ["RUNTIMES", "OPENVINO_PRECISION", "ENGINE_PACKAGE", "OPENVINO_MAX_AUTO_TILE",
+           "available_cores", "OnnxModel", "OpenVinoModel", "engine_available", "matching_export",
+           "load_predictor", "tensorflow_threads", "OpenedModel", "open_model"]
+
 _TF_THREADS_SET: list = []
 
 #: Accepted values of ``runtime``.

@@ -16,6 +16,9 @@ import numpy as np
 from .classes import N_CLASSES, class_counts, class_id
 from .errors import CcdnbInputError
 
+__all__ = ["DEFAULT_SECTION_SIZE", "Section", "split_sections", "section_class_counts",
+           "section_class_percentages", "sections_with_class"]
+
 #: Side of a section in the thesis.
 DEFAULT_SECTION_SIZE = 256
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["derive_seed"]
+
 
 def derive_seed(*keys) -> int:
     """An independent seed derived from integer ``keys`` (e.g. ``(seed, index)``).

@@ -28,6 +28,9 @@ from .catalog import per_cluster_span
 from .classes import CLUSTER, HOT_PIXEL, class_groups
 from .normalize import input_significance
 
+__all__ = ["SERIAL_MIN_PIXELS", "SERIAL_CHANCE", "MIN_NOISE_E", "scatter_chance",
+           "name_serial_hits"]
+
 #: A one-row group shorter than this is left as it is (too few pixels to judge scatter).
 SERIAL_MIN_PIXELS = 4
 #: Chance below which a group's scatter is not one level's noise.

@@ -26,6 +26,9 @@ import numpy as np
 
 from .errors import CcdnbInputError
 
+__all__ = ["COLUMN_KEYWORDS", "AVERAGED_KEYWORD", "TAIL_SIGMA", "samples_per_pixel", "looks_raw",
+           "average_raw_samples"]
+
 #: Header keywords that give the number of pixel columns of a raw image.
 COLUMN_KEYWORDS = ("NCOL", "CCDNCOL", "NCOLS")
 #: Header keyword written on the mask HDU of an averaged raw image.

@@ -39,6 +39,14 @@ from .classes import (
 from .plots.inference import DEFAULT_OVERLAY_CLASSES, class_overlay
 from .sections import DEFAULT_SECTION_SIZE, Section, section_class_counts, split_sections
 
+__all__ = ["LAYERS", "ERROR_NAMES", "ERROR_DESCRIPTIONS", "ERROR_COLOURS", "CLUSTER_MIN_SIDE",
+           "CATALOG_MAX_ROWS", "error_map", "layer_codes", "layer_palette", "layer_legend",
+           "format_count", "counts_text", "matching_sections", "cluster_boxes", "cluster_window",
+           "catalog_rows", "CATALOG_HEADER", "format_catalog_row", "pixel_readout", "window_of",
+           "zoom_window", "describe_window", "ViewState", "SectionViewer", "Amplifier",
+           "FrameViewer", "FIGURE_SIZE", "FIGURE_DPI", "ViewFigure", "render_png",
+           "interactive_canvas", "viewer_widget"]
+
 #: What the viewer can draw over the image.
 LAYERS = ("image", "mask", "truth", "errors")
 

@@ -2,6 +2,8 @@
 
 from ..errors import CcdnbInputError
 
+__all__ = ["parse_number"]
+
 
 def parse_number(text, option, kind, minimum):
     """``text`` of command-line ``option`` as ``kind`` (int or float), at least ``minimum``.

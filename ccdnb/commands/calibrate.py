@@ -6,6 +6,8 @@ from pathlib import Path
 
 from ..errors import CcdnbInputError
 
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
 HELP = "measure the gain (ADU per electron) of every image: skipper peaks or Fe-55 lines"
 DESCRIPTION = """\
 Measure the gain of every image HDU of each FILE, as `ccdnb predict --catalog`

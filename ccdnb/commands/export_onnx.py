@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
 HELP = "freeze a .keras model into <name>.onnx beside it (prediction then runs without TensorFlow)"
 DESCRIPTION = """\
 Export a trained U-Net (.keras) to ONNX: batch normalisation folded into the

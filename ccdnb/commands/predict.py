@@ -7,6 +7,9 @@ import sys
 from ..errors import CcdnbInputError
 from . import parse_number
 
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "parse_stage_names", "parse_quality_options",
+           "run"]
+
 HELP = "segment FITS files: write DIR/<stem>.masks.fits per input file"
 DESCRIPTION = """\
 Classify every pixel of every 2-D image HDU of each FILE as background (0),

@@ -7,6 +7,8 @@ import time
 
 from ..reproduce.profiles import DEFAULT_PROFILE, PROFILES
 
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
 HELP = "run the notebooks 01..06 headless (papermill) and regenerate figures/<profile>/"
 DESCRIPTION = """\
 Run notebooks/01_simulate .. 07_monitor in order with papermill.

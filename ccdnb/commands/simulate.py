@@ -8,6 +8,8 @@ from ..errors import CcdnbInputError
 from ..simulation.presets import DESCRIPTIONS, PRESETS
 from . import parse_number
 
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
 HELP = "simulate CCD images with exact truth and write them as a dataset (.npz)"
 DESCRIPTION = """\
 Simulate N images with a preset and write one compressed .npz with arrays

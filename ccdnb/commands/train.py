@@ -8,6 +8,8 @@ from pathlib import Path
 from ..errors import CcdnbInputError
 from . import parse_number
 
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "command_line", "run"]
+
 HELP = "train the U-Net on a simulated dataset (.npz from `ccdnb simulate`)"
 DESCRIPTION = """\
 Train a U-Net on the images and truth labels of a dataset written by

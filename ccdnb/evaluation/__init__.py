@@ -5,3 +5,5 @@ seed-and-grow baseline (:mod:`.baseline`) and the detector-invariance test
 
 Import the submodules directly (``from ccdnb.evaluation import report``).
 """
+
+__all__ = []

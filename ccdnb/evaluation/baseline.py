@@ -32,6 +32,9 @@ import numpy as np
 
 from ..classes import BACKGROUND, CLUSTER, EIGHT_CONNECTED, GLOWING, HOT_PIXEL, label_groups
 
+__all__ = ["BASELINE_DEFAULTS", "significance_image", "glow_mask", "hot_column_mask",
+           "seed_and_grow", "thin_line_mask", "classify_baseline"]
+
 #: Default thresholds and sizes; every one is a keyword of :func:`classify_baseline`.
 BASELINE_DEFAULTS = dict(
     seed_sigma=4.0,

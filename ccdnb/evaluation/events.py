@@ -40,6 +40,12 @@ from ..classes import (
 )
 from ..signal_floor import SIGNAL_SIGMA
 
+__all__ = ["SIGNIFICANCE_BINS", "ENERGY_BINS_KEV", "ELECTRON_BINS", "EV_PER_ELECTRON",
+           "ALL_KINDS", "ON_GLOW", "ON_HOT_PIXEL", "NON_BACKGROUND", "cluster_detection",
+           "efficiency_table", "kind_selections", "kind_efficiency_table", "select_efficiency",
+           "electron_bin_name", "electron_efficiency_table", "band_efficiency",
+           "false_cluster_components", "object_recall", "significance_map", "signal_lost"]
+
 #: Edges of the peak-significance bins (read-noise sigma) of the cluster efficiency.
 SIGNIFICANCE_BINS = (0.0, 3.0, 5.0, 10.0, 100.0, np.inf)
 #: Edges of the energy bins (keV) of the cluster efficiency.

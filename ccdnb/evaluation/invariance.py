@@ -26,6 +26,9 @@ import numpy as np
 from ..classes import CLUSTER
 from ..detector import add_read_noise, invert_about_pedestal, scale_gain, shift_pedestal
 
+__all__ = ["INVARIANCE_TRANSFORMS", "TRANSFORM_DEFAULTS", "transform_image", "cluster_f1",
+           "invariance_test", "invariance_table"]
+
 #: The transforms :func:`invariance_test` runs by default, in this order.
 INVARIANCE_TRANSFORMS = ("pedestal", "gain", "noise", "inverted")
 

@@ -21,6 +21,14 @@ from ..classes import CLASS_IDS, CLASS_NAMES, GLOWING, HOT_PIXEL, N_CLASSES
 from ..io_utils import jsonable, write_json_atomic
 from . import events
 
+__all__ = ["THESIS_TABLE1", "THESIS_SUPPORT", "SUMMARY_ROWS", "EPSILON",
+           "classification_report_dict", "classification_report_text", "format_report",
+           "report_rows", "save_classification_report", "write_csv", "per_class_f1",
+           "loss_and_accuracy", "thesis_comparison", "table1_side_by_side", "compare_reports",
+           "EVENT_METRICS", "model_vs_baseline", "format_table", "predict_dataset",
+           "evaluate_predictions", "evaluate_dataset", "baseline_at_false_rate",
+           "format_kind_table", "format_signal_lost", "headline_metrics", "save_metrics"]
+
 #: The thesis's Table 1 (precision, recall, F1 per class) on its simulated test set.
 THESIS_TABLE1 = {
     "background": (1.00, 0.99, 1.00),

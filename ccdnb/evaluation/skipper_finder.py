@@ -43,6 +43,11 @@ import numpy as np
 
 from ..classes import BACKGROUND, CLUSTER, EIGHT_CONNECTED, label_groups
 
+__all__ = ["SKIPPER_FINDER_DEFAULTS", "FIELD_MAX_ELECTRONS", "ZERO_PEAK_RATIO", "MAX_FIELD_LEVEL",
+           "ElectronImage", "field_rate", "field_level", "footprint_chance",
+           "calibrate_electrons", "find_clusters", "classify_skipper", "SEED_FIELD_RATES",
+           "finder_at_false_rate"]
+
 #: Default thresholds; every one is a keyword of :func:`find_clusters` and
 #: :func:`classify_skipper`.
 SKIPPER_FINDER_DEFAULTS = dict(

@@ -10,6 +10,9 @@ import numpy as np
 
 from ..classes import CLASS_COLOURS, CLASS_NAMES, N_CLASSES, class_percentages
 
+__all__ = ["zscale_limits", "class_cmap", "class_norm", "show_label", "class_legend",
+           "save_figure"]
+
 
 def zscale_limits(image) -> tuple[float, float]:
     """Display limits of a raw ADU image (IRAF/DS9 zscale), ignoring NaN/inf pixels.

@@ -6,6 +6,9 @@ import numpy as np
 
 from . import class_legend, show_label, zscale_limits
 
+__all__ = ["INPUT_RANGE", "plot_transform_gallery", "plot_normalization_invariance",
+           "plot_network_batch"]
+
 #: Display range of normalised inputs, ``asinh(z / 2)``: -2 is about -7 sigma, 5 about 150 sigma.
 INPUT_RANGE = (-2.0, 5.0)
 

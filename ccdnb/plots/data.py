@@ -7,6 +7,10 @@ import numpy as np
 from ..classes import BACKGROUND, CLASS_COLOURS, CLASS_NAMES, CLUSTER, N_CLASSES
 from . import class_legend, show_label, zscale_limits
 
+__all__ = ["CLUSTER_KINDS", "plot_simulated_image", "plot_image_and_label", "plot_label",
+           "pick_cluster_examples", "plot_cluster_kinds", "disagreement_rgb",
+           "plot_threshold_vs_truth", "plot_class_percentages", "plot_object_kinds"]
+
 #: Cluster kinds of the simulation, in the order the figures show them.
 CLUSTER_KINDS = ("diffuse", "muon", "worm", "alpha")
 

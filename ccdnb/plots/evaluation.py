@@ -7,6 +7,9 @@ import numpy as np
 from ..classes import CLASS_IDS, CLASS_NAMES
 from . import class_legend, show_label, zscale_limits
 
+__all__ = ["normalized_confusion_matrix", "plot_confusion_matrices", "plot_examples",
+           "plot_cluster_efficiency", "plot_experiment"]
+
 
 def normalized_confusion_matrix(truth, pred) -> np.ndarray:
     """(4, 4) confusion matrix, each true-class row divided by its pixel count.

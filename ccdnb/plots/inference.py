@@ -20,6 +20,10 @@ from ..classes import (
 )
 from . import class_legend, show_label, zscale_limits
 
+__all__ = ["DEFAULT_OVERLAY_CLASSES", "show_image", "class_overlay", "class_profile",
+           "plot_images_and_labels", "plot_truth_and_prediction", "label_for_display",
+           "plot_frame_truth_and_prediction", "plot_sections", "plot_overlay", "plot_seam_check"]
+
 #: Display limits of a raw ADU image (zscale); the shared :func:`ccdnb.plots.zscale_limits`.
 image_limits = zscale_limits
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["PANELS", "plot_learning_curves", "plot_learning_rate"]
+
 #: Panels drawn when their columns are in the history: (key, title).
 PANELS = (
     ("loss", "loss"),

@@ -2,3 +2,5 @@
 its profiles (:mod:`.profiles`), the experiments notebook 05 can run
 (:mod:`.experiments`) and the run directory the notebooks share (:mod:`.rundir`).
 """
+
+__all__ = []

@@ -30,6 +30,9 @@ from pathlib import Path
 
 from ..classes import CLUSTER, N_CLASSES
 
+__all__ = ["RAISED_CLUSTER_WEIGHT", "VARIANTS", "EXPERIMENTS", "TITLES", "THESIS_FINDINGS",
+           "variants_of", "train_variant", "run_experiments"]
+
 #: The thesis's second attempt raised the cluster weight; it does not say by how
 #: much. Five times the inverse-frequency weight (then normalised back to sum 4).
 RAISED_CLUSTER_WEIGHT = 5.0

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import copy
 
+__all__ = ["NOTEBOOKS", "PROFILES", "DEFAULT_PROFILE", "notebook_parameters"]
+
 NOTEBOOKS = (
     "01_simulate",
     "02_label",

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["RunDir", "run_paths"]
+
 
 @dataclass(frozen=True)
 class RunDir:

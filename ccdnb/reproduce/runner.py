@@ -20,6 +20,9 @@ from ..io_utils import redirect_stderr_fd, write_json_atomic
 from .manifest import provenance, write_manifest
 from .profiles import NOTEBOOKS, notebook_parameters
 
+__all__ = ["REPO_ROOT", "NotebookFailure", "NotebookRun", "select_notebooks",
+           "default_figures_dir", "run_pipeline"]
+
 #: The repository root when ccdnb is installed from a checkout (``pip install -e .``).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

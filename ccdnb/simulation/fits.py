@@ -9,6 +9,8 @@ import numpy as np
 
 from ..io_utils import atomic_path
 
+__all__ = ["HEADER_KEYS", "amplifier_extname", "write_simulated_fits"]
+
 #: Meta key -> (FITS keyword, comment) written in every simulated HDU header.
 HEADER_KEYS = {
     "preset": ("CCDNBSIM", "ccdnb simulation preset"),

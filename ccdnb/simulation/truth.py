@@ -18,6 +18,9 @@ import numpy as np
 from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
 from .physics import pixel_weights, window_half_width
 
+__all__ = ["OBJECT_DTYPE", "NEGLIGIBLE_SIGMA", "label_from_components", "Truth",
+           "on_float32_grid", "Scene"]
+
 #: One row per simulated object (see docs/internals.md). ``on`` says what a
 #: cluster sits on: GLOWING, HOT_PIXEL or 0 (see :meth:`Scene.finalize`).
 OBJECT_DTYPE = np.dtype([

@@ -6,3 +6,5 @@ nothing in the prediction path imports this package. Import the submodules
 directly (``from ccdnb.training.train import train_model``): this file
 imports nothing, so ``import ccdnb.training`` stays cheap.
 """
+
+__all__ = []

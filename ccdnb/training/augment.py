@@ -58,6 +58,10 @@ from ..detector import add_read_noise, invert_about_pedestal, scale_gain, shift_
 from ..normalize import estimate_background, network_input, normalize_image, standardize_image
 from ..seeds import derive_seed
 
+__all__ = ["OPTION_DEFAULTS", "PRESETS", "InvertAboutPedestal", "GainJitter", "PedestalJitter",
+           "AddReadNoise", "augmenter_options", "build_augmenter", "augment_pair",
+           "augment_standardized", "standardize_images", "transform_gallery", "AugmentedSequence"]
+
 #: Every option of :func:`build_augmenter`, with the value that switches it off.
 OPTION_DEFAULTS = dict(
     crop_size=None,      # int or (h, w): random crop of that size (no resizing)

@@ -23,6 +23,10 @@ import numpy as np
 
 from ..classes import CLUSTER, HOT_PIXEL, N_CLASSES
 
+__all__ = ["VALIDATION_SPLIT", "EARLY_STOPPING_PATIENCE", "REDUCE_LR", "MODEL_FILE",
+           "HISTORY_FILE", "TrainingResult", "batches_dataset", "segmentation_metrics",
+           "split_validation", "read_history", "best_epoch_of", "train_model"]
+
 VALIDATION_SPLIT = 0.21
 EARLY_STOPPING_PATIENCE = 20
 REDUCE_LR = dict(factor=0.1, patience=5, min_delta=1e-3, min_lr=1e-7)
