@@ -58,6 +58,12 @@ from .errors import CcdnbInputError, one_line
 from .io_utils import atomic_outputs  # noqa: F401  (the one atomic writer; re-exported)
 from .skipper_raw import AVERAGED_KEYWORD, average_raw_samples
 
+__all__ = ["FITS_SUFFIXES", "COMPRESSED_SUFFIX", "STRUCTURAL_KEYWORDS", "STRUCTURAL_NUMBERED",
+           "PROBABILITY_SUFFIX", "QUALITY_SUFFIX", "CATALOG_EXTNAME", "FitsImage",
+           "BIAS_KEYWORDS", "bias_columns_from_header", "HduSummary", "FitsContents",
+           "output_stem", "masks_path", "read_fits_images", "hdulist_name", "file_sha256",
+           "Provenance", "copy_header", "build_masks_hdulist", "write_masks", "write_hdulist"]
+
 #: Suffixes stripped (case-insensitively) from an input name to form ``<stem>``.
 FITS_SUFFIXES = (".fits", ".fit", ".fts")
 COMPRESSED_SUFFIX = ".fz"
