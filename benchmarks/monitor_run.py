@@ -18,6 +18,8 @@ same frames, as subprocesses (gate: monitor <= 1.2 x predict; 50 frames of
 
     python benchmarks/monitor_run.py                      # 50 frames of 512 x 512
     python benchmarks/monitor_run.py --speed --frames 50 --size 1024
+
+The exit status is 0 when every gate it prints is met, else 1.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ import time
 from pathlib import Path
 
 
-def quality(frames: int, size: int, seed: int, work: Path, amplifiers: int) -> dict:
+def quality(frames: int, size: int, seed: int, work: Path, amplifiers: int) -> bool:
+    """Monitor a simulated run, print issue 21's figures; True when every gate is met."""
     from ccdnb.monitoring import monitor
-    from ccdnb.monitoring.truth import describe, evaluate_run
+    from ccdnb.monitoring.truth import describe, evaluate_run, gates
     from ccdnb.simulation.run import simulate_run
 
     run = simulate_run(frames, size, seed, n_amplifiers=amplifiers)
@@ -52,10 +55,19 @@ def quality(frames: int, size: int, seed: int, work: Path, amplifiers: int) -> d
     for o in report.outliers:
         print(f"  frame {o['frame']} {o['amplifier']}: {o['reason']}"
               + (f"  [truth: {run.bad[o['frame']]}]" if run.bad[o["frame"]] else ""))
-    return result
+    verdict = gates(result, frames)
+    missed = [name for name, ok in verdict.items() if not ok]
+    print(f"\ngates: {len(verdict) - len(missed)} of {len(verdict)} met"
+          + (f"; MISSED: {', '.join(missed)}" if missed else ""))
+    return not missed
 
 
-def speed(frames: int, size: int, seed: int, work: Path, workers: int | None) -> None:
+#: Monitoring may take at most this many times ``ccdnb predict`` on the same frames.
+MAX_SPEED_RATIO = 1.2
+
+
+def speed(frames: int, size: int, seed: int, work: Path, workers: int | None) -> bool:
+    """Time predict and monitor on the same frames; True when the speed gate is met."""
     from ccdnb.simulation.run import simulate_run
 
     run = simulate_run(frames, size, seed)
@@ -72,7 +84,11 @@ def speed(frames: int, size: int, seed: int, work: Path, workers: int | None) ->
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         times[name] = time.perf_counter() - start
         print(f"ccdnb {name}: {times[name]:.1f} s for {frames} frames of {size}x{size}")
-    print(f"monitor / predict = {times['monitor'] / times['predict']:.2f} (gate <= 1.2)")
+    ratio = times["monitor"] / times["predict"]
+    met = ratio <= MAX_SPEED_RATIO
+    print(f"monitor / predict = {ratio:.2f} (gate <= {MAX_SPEED_RATIO}: "
+          f"{'PASS' if met else 'MISS'})")
+    return met
 
 
 def main(argv=None) -> int:
@@ -90,13 +106,13 @@ def main(argv=None) -> int:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ccdnb-monitor-"))
     try:
         if args.speed:
-            speed(args.frames, args.size or 1024, args.seed, work, args.workers)
+            met = speed(args.frames, args.size or 1024, args.seed, work, args.workers)
         else:
-            quality(args.frames, args.size or 512, args.seed, work, args.amplifiers)
+            met = quality(args.frames, args.size or 512, args.seed, work, args.amplifiers)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

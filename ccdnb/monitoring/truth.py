@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["evaluate_run", "gates", "describe", "fall_factor", "plot_settling"]
+
 
 def evaluate_run(run, report, files) -> dict:
     """The figures of issue 21's gates for one monitored simulated run.
@@ -79,24 +81,66 @@ def evaluate_run(run, report, files) -> dict:
     return out
 
 
+#: Issue 21's gates on a monitored simulated run.
+MIN_RECALL = 0.99          # defect pixels on in >= 30 % of frames that the map flags
+MAX_FALSE_SHARE = 0.001    # flagged pixels that are no defect
+MIN_FALL = 10.0            # false clusters, single frames over settled frames
+FALSE_FRAMES_PER_50 = 1    # good frames flagged as outliers, per 50 frames
+
+
+def fall_factor(result: dict) -> float:
+    """False clusters in single frames over false clusters with the map (inf when none are
+    left and some were there; NaN when there were none)."""
+    single, settled = result["false_single"], result["false_settled"]
+    if settled == 0:
+        return float("inf") if single else float("nan")
+    return single / settled
+
+
+def gates(result: dict, n_frames: int) -> dict:
+    """Issue 21's gates on :func:`evaluate_run`'s figures: gate name -> met (bool).
+
+    ``defect recall`` (>= :data:`MIN_RECALL`), ``defect false share`` (<=
+    :data:`MAX_FALSE_SHARE`), ``false clusters fall`` (>= :data:`MIN_FALL`, or
+    none left with the map),
+    ``hits found`` (settled frames find at least as many true clusters as single
+    ones), ``bad frames flagged`` (all), ``good frames flagged`` (at most
+    :data:`FALSE_FRAMES_PER_50` in 50 frames, at least 1 allowed).
+    """
+    allowed = max(1, (FALSE_FRAMES_PER_50 * n_frames) // 50)
+    return {
+        "defect recall": result["recall"] >= MIN_RECALL,
+        "defect false share": result["false_share"] <= MAX_FALSE_SHARE,
+        # none left with the map is met, whatever there was before
+        "false clusters fall": result["false_settled"] == 0 or fall_factor(result) >= MIN_FALL,
+        "hits found": result["found_settled"] >= result["found_single"],
+        "bad frames flagged": not result["missed"],
+        "good frames flagged": len(result["false_frames"]) <= allowed,
+    }
+
+
 def describe(result: dict, n_frames: int) -> str:
-    """:func:`evaluate_run`'s figures as lines of text, each beside its gate."""
+    """:func:`evaluate_run`'s figures as lines of text, each beside its gate and verdict."""
     r = result
-    fall = r["false_single"] / max(r["false_settled"], 1)
+    met = {name: "PASS" if ok else "MISS" for name, ok in gates(r, n_frames).items()}
+    fall = fall_factor(r)
     fall_good = r["false_single_good"] / max(r["false_settled_good"], 1)
     return "\n".join([
         f"defect map: flags {r['flags']} pixels; finds {r['found']}/{r['wanted']} = "
-        f"{r['recall']:.2%} of the defect pixels on in >= 30 % of frames (gate >= 99 %); "
-        f"{r['false_flags']} flagged pixels are no defect = {r['false_share']:.3%} "
-        f"(gate <= 0.1 %)",
+        f"{r['recall']:.2%} of the defect pixels on in >= 30 % of frames (gate >= 99 %: "
+        f"{met['defect recall']}); {r['false_flags']} flagged pixels are no defect = "
+        f"{r['false_share']:.3%} (gate <= 0.1 %: {met['defect false share']})",
         f"false clusters: {r['false_single']} in single frames, {r['false_settled']} with the "
-        f"map: {fall:.1f}-fold fewer (gate >= 10); on the frames not flagged as outliers "
-        f"{r['false_single_good']} -> {r['false_settled_good']}: {fall_good:.1f}-fold",
+        f"map: {fall:.1f}-fold fewer (gate >= 10: {met['false clusters fall']}); on the frames "
+        f"not flagged as outliers {r['false_single_good']} -> {r['false_settled_good']}: "
+        f"{fall_good:.1f}-fold",
         f"true clusters found as cluster: {r['found_single']}/{r['n_clusters']} single, "
-        f"{r['found_settled']}/{r['n_clusters']} with the map (gate: stay or rise)",
+        f"{r['found_settled']}/{r['n_clusters']} with the map (gate: stay or rise: "
+        f"{met['hits found']})",
         f"bad frames: {len(r['bad']) - len(r['missed'])}/{len(r['bad'])} flagged (missed "
-        f"{r['missed']}); {len(r['false_frames'])} good frames of {n_frames} flagged "
-        f"{r['false_frames']} (gate <= 1 in 50)"])
+        f"{r['missed']}: {met['bad frames flagged']}); {len(r['false_frames'])} good frames of "
+        f"{n_frames} flagged {r['false_frames']} (gate <= 1 in 50: "
+        f"{met['good frames flagged']})"])
 
 
 def plot_settling(result: dict, path) -> Path:
