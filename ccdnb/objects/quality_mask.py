@@ -225,6 +225,74 @@ class MaskParameters:
 
 
 # --- the bits ------------------------------------------------------------------------------
+#
+# Clusters, hot pixels and glow are a small share of a frame, and most bits derive from
+# them: those bits are built from the flat indices of their pixels (runs along the rows,
+# painted as row segments), never by filters or distance transforms over the whole frame.
+# The glow's tail takes its distance transform in boxes around the glow only; the passes
+# over every pixel (the glow tail's field, the columns' excess charge) go block by block.
+
+#: Pixels per block of rows of the whole-frame passes.
+_BLOCK_PIXELS = 1 << 20
+#: Side (px) of the coarse blocks that find the boxes around the glow.
+_GLOW_BLOCK = 32
+
+
+def _flat_nonzero(a):
+    """``np.flatnonzero`` of a bool or uint8 array, skipping eight zero bytes at a time."""
+    flat = np.ascontiguousarray(a).reshape(-1)
+    if flat.dtype == bool:
+        flat = flat.view(np.uint8)
+    if flat.dtype != np.uint8 or flat.size % 8:
+        return np.flatnonzero(flat)
+    words = np.flatnonzero(flat.view(np.uint64))
+    word, byte = np.nonzero(flat.reshape(-1, 8)[words])
+    return words[word] * 8 + byte
+
+
+def _in_sorted(values, reference):
+    """Whether each of ``values`` is in the ascending array ``reference``."""
+    if reference.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(reference, values), reference.size - 1)
+    return reference[at] == values
+
+
+def _runs(lines, positions):
+    """Runs of consecutive pixels along lines, given in (line, position) order:
+    (line, first, last) of each run."""
+    if lines.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    breaks = np.flatnonzero((np.diff(lines) != 0) | (np.diff(positions) != 1)) + 1
+    first = np.concatenate([[0], breaks])
+    last = np.concatenate([breaks - 1, [lines.size - 1]])
+    return lines[first], positions[first], positions[last]
+
+
+def _segments(shape, row, low, high):
+    """Flat indices (ascending, unique) of the union of the row segments ``low..high``
+    (inclusive) on rows ``row``, cut to the image."""
+    height, width = shape
+    row = np.asarray(row, dtype=np.int64)
+    low = np.maximum(low, 0)
+    high = np.minimum(high, width - 1)
+    keep = (row >= 0) & (row < height) & (low <= high)
+    start = (row * width + low)[keep]
+    stop = (row * width + high + 1)[keep]
+    if start.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(start, kind="stable")
+    start, stop = start[order], stop[order]
+    # merged: a segment opens an interval where it starts after every earlier one stopped
+    reach = np.maximum.accumulate(stop)
+    opens = np.ones(start.size, dtype=bool)
+    opens[1:] = start[1:] > reach[:-1]
+    first = np.flatnonzero(opens)
+    begin = start[first]
+    length = reach[np.append(first[1:] - 1, start.size - 1)] - begin
+    return np.repeat(begin - np.cumsum(length) + length, length) + np.arange(int(length.sum()))
+
 
 def _disc_offsets(radius):
     r = int(np.floor(radius))
@@ -233,50 +301,122 @@ def _disc_offsets(radius):
     return dy[inside], dx[inside]
 
 
-def _halo(seeds, radius):
-    """Pixels within ``radius`` of a seed (discs stamped from the seeds' outline)."""
+def _disc_half_widths(radius):
+    """Half-width of each row (``dy = -r..r``) of the disc of ``radius`` px."""
+    dy, dx = _disc_offsets(radius)
+    r = int(np.floor(radius))
+    widths = np.zeros(2 * r + 1, dtype=np.int64)
+    np.maximum.at(widths, dy + r, dx)
+    return widths
+
+
+def _dilate(index, shape, half_widths):
+    """Flat indices of the pixels a stamp centred on any pixel of ``index`` (flat,
+    ascending) covers: row ``dy`` of the stamp (``-r..r``) spans ``half_widths[dy + r]``
+    px either side. A run of pixels along a row stamps one segment per row of the stamp."""
+    rows, cols = np.divmod(index, shape[1])
+    row, low, high = _runs(rows, cols)
+    widths = np.asarray(half_widths, dtype=np.int64)
+    dy = np.arange(widths.size) - widths.size // 2
+    return _segments(shape, (row[:, None] + dy[None, :]).ravel(),
+                     (low[:, None] - widths[None, :]).ravel(),
+                     (high[:, None] + widths[None, :]).ravel())
+
+
+def _trail(index, shape, length, axis, forward):
+    """Flat indices within ``length`` px after (``forward``: increasing index) or before a
+    pixel of ``index`` (flat, ascending) along ``axis`` (1: the row, 0: the column), those
+    pixels themselves left out."""
+    if length <= 0 or index.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    height, width = shape
+    rows, cols = np.divmod(index, width)
+    if axis == 0:  # the columns, as the rows of the transposed image
+        order = np.lexsort((rows, cols))
+        line, first, last = _runs(cols[order], rows[order])
+        line_shape = (width, height)
+    else:
+        line, first, last = _runs(rows, cols)
+        line_shape = shape
+    low, high = (last + 1, last + length) if forward else (first - length, first - 1)
+    painted = _segments(line_shape, line, low, high)
+    if axis == 0:
+        col, row = np.divmod(painted, height)
+        painted = row * width + col
+    return painted[~_in_sorted(painted, index)]
+
+
+def _groups(index, width):
+    """The 8-connected groups of the pixels ``index`` (flat, ascending): (group of each
+    pixel, number of groups); the partition of :func:`ccdnb.classes.label_groups`."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows, cols = np.divmod(index, width)
+    stride = width + 2  # keeps the pixels either side of a row's ends apart
+    key = rows * stride + cols
+    pixels = np.arange(key.size)
+    first, second = [], []
+    for step in (1, stride - 1, stride, stride + 1):  # right, and the row below
+        at = np.minimum(np.searchsorted(key, key + step), key.size - 1)
+        hit = key[at] == key + step
+        first.append(pixels[hit])
+        second.append(at[hit])
+    first, second = np.concatenate(first), np.concatenate(second)
+    graph = coo_matrix((np.ones(first.size, np.int8), (first, second)),
+                       shape=(key.size, key.size))
+    n, group = connected_components(graph, directed=False)
+    return group, int(n)
+
+
+def _glow_boxes(glow, shape, reach):
+    """Boxes around the glowing pixels ``glow`` (flat) that hold every pixel within
+    ``reach`` px of them: ``(rows, cols, own)`` each, ``own`` the box's pixels it
+    answers for (each such pixel in one box). A box holds the glowing pixels any of its
+    own pixels is within ``reach`` of, so a distance transform in it is exact there."""
     from scipy import ndimage
 
-    out = seeds.copy()
-    if not seeds.any() or radius <= 0:
-        return out
-    # the discs around every pixel of a region are the discs around its outline
-    outline = seeds & ~ndimage.binary_erosion(seeds, border_value=0)
-    rows, cols = np.nonzero(outline)
-    dy, dx = _disc_offsets(radius)
-    height, width = seeds.shape
-    step = max(1, 4_000_000 // dy.size)  # bounded memory: seeds in chunks
-    for start in range(0, rows.size, step):
-        r = (rows[start:start + step, None] + dy[None, :]).ravel()
-        c = (cols[start:start + step, None] + dx[None, :]).ravel()
-        keep = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-        out[r[keep], c[keep]] = True
-    return out
+    block = _GLOW_BLOCK
+    height, width = shape
+    rows, cols = np.divmod(glow, width)
+    coarse = np.zeros((-(-height // block), -(-width // block)), dtype=bool)
+    coarse[rows // block, cols // block] = True
+    # a pixel within reach of a glowing pixel is within this many blocks of its block
+    near = int(reach) // block + 1
+    coarse = ndimage.maximum_filter(coarse, size=2 * near + 1, mode="constant")
+    labels, _ = ndimage.label(coarse)
+    for number, box in enumerate(ndimage.find_objects(labels), start=1):
+        r = slice(box[0].start * block, min(box[0].stop * block, height))
+        c = slice(box[1].start * block, min(box[1].stop * block, width))
+        own = np.repeat(np.repeat(labels[box] == number, block, axis=0), block, axis=1)
+        yield r, c, own[:r.stop - r.start, :c.stop - c.start]
 
 
-def _trail(seeds, length, axis, forward):
-    """Pixels within ``length`` after a seed along ``axis`` (``forward``: increasing index)."""
-    out = np.zeros_like(seeds)
-    if length <= 0 or not seeds.any():
-        return out
-    view = seeds if axis == 1 else seeds.T
-    target = out if axis == 1 else out.T
-    lines = np.flatnonzero(view.any(axis=1))
-    sub = view[lines]
-    if not forward:
-        sub = sub[:, ::-1]
-    n = sub.shape[1]
-    position = np.where(sub, np.arange(n)[None, :], -n - length - 1)
-    last = np.maximum.accumulate(position, axis=1)
-    trail = (np.arange(n)[None, :] - last <= length) & ~sub
-    if not forward:
-        trail = trail[:, ::-1]
-    target[lines] = trail
-    return out
+def _field_charge(electrons, classes, cap=None):
+    """Per row, the background pixels of finite charge (class 0) and the sum of their
+    charge in whole electrons (at least 0, at most ``cap``); and the sum of its squares
+    over the frame. Block by block of rows."""
+    height, width = classes.shape
+    count, total, squares = np.zeros(height), np.zeros(height), 0.0
+    step = max(1, _BLOCK_PIXELS // max(width, 1))
+    for r0 in range(0, height, step):
+        rows = slice(r0, min(r0 + step, height))
+        x = np.asarray(electrons[rows], dtype=np.float32)
+        use = (classes[rows] == 0) & np.isfinite(x)
+        charge = np.rint(x)
+        np.maximum(charge, np.float32(0), out=charge)
+        if cap is not None:
+            np.minimum(charge, cap, out=charge)
+        charge[~use] = 0
+        count[rows] = np.count_nonzero(use, axis=1)
+        total[rows] = charge.sum(axis=1, dtype=np.float64)
+        squares += float(np.einsum("ij,ij->", charge, charge, dtype=np.float64))
+    return count, total, squares
 
 
-def _glow_tail(electrons, distance, classes, p):
-    """The rings around the glow whose charge stands above the field of their rows.
+def _glow_tail(electrons, classes, glow, p):
+    """The rings around the glow whose charge stands above the field of their rows
+    (flat indices of the pixels).
 
     Glow falls off with distance from its source; the class mask stops where it drops
     below about one read-noise sigma, and the tail beyond holds charge a rate of
@@ -287,31 +427,56 @@ def _glow_tail(electrons, distance, classes, p):
     (each row's mean charge over pixels farther than ``glow_max_margin`` from the glow
     and of no class; whole electrons, clipped above the field's reach).
     """
-    out = np.zeros(distance.shape, dtype=bool)
-    far = (distance > p.glow_max_margin) & (classes == 0) & np.isfinite(electrons)
-    if not far.any():
-        return out
-    charge = np.clip(np.rint(np.nan_to_num(electrons.astype(np.float32), nan=0.0)), 0, None)
-    typical = float(np.mean(charge[far]))
+    from scipy import ndimage
+
+    shape = classes.shape
+    width = shape[1]
+    n_rings = int(np.ceil((p.glow_max_margin - p.glow_margin) / p.glow_ring)) + 1
+    if n_rings < 2:  # glow_max_margin within glow_margin: no ring to test
+        return np.zeros(0, dtype=np.int64)
+    reach = p.glow_margin + n_rings * p.glow_ring
+    # the distance to the glow, where it is at most ``reach``: in boxes around the glow
+    index, distance = [], []
+    for rows, cols, own in _glow_boxes(glow, shape, reach):
+        d = ndimage.distance_transform_edt(classes[rows, cols] != GLOWING)
+        near = own & (d <= reach)
+        r, c = np.nonzero(near)
+        index.append((r + rows.start) * width + (c + cols.start))
+        distance.append(d[near])
+    index, distance = np.concatenate(index), np.concatenate(distance)
+    row = index // width
+    charge = np.asarray(electrons[np.divmod(index, width)], dtype=np.float32)
+    background = (classes.reshape(-1)[index] == 0) & np.isfinite(charge)
+    charge = np.maximum(np.rint(np.where(background, charge, np.float32(0))), np.float32(0))
+    # the field: background pixels farther than glow_max_margin, i.e. all less the near ones
+    near = background & (distance <= p.glow_max_margin)
+    count, total, _ = _field_charge(electrons, classes)
+    count -= np.bincount(row[near], minlength=shape[0])
+    total -= np.bincount(row[near], weights=charge[near], minlength=shape[0])
+    if not count.sum() > 0:
+        return np.zeros(0, dtype=np.int64)
+    typical = float(total.sum() / count.sum())
     # a pixel above the field's reach is a cluster the class mask missed, not glow
     cap = np.float32(typical + 6.0 * np.sqrt(max(typical, 0.05)) + 2.0)
     charge = np.minimum(charge, cap)
-    n = far.sum(axis=1)
-    row_rate = np.where(n > 0, np.where(far, charge, 0.0).sum(axis=1) / np.maximum(n, 1), np.nan)
-    rows = np.arange(row_rate.size)
+    n_far = count.sum()
+    count, total, squares = _field_charge(electrons, classes, cap)
+    count -= np.bincount(row[near], minlength=shape[0])
+    total -= np.bincount(row[near], weights=charge[near], minlength=shape[0])
+    squares -= float(np.sum(np.square(charge[near], dtype=np.float64)))
+    row_rate = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    lines = np.arange(row_rate.size)
     known = np.isfinite(row_rate)
-    row_rate = np.interp(rows, rows[known], row_rate[known])
+    row_rate = np.interp(lines, lines[known], row_rate[known])
     ring = np.ceil((distance - p.glow_margin) / p.glow_ring).astype(np.int64)
-    inside = (ring >= 1) & (distance <= p.glow_max_margin) & (classes == 0)
-    inside &= np.isfinite(electrons)
-    n_rings = int(np.ceil((p.glow_max_margin - p.glow_margin) / p.glow_ring)) + 1
-    r_idx, c_idx = np.nonzero(inside)
-    which = ring[r_idx, c_idx]
-    observed = np.bincount(which, weights=charge[r_idx, c_idx], minlength=n_rings + 1)
-    expected = np.bincount(which, weights=row_rate[r_idx], minlength=n_rings + 1)
+    inside = (ring >= 1) & near
+    which = ring[inside]
+    observed = np.bincount(which, weights=charge[inside], minlength=n_rings + 1)
+    expected = np.bincount(which, weights=row_rate[row[inside]], minlength=n_rings + 1)
     pixels = np.bincount(which, minlength=n_rings + 1)
     # the spread of a pixel's charge: the field's Poisson spread and any read noise
-    spread = float(np.var(charge[far])) if far.sum() > 1 else max(typical, 1e-3)
+    mean = total.sum() / n_far
+    spread = squares / n_far - mean * mean if n_far > 1 else max(typical, 1e-3)
     # the first ring beyond which the whole remaining tail holds no significant charge:
     # a long faint tail is many rings each too faint to see, and together a bias
     excess = np.cumsum((observed - expected)[::-1])[::-1]
@@ -321,37 +486,39 @@ def _glow_tail(electrons, distance, classes, p):
     quiet[0] = False
     last = int(np.argmax(quiet[1:])) + 1 if quiet[1:].any() else n_rings
     last = last if excess[1] > p.glow_excess_sigma * np.sqrt(spread_sum[1]) else 0
-    if last:
-        out = (distance > p.glow_margin) & (distance <= p.glow_margin + last * p.glow_ring)
-    return out
+    return index[(distance > p.glow_margin) & (distance <= p.glow_margin + last * p.glow_ring)]
 
 
-def _vertical_runs(hot, min_rows):
-    """Columns holding a vertical run of at least ``min_rows`` hot pixels."""
-    from scipy import ndimage
-
-    if not hot.any() or min_rows <= 0:
-        return np.zeros(hot.shape[1], dtype=bool)
-    labels, n = ndimage.label(hot, structure=np.array([[0, 1, 0], [0, 1, 0], [0, 1, 0]]))
-    length = np.bincount(labels.ravel(), minlength=n + 1)
-    long_runs = length >= min_rows
-    long_runs[0] = False
-    columns = np.zeros(hot.shape[1], dtype=bool)
-    rows, cols = np.nonzero(long_runs[labels])
-    columns[cols] = True
+def _vertical_runs(hot, shape, min_rows):
+    """Columns holding a vertical run of at least ``min_rows`` of the pixels ``hot`` (flat)."""
+    columns = np.zeros(shape[1], dtype=bool)
+    if hot.size == 0 or min_rows <= 0:
+        return columns
+    rows, cols = np.divmod(hot, shape[1])
+    order = np.lexsort((rows, cols))
+    col, first, last = _runs(cols[order], rows[order])
+    columns[col[last - first + 1 >= min_rows]] = True
     return columns
 
 
-def _excess_columns(electrons, free, sigma):
-    """Columns whose mean charge over ``free`` pixels stands ``sigma`` errors above the rest."""
+def _excess_columns(electrons, out, columns, sigma):
+    """Columns (of ``columns``) whose mean charge over the pixels ``out`` leaves free
+    stands ``sigma`` errors above the rest: sums per column, block by block of rows."""
     # free pixels are finite (NONFINITE is set before)
-    e = np.where(free, np.asarray(electrons, dtype=np.float32), np.float32(0))
-    n = free.sum(axis=0).astype(np.float64)
+    height, width = out.shape
+    n, total, squares = np.zeros(width), np.zeros(width), np.zeros(width)
+    step = max(1, _BLOCK_PIXELS // max(width, 1))
+    for r0 in range(0, height, step):
+        rows = slice(r0, min(r0 + step, height))
+        free = out[rows] == 0
+        e = np.where(free, np.asarray(electrons[rows], dtype=np.float32), np.float32(0))
+        n += np.count_nonzero(free, axis=0)
+        total += e.sum(axis=0, dtype=np.float64)
+        squares += np.einsum("ij,ij->j", e, e, dtype=np.float64)
+    n[~columns] = 0
     ok = n >= 10
     if np.count_nonzero(ok) < 5:
-        return np.zeros(e.shape[1], dtype=bool)
-    total = e.sum(axis=0, dtype=np.float64)
-    squares = np.einsum("ij,ij->j", e, e, dtype=np.float64)
+        return np.zeros(width, dtype=bool)
     mean = np.where(ok, total / np.maximum(n, 1), np.nan)
     second = np.where(ok, squares / np.maximum(n, 1), np.nan)
     typical = float(np.nanmedian(mean))
@@ -361,28 +528,25 @@ def _excess_columns(electrons, free, sigma):
     return ok & (z > sigma)
 
 
-def _serial_segments(shape, serial, classes, min_pixels, margin):
-    """Row segments of the serial-register events: ``serial``'s groups, or else the
-    one-row cluster groups of at least ``min_pixels`` pixels."""
-    from ..classes import class_groups, label_groups
-
-    out = np.zeros(shape, dtype=bool)
-    if serial is not None:
-        labels, n = label_groups(serial)
-        rows, cols = np.nonzero(labels)
-        group = labels[rows, cols] - 1
-    else:
-        rows, cols, group, n = class_groups(classes, CLUSTER)
-        if n:
-            size = np.bincount(group, minlength=n)
-            first = np.full(n, np.iinfo(np.int64).max)
-            last = np.full(n, -1)
-            np.minimum.at(first, group, rows)
-            np.maximum.at(last, group, rows)
-            keep = ((first == last) & (size >= min_pixels))[group]
-            rows, cols, group = rows[keep], cols[keep], group[keep]
-    if rows.size == 0:
-        return out
+def _serial_segments(shape, serial, cluster, min_pixels, margin):
+    """Flat indices of the row segments of the serial-register events: the groups of
+    ``serial``'s pixels, or else the one-row groups of at least ``min_pixels`` of the
+    cluster pixels ``cluster`` (flat, ascending)."""
+    pixels = _flat_nonzero(serial) if serial is not None else cluster
+    if pixels.size == 0:
+        return pixels
+    group, n = _groups(pixels, shape[1])
+    rows, cols = np.divmod(pixels, shape[1])
+    if serial is None:
+        size = np.bincount(group, minlength=n)
+        first = np.full(n, np.iinfo(np.int64).max)
+        last = np.full(n, -1)
+        np.minimum.at(first, group, rows)
+        np.maximum.at(last, group, rows)
+        keep = ((first == last) & (size >= min_pixels))[group]
+        rows, cols, group = rows[keep], cols[keep], group[keep]
+        if rows.size == 0:
+            return rows
     # per (group, row): the columns from the first to the last, widened by the margin
     key = group.astype(np.int64) * shape[0] + rows
     unique, inverse = np.unique(key, return_inverse=True)
@@ -390,11 +554,7 @@ def _serial_segments(shape, serial, classes, min_pixels, margin):
     high = np.full(unique.size, -1)
     np.minimum.at(low, inverse, cols)
     np.maximum.at(high, inverse, cols)
-    low = np.maximum(low - margin, 0)
-    high = np.minimum(high + margin, shape[1] - 1)
-    for r, a, b in zip(unique % shape[0], low, high):
-        out[r, a:b + 1] = True
-    return out
+    return _segments(shape, unique % shape[0], low - margin, high + margin)
 
 
 def _defect_flags(defects, amplifier, shape):
@@ -484,8 +644,6 @@ def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=Non
         Arrays of other shapes, an unknown or invalid option, a defect map without
         the amplifier.
     """
-    from scipy import ndimage
-
     p = MaskParameters.of(**options)
     classes = np.asarray(classes)
     if classes.ndim != 2:
@@ -494,68 +652,82 @@ def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=Non
     height, width = shape
     e = _electrons(electrons, image, gain, pedestal, shape)
     out = np.zeros(shape, dtype=np.uint16)
+    flat = out.reshape(-1)
 
     def put(name, where):
         np.bitwise_or(out, np.uint16(1 << _BIT[name]), out=out, where=where)
 
-    cluster = classes == CLUSTER
-    hot = classes == HOT_PIXEL
-    glowing = classes == GLOWING
-    put("CLUSTER", cluster)
-    put("HOTPIX", hot)
-    if p.neighbour_width > 0 and cluster.any():
-        size = 2 * p.neighbour_width + 1
-        put("NEIGHBOR", ndimage.maximum_filter(cluster, size=size) & ~cluster)
-    if glowing.any():
-        distance = ndimage.distance_transform_edt(~glowing)
-        grown = distance <= p.glow_margin
+    def put_at(name, index):
+        flat[index] |= np.uint16(1 << _BIT[name])
+
+    # the pixels of each class, as flat indices (a small share of the frame)
+    class_of = np.ascontiguousarray(classes).reshape(-1)
+    labelled = _flat_nonzero(class_of)
+    kind = class_of[labelled]
+    cluster = labelled[kind == CLUSTER]
+    hot = labelled[kind == HOT_PIXEL]
+    glowing = labelled[kind == GLOWING]
+    put_at("CLUSTER", cluster)
+    put_at("HOTPIX", hot)
+    if p.neighbour_width > 0 and cluster.size:
+        around = _dilate(cluster, shape, [p.neighbour_width] * (2 * p.neighbour_width + 1))
+        put_at("NEIGHBOR", around[class_of[around] != CLUSTER])
+    if glowing.size:
+        put_at("GLOW", _dilate(glowing, shape, _disc_half_widths(p.glow_margin)))
         if e is not None and p.glow_excess_sigma is not None:
-            grown |= _glow_tail(e, distance, classes, p)
-        put("GLOW", grown)
+            put_at("GLOW", _glow_tail(e, classes, glowing, p))
     if e is not None:
+        # seeds: pixels of at least the thresholds' charge (finite; by default no defect)
         with np.errstate(invalid="ignore"):
-            seeding = np.isfinite(e) if p.defect_seeds else np.isfinite(e) & ~hot & ~glowing
-            halo_seeds = seeding & (e >= p.halo_threshold_e)
-            bleed_seeds = seeding & (e >= p.bleed_threshold_e)
-        put("HALO", _halo(halo_seeds, p.halo_radius))
+            above = _flat_nonzero(e >= min(p.halo_threshold_e, p.bleed_threshold_e))
+        charge = e[np.divmod(above, width)]
+        seeding = np.isfinite(charge)
+        if not p.defect_seeds:
+            seeding &= (class_of[above] != HOT_PIXEL) & (class_of[above] != GLOWING)
+        halo_seeds = above[seeding & (charge >= p.halo_threshold_e)]
+        bleed_seeds = above[seeding & (charge >= p.bleed_threshold_e)]
+        if halo_seeds.size:
+            put_at("HALO", _dilate(halo_seeds, shape, _disc_half_widths(p.halo_radius)))
         forward_rows = p.readout_rows == "ascending"
         forward_cols = p.readout_side == "left"
-        bleed = _trail(bleed_seeds, p.bleed_row_length, axis=1, forward=forward_cols)
-        bleed |= _trail(bleed_seeds, p.bleed_column_length, axis=0, forward=forward_rows)
-        put("BLEED", bleed)
-    hot_columns = _vertical_runs(hot, p.hot_column_min_rows)
+        put_at("BLEED", _trail(bleed_seeds, shape, p.bleed_row_length, axis=1,
+                               forward=forward_cols))
+        put_at("BLEED", _trail(bleed_seeds, shape, p.bleed_column_length, axis=0,
+                               forward=forward_rows))
+    hot_columns = _vertical_runs(hot, shape, p.hot_column_min_rows)
     image_cols = _image_columns(width, bias_columns)
-    finite_pixels = None
-    if image is not None:
-        finite_pixels = np.isfinite(np.asarray(image))
-    elif e is not None:
-        finite_pixels = np.isfinite(e)
-    if finite_pixels is not None:
-        put("NONFINITE", ~finite_pixels)
-    put("SERIAL", _serial_segments(shape, None if serial is None else np.asarray(serial, bool),
-                                   classes, p.serial_min_pixels, p.serial_margin))
+    charged = image if image is not None else e
+    if charged is not None:
+        finite = np.isfinite(np.asarray(charged))
+        if not finite.all():
+            put("NONFINITE", ~finite)
+    if serial is not None:
+        serial = np.asarray(serial, dtype=bool)
+        if serial.shape != shape:
+            raise CcdnbInputError(f"serial-register pixel map of shape {serial.shape} for a "
+                                  f"class mask of shape {shape}")
+    put_at("SERIAL", _serial_segments(shape, serial, cluster, p.serial_min_pixels,
+                                      p.serial_margin))
     flags = _defect_flags(defects, amplifier, shape)
     if flags is not None:
         put("DEFECT", flags)
-    # the image area's border
-    if p.edge_width > 0:
+    edge = np.uint16(1 << _BIT["EDGE"])
+    if p.edge_width > 0:  # the image area's border
+        out[:p.edge_width, :] |= edge
+        out[max(height - p.edge_width, 0):, :] |= edge
         columns = np.flatnonzero(image_cols)
-        edge = np.zeros(shape, dtype=bool)
-        edge[:p.edge_width, :] = edge[height - p.edge_width:, :] = True
         if columns.size:
-            edge[:, columns[0]:columns[0] + p.edge_width] = True
-            edge[:, max(columns[-1] + 1 - p.edge_width, 0):columns[-1] + 1] = True
-        put("EDGE", edge)
-    overscan = ~image_cols
-    if overscan.any():
-        put("OVERSCAN", np.broadcast_to(overscan[None, :], shape))
+            out[:, columns[0]:columns[0] + p.edge_width] |= edge
+            out[:, max(columns[-1] + 1 - p.edge_width, 0):columns[-1] + 1] |= edge
+    if not image_cols.all():
+        out[:, ~image_cols] |= np.uint16(1 << _BIT["OVERSCAN"])
     if e is not None and p.column_excess_sigma is not None:
         # the columns' charge on the pixels no other bit took
-        free = (out == 0) & ~hot_columns[None, :] & image_cols[None, :]
-        hot_columns |= _excess_columns(e, free, p.column_excess_sigma)
+        hot_columns |= _excess_columns(e, out, image_cols & ~hot_columns,
+                                       p.column_excess_sigma)
     hot_columns &= image_cols
     if hot_columns.any():
-        put("HOTCOL", np.broadcast_to(hot_columns[None, :], shape))
+        out[:, hot_columns] |= np.uint16(1 << _BIT["HOTCOL"])
     return out
 
 
