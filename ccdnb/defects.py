@@ -54,11 +54,19 @@ def geometry_key(label: str, shape) -> str:
     return f"{label} {int(shape[0])}x{int(shape[1])}"
 
 
+def _base_label(key: str) -> str:
+    """The amplifier label of a map key: ``CCD_A`` for ``CCD_A`` and ``CCD_A 64x96``."""
+    import re
+
+    return re.sub(r" \d+x\d+$", "", key)
+
+
 def amplifier_hdu_name(label: str) -> str:
     """EXTNAME of an amplifier's HDU in a defects file (a primary image gets ``IMAGE``;
     an amplifier of :func:`geometry_key` gets its shape: ``CCD_A_64x96``)."""
-    label, _, shape = label.partition(" ")
-    name = label.split(",")[0]
+    base = _base_label(label)
+    shape = label[len(base) + 1:]
+    name = base.split(",")[0]
     name = "IMAGE" if name == "PRIMARY" else name
     return f"{name}_{shape}" if shape else name
 
@@ -121,8 +129,9 @@ class DefectMap:
     def for_image(self, label: str | None, shape) -> np.ndarray:
         """The hot-defect map of amplifier ``label`` for an image of ``shape``.
 
-        ``label`` None: the map's only amplifier. An amplifier mapped in
-        several shapes (:func:`geometry_key`) is found by its label and the shape.
+        ``label`` None: the map's only amplifier (in the image's shape, when the
+        map holds it in several). An amplifier mapped in several shapes
+        (:func:`geometry_key`) is found by its label and the shape.
 
         Raises
         ------
@@ -131,6 +140,8 @@ class DefectMap:
         """
         if label is None and len(self.hot_share) == 1:
             label = self.amplifiers[0]
+        elif label is None and len({_base_label(k) for k in self.hot_share}) == 1:
+            label = _base_label(self.amplifiers[0])  # one amplifier in several shapes
         key = self.key_for(label, shape)
         if key is not None:
             return self.hot(key)

@@ -15,6 +15,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
+from ccdnb.classes import HOT_PIXEL
 from ccdnb.cli import main
 from ccdnb.defects import DefectMap
 
@@ -265,6 +266,10 @@ def test_frames_of_several_geometries_get_a_defect_map_and_trend_each(tmp_path, 
         hot = dmap.for_image("CCD_A", shape)  # found by the amplifier's name and its shape
         assert hot.shape == shape and hot[defect] and hot.sum() <= 3
     assert any("frames of several geometries: CCD_A in 2 shapes" in n for n in notes_of(err))
+    # the map settles a frame of either shape: ccdnb predict --defects finds its amplifier
+    assert main(["predict", str(folder / "f0.fits"), "--out-dir", str(tmp_path / "p"), "--quiet",
+                 "--defects", str(tmp_path / "r" / "defects.fits")]) == 0
+    assert fits.getdata(tmp_path / "p" / "f0.masks.fits", "CCD_A")[small_defect] == HOT_PIXEL
 
 
 def test_a_single_frame(tmp_path, capsys):
