@@ -2,7 +2,11 @@
 
 One file per image, ``<stem>.<EXTNAME>.reg`` (``HDU<n>`` for an image without
 EXTNAME), so that each overlays the frame it belongs to in SAOImage DS9
-(``ds9 file.fits[EXTNAME] -regions file.<EXTNAME>.reg``). Every cluster is an
+(``ds9 file.fits[EXTNAME] -regions file.<EXTNAME>.reg``). The label is made safe
+for a file name (:func:`region_labels`: characters other than letters, digits and
+``._,+-`` become ``_``, so an EXTNAME such as ``../x`` cannot leave the output
+folder) and unique in the file (two images of one EXTNAME and no EXTVER get
+``<label>_HDU<n>``), so that no image's file overwrites another's. Every cluster is an
 ellipse at its charge-weighted centroid with the length, width and angle of
 its second moments (:mod:`ccdnb.catalog`), in image pixels, coloured by its
 kind (:data:`ccdnb.particles.KIND_COLOURS`) and labelled with the kind and
@@ -22,12 +26,14 @@ as ``6.26510904e-27``). Rounded, every such angle is written ``0.00000000``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["DS9_HEADER", "PRECISION", "catalog_regions", "ds9_text", "format_angle",
-           "read_region_file", "region_path", "region_texts", "rounded_angles"]
+           "read_region_file", "region_labels", "region_path", "region_texts",
+           "rounded_angles"]
 
 #: The first lines of a DS9 region file in image pixels, as astropy-regions writes them.
 DS9_HEADER = "# Region file format: DS9 astropy/regions\nimage\n"
@@ -139,14 +145,38 @@ def catalog_regions(table):
 
 
 def region_path(in_path, out_dir, label: str) -> Path:
-    """``out_dir/<stem>.<label>.reg``: the region file of one image of ``in_path``."""
+    """``out_dir/<stem>.<label>.reg``: the region file of one image of ``in_path``
+    (``label`` from :func:`region_labels`)."""
     from .fitsio import output_stem
 
     return Path(out_dir) / f"{output_stem(in_path)}.{label}.reg"
 
 
+def region_labels(images) -> list[str]:
+    """The label of each image's region file: safe in a file name, unique in the file.
+
+    Parameters
+    ----------
+    images : sequence of ccdnb.fitsio.FitsImage
+
+    Returns
+    -------
+    list of str
+        Each image's :attr:`~ccdnb.fitsio.FitsImage.label` with every character
+        other than a letter, digit or ``._,+-`` replaced by ``_`` (``HDU<n>`` when
+        nothing is left); where two images would share one, ``<label>_HDU<n>``.
+    """
+    safe = []
+    for image in images:
+        label = re.sub(r"[^A-Za-z0-9._,+-]", "_", image.label).strip(".")
+        safe.append(label or f"HDU{image.index}")
+    shared = {label for label in safe if safe.count(label) > 1}
+    return [f"{label}_HDU{image.index}" if label in shared else label
+            for label, image in zip(safe, images)]
+
+
 def region_texts(images, catalog) -> dict[str, str]:
-    """DS9 region text of every image: image label -> file content.
+    """DS9 region text of every image: file label (:func:`region_labels`) -> file content.
 
     Parameters
     ----------
@@ -155,10 +185,10 @@ def region_texts(images, catalog) -> dict[str, str]:
         The file's catalog (:func:`ccdnb.catalog.build_catalog`).
     """
     texts = {}
-    for image in images:
+    for image, label in zip(images, region_labels(images)):
         rows = catalog[catalog["hdu"] == image.index]
         header = f"# ccdnb clusters of {image.label} (HDU {image.index}): {len(rows)}\n"
-        texts[image.label] = header + ds9_text(rows)
+        texts[label] = header + ds9_text(rows)
     return texts
 
 

@@ -9,6 +9,7 @@ from ccdnb.ds9 import (
     catalog_regions,
     ds9_text,
     read_region_file,
+    region_labels,
     region_path,
     region_texts,
     rounded_angles,
@@ -143,3 +144,17 @@ def test_one_cluster_and_none():
     assert mine[0].meta["text"] == theirs[0].meta["text"]
     assert mine[0].visual["edgecolor"] == theirs[0].visual["edgecolor"]
     assert ds9_text(catalog[:0]) == catalog_regions(catalog[:0]).serialize(format="ds9") == ""
+
+
+def test_region_files_are_named_safely_and_one_per_image():
+    """EXTNAMEs that are not file names, or that two images share, still give one file per
+    image inside the output folder (found by tests/test_user_files_property.py: two SCI
+    extensions wrote one file, the first image's clusters lost)."""
+    image = np.zeros((4, 4), np.float32)
+    names = [("SCI", None), ("SCI", None), ("AMP/3", None), ("../up", None), ("SCI", 2),
+             ("", None), ("..", None)]
+    images = [FitsImage(k, name, ver, image, None, 0) for k, (name, ver) in enumerate(names, 1)]
+    labels = region_labels(images)
+    assert labels == ["SCI_HDU1", "SCI_HDU2", "AMP_3", "_up", "SCI,2", "HDU6", "HDU7"]
+    _, catalog = _catalog()
+    assert list(region_texts(images, catalog[:0])) == labels
