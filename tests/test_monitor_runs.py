@@ -282,3 +282,21 @@ def test_a_single_frame(tmp_path, capsys):
     dmap = DefectMap.read(tmp_path / "r" / "defects.fits")
     assert dmap.n_frames == 1 and not any(dmap.hot(a).any() for a in dmap.amplifiers)
     assert any("a single frame" in n for n in notes_of(err))
+
+
+def test_a_rerun_into_a_report_of_an_older_version_reads_its_rows(tmp_path, capsys):
+    from ccdnb.monitoring.frame import frame_path, read_frame, write_frame
+
+    files = make_run(tmp_path / "run", 3, amps=("CCD_A",))
+    assert monitor(tmp_path / "run", tmp_path / "r", capsys)[0] == 0
+    # frame 0 as an older ccdnb wrote it: no samples_averaged, status or *_method columns
+    path = frame_path(str(files[0]), tmp_path / "r")
+    rows, maps = read_frame(path, pixels=True)
+    old = [{k: v for k, v in row.items() if k not in ("samples_averaged", "status", "extname")
+            and not k.endswith("_method")} for row in rows]
+    write_frame(path, old, {a: b for a, (b, _) in maps.items()},
+                {a: g for a, (_, g) in maps.items()})
+    code, err, rows, table = monitor(tmp_path / "run", tmp_path / "r", capsys)
+    assert code == 0 and "3 done before" in err
+    assert np.isnan(table["samples_averaged"][0]) and list(table["samples_averaged"][1:]) == [1, 1]
+    assert table["status"][0] == "" and table["gain_method"][1] == "GAIN header"

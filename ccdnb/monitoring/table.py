@@ -101,7 +101,9 @@ def frame_table(rows):
     astropy.table.Table
         The columns of :data:`COLUMNS` that any row has, in that order, then
         the others in the order met: float64 (NaN for unknown), int64, or
-        text ("" for unknown).
+        text ("" for unknown). An integer column that some row lacks (rows
+        of a report written by an older ccdnb, read back on a rerun) is
+        float64 with NaN there.
 
     Raises
     ------
@@ -119,6 +121,8 @@ def frame_table(rows):
     for name in names:
         values = [row.get(name) for row in rows]
         kind = _kind(name, values)
+        if kind == "i" and any(v is None for v in values):
+            kind = "f"  # a row written before the column existed (a rerun): NaN there
         if kind == "f":
             table[name] = np.array([_float(v) for v in values], np.float64)
         elif kind == "i":
