@@ -19,12 +19,15 @@ FAST = ["--tile", str(TILE), "--margin", str(MARGIN), "--batch-size", "16"]
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     """A tiny model saved to disk: ccdnb's U-Net when available, else a small conv net."""
+    import keras
+
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     try:
         from ccdnb.model import build_unet
     except ModuleNotFoundError:
         local_conv_model(seed=2).save(path)
     else:
+        keras.utils.set_random_seed(2)  # the same untrained weights in every run
         build_unet(depth=2, base_filters=4).save(path)
     return path
 
@@ -178,29 +181,44 @@ def test_odd_valid_inputs_give_masks_equal_to_predict_image_in_the_input_layout(
             np.testing.assert_array_equal(hdul[image.index].data, expected)
 
 
-def test_probabilities_and_catalog_outputs(tmp_path, model_path, model):
-    image = detector_image((60, 70), seed=6)
+def test_probabilities_and_catalog_outputs(tmp_path):
+    """With the shipped model, which finds the bright dots (an untrained network may find
+    no cluster, and a catalog of none checks nothing): the probabilities written are the
+    model's, and the catalog, its CSV and its DS9 file hold one row per cluster of the mask."""
+    from scipy.ndimage import label
+
+    from ccdnb.model import DEFAULT_MODEL
+    from ccdnb.runtime import load_predictor
+
+    image = detector_image((64, 80), seed=6)
+    for row, col in ((10, 10), (40, 50), (52, 20)):
+        image[row:row + 2, col:col + 3] += 150.0
     path = _write(tmp_path / "amp.fits", fits.PrimaryHDU(), fits.ImageHDU(image, name="A"))
-    written = predict_file(path, tmp_path / "out", model=model_path, probabilities=True,
-                           catalog=True, tile=TILE, margin=MARGIN, progress=False)
+    written = predict_file(path, tmp_path / "out", model=DEFAULT_MODEL, probabilities=True,
+                           catalog=True, tile=64, margin=16, progress=False)
     assert written == tmp_path / "out" / "amp.masks.fits"
-    mask, probs = predict_image(model, image, tile=TILE, margin=MARGIN, probabilities=True)
+    predictor, _ = load_predictor(DEFAULT_MODEL)
+    mask, probs = predict_image(predictor, image, tile=64, margin=16, probabilities=True)
     with fits.open(written) as hdul:
         assert [h.name for h in hdul] == ["PRIMARY", "A", "A_PROB", "CATALOG"]
-        assert hdul["A"].header["CCDNBMOD"] == "tiny.keras"
+        assert hdul["A"].header["CCDNBMOD"] == DEFAULT_MODEL.name
+        np.testing.assert_array_equal(hdul["A"].data, mask)
         np.testing.assert_allclose(np.moveaxis(hdul["A_PROB"].data, 0, -1), probs, atol=1e-6)
         table = hdul["CATALOG"].data
+        method = hdul["A"].header["CCDNBGM"]
     from astropy.table import Table
 
+    _, clusters = label(mask == 3, structure=np.ones((3, 3)))
+    assert clusters >= 3  # the three dots at least
     csv = Table.read(tmp_path / "out" / "amp.catalog.csv", format="ascii.csv")
-    assert len(csv) == len(table)
+    assert len(csv) == len(table) == clusters
     assert int(np.sum(csv["npix"])) == int(np.sum(mask == 3))
+    for row, col in ((10, 10), (40, 50), (52, 20)):  # each dot is a row, at its place
+        assert np.min(np.hypot(csv["x"] - (col + 1), csv["y"] - (row + 0.5))) < 1.0
     # the gain behind the catalog's energies in the mask's header, a DS9 region file per image
     from ccdnb.ds9 import read_region_file
 
-    with fits.open(written) as hdul:
-        method = hdul["A"].header["CCDNBGM"]
-    assert set(csv["gain_method"]) <= {method}
+    assert set(csv["gain_method"]) == {method}
     assert len(read_region_file(tmp_path / "out" / "amp.A.reg")) == len(csv)
 
 
