@@ -36,6 +36,10 @@ import numpy as np
 from .classes import CLUSTER, GLOWING, HOT_PIXEL, label_groups
 from .errors import CcdnbInputError, one_line
 
+__all__ = ["DefectMap", "DefectAccumulator", "settle_with_defects", "bright_pixels",
+           "as_defect_map", "geometry_key", "amplifier_hdu_name", "DEFAULT_MIN_SHARE",
+           "DEFAULT_MIN_FRAMES", "MAX_HIT_PIXELS", "MAX_HALO_PIXELS", "PLANES"]
+
 #: A pixel is a defect when it is bright in at least this share of the frames ...
 DEFAULT_MIN_SHARE = 0.15
 #: ... and in at least this many frames (short runs).

@@ -7,6 +7,8 @@ import sys
 from ..errors import CcdnbInputError
 from . import parse_number
 
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
 HELP = "monitor a run of frames: per-frame table, defect map, outliers, HTML report"
 DESCRIPTION = """\
 Segment every frame of a run (FILES, or every FITS file in DIR), or read the

@@ -22,6 +22,12 @@ import numpy as np
 
 from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, label_groups
 from ..errors import CcdnbInputError, one_line
+from .reading import finite_number as _number
+from .reading import input_type
+
+__all__ = ["MonitorTask", "amplifier_statistics", "dead_amplifier_statistics", "input_type",
+           "samples_averaged", "skipper_gain", "frame_path", "masks_dir", "write_frame",
+           "read_frame", "EV_PER_PAIR", "RESOLVING_NOISE_E"]
 
 #: Energy to make one electron-hole pair in silicon (eV).
 EV_PER_PAIR = 3.77
@@ -77,17 +83,6 @@ def _rate_profile(residual, mask, noise):
     return sums, counts
 
 
-def _number(value):
-    """``value`` as a finite float, or None (absent, text that is no number, NaN, inf)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None
-
-
 def _exposure(headers) -> tuple:
     """``(exposure_s, exposure_method)``: NaN and the reason when the headers give none."""
     value = _header_value(headers, EXPOSURE_KEYS)
@@ -110,26 +105,6 @@ def _header_gain(gain, headers) -> tuple:
     if number is None or not number > 0:
         return None, f"GAIN {value!r} is not a positive number"
     return number, "GAIN header"
-
-
-def input_type(header) -> str:
-    """The pixel type the file holds (``int16``, ``uint16``, ``float32``...) from BITPIX/BZERO."""
-    if header is None:
-        return ""
-    bitpix = header.get("ZBITPIX", header.get("BITPIX"))
-    names = {8: "uint8", 16: "int16", 32: "int32", 64: "int64", -32: "float32", -64: "float64"}
-    try:
-        name = names.get(int(bitpix), "")
-    except (TypeError, ValueError):
-        return ""
-    bzero, bscale = _number(header.get("BZERO", 0)) or 0.0, _number(header.get("BSCALE", 1))
-    if bitpix in (16, 32, 64) and bzero == 2.0 ** (bitpix - 1) and bscale in (None, 1.0):
-        return "u" + name  # the FITS convention for unsigned integers
-    if bitpix == 8 and bzero == -128 and bscale in (None, 1.0):
-        return "int8"
-    if bzero or bscale not in (None, 1.0):
-        name += f" (BZERO {bzero:g}, BSCALE {1.0 if bscale is None else bscale:g})"
-    return name
 
 
 def samples_averaged(header) -> int:

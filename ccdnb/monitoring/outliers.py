@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["find_outliers", "running_reference", "CHECKS", "DEFAULT_SIGMAS", "DEFAULT_WINDOW"]
+
 #: Robust standard deviations a frame must stand out by.
 DEFAULT_SIGMAS = 6.0
 #: Neighbours on each side that make the running median.

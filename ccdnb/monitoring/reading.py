@@ -8,7 +8,9 @@ a file as :func:`ccdnb.predict.read_input` does and, only when that fails,
 looks whether the file is sound but for image HDUs without a finite pixel.
 Then it reads it again with those HDUs emptied, and names them as dead.
 Every other problem (missing, truncated, corrupt, a cube...) stays the
-reader's one-line :class:`ccdnb.CcdnbInputError`.
+reader's one-line :class:`ccdnb.CcdnbInputError`. It also records the pixel
+type each HDU stores (:func:`stored_types`), which the headers of scaled
+data no longer tell once astropy has scaled them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 
 from ..errors import CcdnbInputError
 
-__all__ = ["DeadAmplifier", "RunFrame", "read_run_frame"]
+__all__ = ["DeadAmplifier", "RunFrame", "read_run_frame", "input_type", "stored_types",
+           "finite_number"]
 
 
 @dataclass
@@ -107,6 +110,38 @@ def _without(path: Path, dead: list):
     return hdul
 
 
+def finite_number(value):
+    """A header ``value`` as a finite float, or None (absent, not a number, NaN, inf)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def input_type(header) -> str:
+    """The pixel type the file holds (``int16``, ``uint16``, ``float32``...) from BITPIX/BZERO."""
+    if header is None:
+        return ""
+    bitpix = header.get("ZBITPIX", header.get("BITPIX"))
+    names = {8: "uint8", 16: "int16", 32: "int32", 64: "int64", -32: "float32", -64: "float64"}
+    try:
+        name = names.get(int(bitpix), "")
+    except (TypeError, ValueError):
+        return ""
+    bzero = finite_number(header.get("BZERO", 0)) or 0.0
+    bscale = finite_number(header.get("BSCALE", 1))
+    if bitpix in (16, 32, 64) and bzero == 2.0 ** (bitpix - 1) and bscale in (None, 1.0):
+        return "u" + name  # the FITS convention for unsigned integers
+    if bitpix == 8 and bzero == -128 and bscale in (None, 1.0):
+        return "int8"
+    if bzero or bscale not in (None, 1.0):
+        name += f" (BZERO {bzero:g}, BSCALE {1.0 if bscale is None else bscale:g})"
+    return name
+
+
 def stored_types(path) -> dict:
     """HDU index -> the pixel type the file stores there (``int16``, ``uint16``,
     ``int32 (BZERO 200, BSCALE 0.5)``, ``float32``...), from the headers alone.
@@ -116,8 +151,6 @@ def stored_types(path) -> dict:
     data). Empty when that fails: the type is then the reader's.
     """
     from astropy.io import fits
-
-    from .frame import input_type
 
     try:
         with warnings.catch_warnings():

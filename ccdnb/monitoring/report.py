@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["plot_trends", "plot_defect_map", "write_html", "TREND_PANELS", "SUMMARY_COLUMNS"]
+
 #: (figure, axis label) of the trend plot's panels.
 TREND_PANELS = (
     ("pedestal_adu", "pedestal (ADU)"),

@@ -27,6 +27,8 @@ import numpy as np
 from ..errors import CcdnbInputError
 from ..model import DEFAULT_MODEL_NAME
 
+__all__ = ["monitor", "MonitorReport", "collect_files", "FITS_PATTERNS"]
+
 #: File names a folder of frames is searched for.
 FITS_PATTERNS = ("*.fits", "*.fit", "*.fts", "*.fits.fz", "*.fit.fz", "*.fz")
 
