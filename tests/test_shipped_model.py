@@ -1,27 +1,29 @@
-"""Regression test of the shipped default model (ccdnb/models/default.keras).
+"""Regression test of the shipped default model (ccdnb/models/default.keras) against its card.
 
-A worse model must not ship silently: the cluster F1 of ``ccdnb.segment`` on
-seeded simulated images (truth from the simulation) must stay above a floor,
-and bright isolated hits must never be labelled background.
+What ships is the model and its card (``default.card.json``), whose ``heldout`` section
+publishes the per-class F1 of every held-out set of ``benchmarks/heldout_evaluation.py``
+(simulated with seeds no training used). The test rebuilds two of those sets, the same
+images (``simulate_dataset(preset, n, (256, 256), seed)``), segments them with
+``ccdnb.segment`` and checks each class's F1 over the set against the card's, within
+:data:`F1_TOLERANCE`: a model that scores worse, or one shipped without its card's figures
+(better or worse), fails. At 642f53f (the model fine-tuned on 2026-11-27):
 
-Figures of the model shipped at commit 18fa36c (card id sha256:9f2ee259679532e2),
-cluster F1 per image (pixels, class 3 against the rest), measured with
-``ccdnb.segment(sim.image)`` on ``simulate_image(preset, shape, seed)``:
+    thesis (42 images, seed 90001), background / glowing / hot pixel / cluster:
+        measured 0.9985 0.9943 0.9936 0.8753, card 0.9985 0.9946 0.9916 0.8796
+    fe55 (30 images, seed 90005):
+        measured 0.9968 0.9454 0.8829 0.9257, card 0.9969 0.9460 0.8792 0.9248
 
-    thesis 256 x 256, seeds 123 1 2 3 4 5 7 11:
-        0.924 0.905 0.902 0.913 0.883 0.902 0.905 0.898   (worst 0.883)
-        hot-pixel F1 on the same images: 0.989 to 0.998   (worst 0.989)
-    damic 512 x 512, seeds 123 1 2 3 4 5 7 11:
-        0.940 0.880 0.906 0.923 0.916 0.939 0.937 0.865   (worst 0.865)
-
-The floors sit about 0.05 below the worst of them: 0.83 (thesis), 0.81 (damic),
-0.94 for thesis hot pixels. DAMIC images are 512 x 512 because a 256 x 256
-DAMIC image holds only 3 to 6 objects (its F1 swings from 0.46 to 0.99 with the
-seed: 0.950 0.885 0.512 0.857 0.986 0.464 0.909 0.898), too few to judge a model
-by. A retrained model that falls below a floor needs a reason, not a new floor.
+The largest difference, 0.004, comes from the engine and the simulation's small changes
+since the card was written. 0.015 is more than the whole sets move (8-image parts of the
+thesis set score 0.870-0.880 in cluster F1, of fe55 0.90-0.94); the shipped skipper
+model in the default's place scores 0.863 on thesis clusters, and fails. Bright
+isolated hits must never be labelled background, and a dense single-electron field is
+background to both shipped models.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -29,24 +31,15 @@ import pytest
 import ccdnb
 
 CLUSTER, HOT_PIXEL, BACKGROUND = 3, 2, 0
-#: (preset, shape, seed, cluster F1 measured at 18fa36c)
-CASES = [
-    ("thesis", (256, 256), 123, 0.924),
-    ("thesis", (256, 256), 4, 0.883),
-    ("thesis", (256, 256), 11, 0.898),
-    ("damic", (512, 512), 123, 0.940),
-    ("damic", (512, 512), 11, 0.865),
-    ("damic", (512, 512), 1, 0.880),
-]
-CLUSTER_F1_FLOOR = {"thesis": 0.83, "damic": 0.81}
-THESIS_HOT_PIXEL_F1_FLOOR = 0.94
+CLASSES = ("background", "glowing", "hot pixel", "cluster")
+#: The card's held-out sets that the test rebuilds: (set name, preset, images).
+HELDOUT_SETS = [("thesis", "thesis", 42), ("fe55", "fe55", 30)]
+F1_TOLERANCE = 0.015
 
 
 def simulate(preset, shape, seed):
-    try:
-        from ccdnb.simulation import simulate_image
-    except ImportError:  # before the package was laid out by stage
-        from ccdnb.simulation import simulate_image
+    from ccdnb.simulation import simulate_image
+
     return simulate_image(preset, shape, seed)
 
 
@@ -67,25 +60,29 @@ def test_f1_score_counts():
     assert f1_score(truth, truth, HOT_PIXEL) == 1.0
 
 
-@pytest.mark.parametrize("preset,shape,seed,measured", CASES,
-                         ids=[f"{p}-{s[0]}-seed{n}" for p, s, n, _ in CASES])
-def test_cluster_f1_above_floor(preset, shape, seed, measured):
-    sim = simulate(preset, shape, seed)
-    assert np.count_nonzero(sim.label == CLUSTER) > 100  # enough clusters to judge
-    mask = ccdnb.segment(sim.image)
-    assert mask.shape == sim.label.shape and mask.dtype == np.uint8
-    score = f1_score(sim.label, mask, CLUSTER)
-    floor = CLUSTER_F1_FLOOR[preset]
-    assert score >= floor, (
-        f"cluster F1 {score:.3f} on {preset} {shape} seed {seed} is below the floor "
-        f"{floor} (the model shipped at 18fa36c scored {measured})")
+def shipped_card() -> dict:
+    from ccdnb.model import DEFAULT_MODEL, card_path
+
+    return json.loads(card_path(DEFAULT_MODEL).read_text())
 
 
-@pytest.mark.parametrize("seed", [123, 4])
-def test_thesis_hot_pixel_f1_above_floor(seed):
-    sim = simulate("thesis", (256, 256), seed)
-    score = f1_score(sim.label, ccdnb.segment(sim.image), HOT_PIXEL)
-    assert score >= THESIS_HOT_PIXEL_F1_FLOOR, f"hot-pixel F1 {score:.3f}, seed {seed}"
+@pytest.mark.parametrize("name,preset,n", HELDOUT_SETS, ids=[s[0] for s in HELDOUT_SETS])
+def test_f1_on_a_heldout_set_is_the_shipped_cards(name, preset, n):
+    from ccdnb.simulation import simulate_dataset
+
+    heldout = shipped_card()["heldout"]
+    seed = heldout["seeds"][name]
+    card = heldout["sets"][name]
+    assert card["n_images"] == n and card["seed"] == seed and card["preset"] == preset
+    data = simulate_dataset(preset, n, (256, 256), seed)
+    segmenter = ccdnb.Segmenter()
+    masks = np.stack([segmenter.segment(image) for image in data.images])
+    assert masks.shape == data.labels.shape and masks.dtype == np.uint8
+    measured = {c: f1_score(data.labels, masks, k) for k, c in enumerate(CLASSES)}
+    far = {c: (round(measured[c], 4), round(card["f1"][c], 4)) for c in CLASSES
+           if abs(measured[c] - card["f1"][c]) > F1_TOLERANCE}
+    assert not far, (f"{name}: F1 (measured, card) more than {F1_TOLERANCE} apart: {far}; "
+                     f"a model that scores otherwise than its card says must not ship")
 
 
 def quiet_positions(label, rng, n, *, clearance=3, include=()):
