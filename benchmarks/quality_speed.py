@@ -15,11 +15,14 @@ does not. The frames:
   DAMIC-M layout), each amplifier a stage of its own (times summed over the 4).
 
 ``--profile`` adds :mod:`cProfile`'s CPU-time breakdown of one run of the stage (the
-functions of the two modules). The gate the stage serves: ``ccdnb predict --quality`` adds
-at most 10 % to the benchmark frame's time (about 3.5 s on a quiet machine), i.e. the stage
-takes about 0.3 s or less. ::
+functions of the two modules). ``--baseline COMMIT`` times the two modules as they were at
+``COMMIT`` too (loaded with ``git show``), alternated with the current ones, and says
+whether they give the same bits and rate. The gate the stage serves: ``ccdnb predict
+--quality`` adds at most 10 % to the benchmark frame's time (about 3.5 s on a quiet
+machine), i.e. the stage takes about 0.3 s or less. ::
 
     python benchmarks/quality_speed.py [--repeats 5] [--frames benchmark skipper] [--profile]
+    python benchmarks/quality_speed.py --baseline d5d62b0   # before/after, same run
 """
 
 from __future__ import annotations
@@ -86,27 +89,70 @@ class _Timed:
             self.seconds += time.process_time() - start
 
 
-def time_stage(states, repeats: int) -> dict:
-    """Median CPU seconds (over ``repeats``) of the stage over all ``states``, per part."""
-    import ccdnb.objects.quality_mask as mask_module
-    import ccdnb.skipper.electron_rate as rate_module
+MODULES = {"quality_mask": ("ccdnb.objects.quality_mask", "ccdnb/objects/quality_mask.py"),
+           "measure_electron_rate": ("ccdnb.skipper.electron_rate",
+                                     "ccdnb/skipper/electron_rate.py")}
+
+
+def baseline_modules(commit: str) -> dict:
+    """The two modules as they were at ``commit`` (``git show``), loaded beside the current
+    ones: ``{module name: module}``."""
+    import importlib
+    import subprocess
+    import types
+
+    loaded = {}
+    for name, path in MODULES.values():
+        importlib.import_module(name)
+        source = subprocess.run(["git", "-C", str(HERE.parent), "show", f"{commit}:{path}"],
+                                capture_output=True, text=True, check=True).stdout
+        module = types.ModuleType(name)
+        module.__package__, module.__file__ = name.rsplit(".", 1)[0], f"{commit}:{path}"
+        current = sys.modules[name]
+        sys.modules[name] = module  # dataclasses look their module up while it runs
+        try:
+            exec(compile(source, module.__file__, "exec"), module.__dict__)
+        finally:
+            sys.modules[name] = current
+        loaded[name] = module
+    return loaded
+
+
+def time_stage(states, repeats: int, modules=None) -> dict:
+    """Median CPU seconds (over ``repeats``) of the stage over all ``states``, per part;
+    with ``modules`` (:func:`baseline_modules`) in place of the current ones."""
+    import importlib
+
     from ccdnb.predict.pipeline import make_quality_mask
 
+    names = [name for name, _ in MODULES.values()]
+    current = {name: importlib.import_module(name) for name in names}
+    use = {name: (modules or current)[name] for name in names}
+    original = {part: getattr(use[name], part) for part, (name, _) in MODULES.items()}
     parts = {"quality_mask": [], "measure_electron_rate": [], "stage": []}
-    original = mask_module.quality_mask, rate_module.measure_electron_rate
     try:
+        sys.modules.update(use)  # where the stage imports them from
         for _ in range(repeats):
-            mask_module.quality_mask = timed_mask = _Timed(original[0])
-            rate_module.measure_electron_rate = timed_rate = _Timed(original[1])
+            timed = {part: _Timed(function) for part, function in original.items()}
+            for part, (name, _) in MODULES.items():
+                setattr(use[name], part, timed[part])
             start = time.process_time()
             for state in states:
                 make_quality_mask(state)
             parts["stage"].append(time.process_time() - start)
-            parts["quality_mask"].append(timed_mask.seconds)
-            parts["measure_electron_rate"].append(timed_rate.seconds)
+            for part in timed:
+                parts[part].append(timed[part].seconds)
     finally:
-        mask_module.quality_mask, rate_module.measure_electron_rate = original
+        for part, (name, _) in MODULES.items():
+            setattr(use[name], part, original[part])
+        sys.modules.update(current)
     return {name: statistics.median(values) for name, values in parts.items()}
+
+
+def outputs(states) -> list:
+    """Each state's quality mask and rate figures (to compare two versions)."""
+    return [(state.quality.copy(), np.array([state.rate.rate, state.rate.error,
+                                             state.rate.slope_per_krow])) for state in states]
 
 
 def profile_stage(states, top: int = 14) -> str:
@@ -143,21 +189,43 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="runs of the stage (median)")
     parser.add_argument("--frames", nargs="+", choices=("benchmark", "skipper"),
                         default=["benchmark", "skipper"])
+    parser.add_argument("--baseline", metavar="COMMIT", default=None,
+                        help="also time the two modules as they were at this commit, "
+                             "alternated with the current ones, and compare their output")
     parser.add_argument("--profile", action="store_true",
                         help="also print cProfile's CPU-time breakdown per frame")
     args = parser.parse_args(argv)
 
     makers = {"benchmark": benchmark_states, "skipper": skipper_states}
+    baseline = baseline_modules(args.baseline) if args.baseline else None
     missed = False
     for name in args.frames:
         labelled = list(makers[name]())
         states = [state for _, state in labelled]
-        times = time_stage(states, args.repeats)
+        runs, old_runs = [], []
+        for _ in range(args.repeats):  # alternated, so that the load hits both alike
+            runs.append(time_stage(states, 1))
+            if baseline:
+                new_out = outputs(states)
+                old_runs.append(time_stage(states, 1, baseline))
+        times = {part: statistics.median(r[part] for r in runs) for part in runs[0]}
         print(f"{name} frame ({len(states)} image(s)); CPU seconds, median of "
-              f"{args.repeats} runs of the stage:")
-        print(f"  quality_mask            {times['quality_mask']:7.3f} s")
-        print(f"  measure_electron_rate   {times['measure_electron_rate']:7.3f} s")
-        print(f"  whole stage             {times['stage']:7.3f} s")
+              f"{args.repeats} runs of the stage" + (f" (baseline: {args.baseline})"
+                                                     if baseline else "") + ":")
+        for part in ("quality_mask", "measure_electron_rate", "stage"):
+            line = f"  {part if part != 'stage' else 'whole stage':24s}{times[part]:7.3f} s"
+            if baseline:
+                old = statistics.median(r[part] for r in old_runs)
+                line += f"   baseline {old:7.3f} s   ({old / max(times[part], 1e-9):.1f} x)"
+            print(line)
+        if baseline:
+            old_out = outputs(states)
+            same = all(np.array_equal(a[0], b[0]) for a, b in zip(new_out, old_out))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rel = max(float(np.nanmax(np.abs(a[1] / b[1] - 1.0), initial=0.0))
+                          for a, b in zip(new_out, old_out))
+            print(f"  same quality bits as the baseline: {'yes' if same else 'NO'}; "
+                  f"rate, error, slope: largest relative difference {rel:.1e}")
         print(f"    {describe(labelled)}")
         if name == "benchmark":
             ok = times["stage"] <= STAGE_BUDGET_S
