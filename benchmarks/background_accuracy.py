@@ -7,7 +7,8 @@ signal pixels (label != background), the worst ratio of estimated to true noise,
 and the worst per-image median and 95th percentile of the per-row pedestal error
 in units of the true noise. The issue's tolerance (noise within 5 %, pedestal
 within 0.1 sigma) is printed beside each line. For comparison the old estimate
-(MAD of all residuals) is shown as ``mad/true``.
+(MAD of all residuals) is shown as ``mad/true``. The exit status is 1 when any set
+misses the tolerance, else 0.
 
 Usage::
 
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
               f"{m['pedestal_median_err_max']:>11.3f} {m['pedestal_p95_err_max']:>11.3f}  "
               f"{'yes' if ok else 'NO'}")
     print(f"all within tolerance: {'yes' if all_ok else 'no'}")
-    return 0
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ Usage::
 
     python benchmarks/calibration_accuracy.py [--skipper 16] [--fe55 6] [--json OUT.json]
 
-Times are wall-clock seconds on the machine at hand (indicative when it is busy).
+Times are wall-clock seconds on the machine at hand (indicative when it is busy). The
+exit status is 1 when any of the four gates (skipper gain, Fe-55 gain on truth and on
+classical clusters, K-alpha) is missed, else 0.
 """
 
 from __future__ import annotations
@@ -149,7 +151,14 @@ def main(argv=None) -> int:
         from ccdnb.io_utils import write_json_atomic
 
         write_json_atomic(args.json, results)
-    return 0
+    return 0 if all_gates_met(results) else 1
+
+
+def all_gates_met(results) -> bool:
+    """Whether every gate printed as MET/MISSED was met."""
+    fe55 = results["fe55"]
+    return bool(results["skipper"]["met"] and fe55["truth clusters"]["gain_met"]
+                and fe55["classical clusters"]["gain_met"] and fe55["peak"]["met"])
 
 
 if __name__ == "__main__":

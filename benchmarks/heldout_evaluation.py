@@ -87,7 +87,8 @@ Usage (about 10 minutes on 2 CPU cores for every set, under a minute with --quic
 
 The JSON holds every figure printed (metrics of the model, the default and the
 tuned baseline, on skipper-dense the skipper finder's (``skipper_finder``), the
-gates) per set, for a model card.
+gates) per set, for a model card. The exit status is 1 when a gate is MISS (or no set
+was evaluated), else 0; the JSON and the card are written either way.
 """
 
 from __future__ import annotations
@@ -810,7 +811,7 @@ def main(argv=None) -> int:
             "misses": [f"{n}: {g}" for n, g in misses], "seconds": seconds})
     if args.card:
         record_in_card(args.card, results, misses, quick=args.quick)
-    return 0
+    return 0 if evaluated and not misses else 1
 
 
 def record_in_card(card_path, results, misses, *, quick=False):

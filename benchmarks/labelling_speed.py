@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -22,7 +23,7 @@ from ccdnb.label import threshold_labels
 from ccdnb.simulation import simulate_dataset
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="images in the stack")
     parser.add_argument("--size", default="256", help="image size, N or HxW")
@@ -44,7 +45,8 @@ def main(argv=None):
           f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}) "
           f"over {args.repeats} runs; {n * h * w / statistics.median(times) / 1e6:.0f} Mpixel/s; "
           f"agreement with truth {100 * agreement:.3f} %")
+    return 0  # a measurement: no gate to judge
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
