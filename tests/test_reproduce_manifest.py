@@ -5,7 +5,10 @@ import json
 
 from ccdnb.reproduce.manifest import (
     MANIFEST_NAME,
+    NUMERIC_CPU_FLAGS,
+    cpu_flags,
     git_state,
+    numeric_environment,
     output_hashes,
     provenance,
     write_manifest,
@@ -45,3 +48,51 @@ def test_a_partial_run_keeps_the_other_notebooks_times_and_rehashes_everything(t
     write_manifest(tmp_path, {**made_by, "profile": "quick"}, {"04_train": 9.0})
     manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
     assert manifest["timings"]["seconds"] == {"04_train": 9.0}
+
+
+#: The flags line of an AMX CPU (Sapphire Rapids, abridged) and of an AVX2-only one.
+AMX_FLAGS = ("fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2 avx512f avx512dq avx512cd "
+             "avx512bw avx512vl avx512_vnni avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8")
+AVX2_FLAGS = "fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2"
+
+
+def _cpuinfo(tmp_path, flags, cores=2):
+    blocks = [f"processor\t: {k}\nmodel name\t: Some CPU\nflags\t\t: {flags}\n"
+              for k in range(cores)]
+    path = tmp_path / "cpuinfo"
+    path.write_text("\n".join(blocks))
+    return path
+
+
+def test_cpu_flags_name_the_extensions_that_change_numerics(tmp_path):
+    assert cpu_flags(_cpuinfo(tmp_path, AMX_FLAGS)) == [
+        "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+        "amx_tile", "amx_bf16", "amx_int8"]
+    assert cpu_flags(_cpuinfo(tmp_path, AVX2_FLAGS)) == ["avx", "avx2", "fma"]
+    # unknown is not "none": another architecture's cpuinfo, or none at all
+    (tmp_path / "arm").write_text("processor\t: 0\nFeatures\t: fp asimd\n")
+    assert cpu_flags(tmp_path / "arm") is None
+    assert cpu_flags(tmp_path / "missing") is None
+
+
+def test_the_manifest_records_this_machines_numerics(monkeypatch):
+    """Two machines whose numerics differ make different figures (issue 35: an AMX CPU
+    wrote another quick-profile model); the manifest says which numerics made them."""
+    from pathlib import Path
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    machine = provenance("smoke", REPO_ROOT)["machine"]
+    numerics = machine["numerics"]
+    assert numerics == json.loads(json.dumps(numerics))  # JSON as it is
+    assert numerics["environment"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and "flags" in cpuinfo.read_text():
+        have = set(next(line for line in cpuinfo.read_text().splitlines()
+                        if line.startswith("flags")).split(":", 1)[1].split())
+        assert numerics["cpu_flags"] == [f for f in NUMERIC_CPU_FLAGS if f in have]
+    if numerics["numpy_simd"] is not None and "avx2" in (numerics["cpu_flags"] or []):
+        assert "AVX2" in numerics["numpy_simd"]
+    if numerics["openvino"] is not None:
+        assert "FP32" in numerics["openvino"]["capabilities"]
+    assert numeric_environment() == numerics  # the same machine, the same record
