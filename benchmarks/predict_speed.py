@@ -27,7 +27,11 @@ On one 4096 x 4096 frame, in one run, with medians of ``--runs`` alternated runs
     python benchmarks/predict_speed.py --runtime keras --tile 256   # the previous release's path
     python benchmarks/predict_speed.py --runs 3 --skip-memory --sweep-tiles 256 384 512 768 1024
 
-Without ``--model`` the shipped default model is used. Run it on a quiet machine.
+Without ``--model`` the shipped default model is used. Run it on a quiet machine. The
+exit status is 1 when a gate printed is missed (the whole process at most half of
+astroscrappy's, 50 % of the FP32 roofline, and with their options: ``--catalog`` adding
+at most 10 %, peak memory on the 4096 x 6144 frame at most 2048 MiB), else 0; the gates
+missed are named on stderr.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+#: The gates printed beside the figures (exit status 1 when one is missed).
+COSMICS_RATIO_GATE = 0.5     # whole ccdnb predict process over astroscrappy's, at most
+ROOFLINE_GATE = 0.5          # share of the FP32 peak reached in process, at least
+CATALOG_GATE = 0.10          # what --catalog adds to the whole process, at most
+MEMORY_GATE_MIB = 2048       # peak RSS of ccdnb predict on the 4096 x 6144 frame, at most
 
 BENCH_SHAPE = (4096, 4096)
 MEMORY_SHAPE = (4096, 6144)
@@ -236,8 +246,11 @@ def main(argv=None) -> int:
         whole_cosmics = statistics.median(theirs)
 
         later = []  # printed after the main figures
+        missed = []  # the gates printed and missed
         if args.catalog:
             catalogued = statistics.median(with_catalog)
+            if catalogued / whole - 1 > CATALOG_GATE:
+                missed.append(f"--catalog adds {100 * (catalogued / whole - 1):+.1f} %")
             later.append(f"ccdnb predict --catalog, whole process: {catalogued:.2f} s against "
                          f"{whole:.2f} s plain, {100 * (catalogued / whole - 1):+.1f} %   "
                          f"(gate: <= +10 %)")
@@ -247,6 +260,9 @@ def main(argv=None) -> int:
             later.append(f"frame {MEMORY_SHAPE[0]}x{MEMORY_SHAPE[1]}: ccdnb predict "
                          f"{big_seconds:.2f} s, peak RSS {big_peak:.0f} MiB   (gate: <= 2048 MiB)")
             big.unlink()
+            if big_peak > MEMORY_GATE_MIB:
+                missed.append(f"peak RSS {big_peak:.0f} MiB on {MEMORY_SHAPE[0]}x"
+                              f"{MEMORY_SHAPE[1]}")
 
         if args.many:
             folder = work / "many"
@@ -312,7 +328,13 @@ def main(argv=None) -> int:
 
         for line in later:
             print(line)
-    return 0
+    if whole / whole_cosmics > COSMICS_RATIO_GATE:
+        missed.append(f"whole process {whole / whole_cosmics:.2f} x astroscrappy's")
+    if reached / peak < ROOFLINE_GATE:
+        missed.append(f"roofline {reached / peak:.0%}")
+    if missed:
+        print(f"gates missed: {'; '.join(missed)}", file=sys.stderr)
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -92,3 +92,25 @@ def test_training_throughput_exits_on_the_estimate_ratio(bench, monkeypatch, cap
     assert bench.main(["--estimate", "quick", "--manifest", str(manifest)]) == code
     assert "gate: 1.3" in capsys.readouterr().out or seconds is None
     assert bench.main(["--estimate", "quick"]) == 0  # no measured time: nothing to judge
+
+
+@pytest.mark.parametrize("bench", ["predict_speed"], indirect=True)
+@pytest.mark.parametrize("ours, cosmics, gflops, code", [(1.0, 3.0, 60.0, 0), (2.0, 3.0, 60.0, 1),
+                                                          (1.0, 3.0, 40.0, 1)])
+def test_predict_speed_exits_on_its_printed_gates(bench, monkeypatch, capsys, tmp_path, ours,
+                                                  cosmics, gflops, code):
+    """Whole process at most half of astroscrappy's, 50 % of the FP32 roofline."""
+    def run_process(command):
+        seconds = cosmics if command[1] == "-c" else ours
+        return seconds, 100.0, "", seconds  # wall s, peak MiB, stderr (, CPU s)
+
+    monkeypatch.setattr(bench, "run_process", run_process)
+    monkeypatch.setattr(bench, "median_time", lambda call, runs: 1.0)
+    monkeypatch.setattr(bench, "fp32_peak_gflops", lambda: (100.0, "numpy"))
+    # FLOP per pixel such that the in-process second reaches ``gflops`` on 32 x 32
+    monkeypatch.setattr(bench, "flops_per_pixel", lambda path: gflops * 1e9 / 32 ** 2)
+    assert bench.main(["--runs", "1", "--shape", "32", "32", "--skip-memory",
+                       "--work-dir", str(tmp_path)]) == code
+    captured = capsys.readouterr()
+    assert "(gate: whole process <= 0.5)" in captured.out and "(gate: >= 50 %)" in captured.out
+    assert ("gates missed" in captured.err) is (code == 1)
