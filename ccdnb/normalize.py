@@ -51,7 +51,7 @@ def _field_of(x, background, field):
     if isinstance(field, str):
         if field != MEASURE:
             raise ValueError(f"field must be an ElectronField, None or {MEASURE!r}, got {field!r}")
-        from .electron_field import measure_electron_field
+        from .skipper.field import measure_electron_field
 
         return measure_electron_field(x, background)
     return field

@@ -39,9 +39,9 @@ from __future__ import annotations
 import numpy as np
 
 from .classes import BACKGROUND, GLOWING
-from .electron_field import FIELD_FALSE_RATE, field_floor_electrons
 from .normalize import ASINH_SOFTENING, input_significance
 from .skipper.comb import electron_comb
+from .skipper.field import FIELD_FALSE_RATE, field_floor_electrons
 
 __all__ = ["SIGNAL_SIGMA", "GLOW_LEVEL_SIGMA", "GLOW_RING", "LONE_PIXEL_SIGMA",
            "LONE_PIXEL_DENSITY", "FIELD_MAX_ELECTRONS", "input_threshold", "best_signal_class",

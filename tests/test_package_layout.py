@@ -104,7 +104,10 @@ def test_every_public_module_declares_all():
     for name, path in _modules().items():
         if not _is_public(name) or path.name in ("__main__.py",):
             continue
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
+        if "sys.modules[__name__] = " in text:  # an alias of a moved module
+            continue
+        tree = ast.parse(text)
         declared = any(isinstance(node, ast.Assign)
                        and any(getattr(t, "id", None) == "__all__" for t in node.targets)
                        for node in tree.body)

@@ -173,7 +173,7 @@ def measure_background(state: FrameState) -> int:
 def read_electron_field(state: FrameState) -> int:
     """Gain and single-electron field of an electron-resolving image
     (:mod:`ccdnb.electron_field`)."""
-    from ..electron_field import measure_electron_field
+    from ..skipper.field import measure_electron_field
 
     state.field = measure_electron_field(state.image, state.background)
     return 0
