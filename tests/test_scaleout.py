@@ -23,9 +23,12 @@ FAST_ARGS = ["--tile", "32", "--margin", "8", "--batch-size", "16"]
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
+    import keras
+
     from ccdnb.model import build_unet
 
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    keras.utils.set_random_seed(3)  # the same untrained weights in every run
     build_unet(depth=2, base_filters=4).save(path)
     return path
 
@@ -84,9 +87,18 @@ def test_two_workers_give_the_serial_masks_and_load_the_model_once_each(
         name, reason = summary.failures[0]
         assert name == str(bad) and reason.startswith(f"{bad}: ") and "truncated" in reason
         assert "1 failed (cut.fits)" in summary.line()
+    # The same model and frames; TensorFlow runs with 2 threads here and 1 in each worker,
+    # so its kernels may add up in another order: only a pixel whose two best classes are
+    # within a rounding of each other may go the other way (none today; 1 in 10,000 allowed).
+    differ = pixels = 0
     for a, b in zip(serial.written, spread.written):
         for mask_a, mask_b in zip(_masks(a), _masks(b)):
-            assert (mask_a is None and mask_b is None) or np.array_equal(mask_a, mask_b)
+            assert (mask_a is None) == (mask_b is None)
+            if mask_a is not None:
+                assert mask_a.shape == mask_b.shape
+                differ += int(np.count_nonzero(mask_a != mask_b))
+                pixels += mask_a.size
+    assert differ <= 1e-4 * pixels, (differ, pixels)
     assert sorted(p.name for p in (tmp_path / "spread").iterdir()) == sorted(
         p.name for p in spread.written)  # nothing for the bad file, no temporary files
     assert len({r.worker for r in spread.results if r.ok}) == 2 and spread.n_workers == 2
