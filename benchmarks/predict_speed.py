@@ -19,11 +19,16 @@ On one 4096 x 4096 frame, in one run, with medians of ``--runs`` alternated runs
 - ``--catalog``: the whole process again with ``--catalog`` (gain fit, cluster
   measurements, particle names, DS9 regions), alternated with the plain runs, and
   what the catalog adds.
+- ``--quality``: the whole process again with ``--quality`` (the quality bit mask and the
+  single-electron rate, issue 31), alternated with the plain runs, and what it adds
+  (gate: at most +10 %; the exit status is 1 on a miss). ``benchmarks/quality_speed.py``
+  times the stage alone, in CPU seconds.
 
 ::
 
     python benchmarks/predict_speed.py --runs 3 --many 20
     python benchmarks/predict_speed.py --runs 5 --skip-memory --catalog
+    python benchmarks/predict_speed.py --runs 5 --skip-memory --quality
     python benchmarks/predict_speed.py --runtime keras --tile 256   # the previous release's path
     python benchmarks/predict_speed.py --runs 3 --skip-memory --sweep-tiles 256 384 512 768 1024
 
@@ -57,6 +62,8 @@ MEMORY_GATE_MIB = 2048       # peak RSS of ccdnb predict on the 4096 x 6144 fram
 BENCH_SHAPE = (4096, 4096)
 MEMORY_SHAPE = (4096, 6144)
 STARTUP_SHAPE = (32, 32)
+#: What ``--quality`` may add to the whole process (issue 31).
+QUALITY_GATE = 0.10
 
 ASTROSCRAPPY_SCRIPT = textwrap.dedent("""
     import sys
@@ -87,8 +94,9 @@ def write_frame(path: Path, shape, seed: int = 0) -> Path:
     return path
 
 
-def run_process(command) -> tuple[float, float, str]:
-    """Run ``command``; return (seconds, peak RSS of the child in MiB, its stderr)."""
+def run_process(command) -> tuple[float, float, str, float]:
+    """Run ``command``; return (seconds, peak RSS of the child in MiB, its stderr, its CPU
+    seconds: user and system, all its threads)."""
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would block
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
@@ -99,14 +107,18 @@ def run_process(command) -> tuple[float, float, str]:
     code = os.waitstatus_to_exitcode(status)
     if code:
         sys.exit(f"{command[2:4]} failed ({code}): {stderr[-800:]}")
-    return seconds, usage.ru_maxrss / 1024.0, stderr  # ru_maxrss is in KiB on Linux
+    # ru_maxrss is in KiB on Linux
+    return seconds, usage.ru_maxrss / 1024.0, stderr, usage.ru_utime + usage.ru_stime
 
 
-def predict_command(frames, out_dir: Path, args, catalog: bool = False) -> list[str]:
+def predict_command(frames, out_dir: Path, args, catalog: bool = False,
+                    quality: bool = False) -> list[str]:
     command = [sys.executable, "-m", "ccdnb", "predict", *map(str, frames), "--out-dir",
                str(out_dir), "--overwrite", "--quiet", "--runtime", args.runtime]
     if catalog:
         command.append("--catalog")
+    if quality:
+        command.append("--quality")
     if args.batch_size:
         command += ["--batch-size", str(args.batch_size)]
     if args.tile:
@@ -212,6 +224,8 @@ def main(argv=None) -> int:
                         help="where frames and masks go (default: a temporary directory)")
     parser.add_argument("--catalog", action="store_true",
                         help="also time the whole process with --catalog")
+    parser.add_argument("--quality", action="store_true",
+                        help="also time the whole process with --quality (gate: <= +10 %%)")
     parser.add_argument("--skip-memory", action="store_true",
                         help="skip the 4096 x 6144 peak-memory run")
     args = parser.parse_args(argv)
@@ -234,19 +248,40 @@ def main(argv=None) -> int:
         # RSS (ru_maxrss) starts from its parent's at fork, so a parent grown by the
         # in-process part would inflate the children's figures.
         # whole processes, alternated so that drifts hit both alike
-        ours, theirs, startup, with_catalog = [], [], [], []
+        ours, theirs, startup, with_catalog, with_quality = [], [], [], [], []
+        ours_cpu, quality_cpu = [], []
         for _ in range(args.runs):
-            ours.append(run_process(predict_command([frame], out, args))[:2])
+            plain = run_process(predict_command([frame], out, args))
+            ours.append(plain[:2])
+            ours_cpu.append(plain[3])
             theirs.append(run_process(cosmics_command)[0])
             startup.append(run_process(predict_command([tiny], out, args))[0])
             if args.catalog:
                 with_catalog.append(run_process(predict_command([frame], out, args,
                                                                 catalog=True))[0])
+            if args.quality:
+                run = run_process(predict_command([frame], out, args, quality=True))
+                with_quality.append(run[0])
+                quality_cpu.append(run[3])
         whole = statistics.median(t for t, _ in ours)
         whole_cosmics = statistics.median(theirs)
 
         later = []  # printed after the main figures
         missed = []  # the gates printed and missed
+        quality_missed = False
+        if args.quality:
+            qualified = statistics.median(with_quality)
+            added = qualified / whole - 1
+            quality_missed = added > QUALITY_GATE
+            later.append(f"ccdnb predict --quality, whole process: {qualified:.2f} s against "
+                         f"{whole:.2f} s plain (medians of {args.runs} alternated runs: "
+                         + ", ".join(f"{q:.2f}/{p:.2f}" for q, (p, _) in zip(with_quality, ours))
+                         + f"), {100 * added:+.1f} %   (gate: <= +{100 * QUALITY_GATE:.0f} %) -> "
+                         f"{'MISS' if quality_missed else 'PASS'}")
+            cpu, cpu_plain = statistics.median(quality_cpu), statistics.median(ours_cpu)
+            later.append(f"  CPU seconds of the process (all threads): {cpu:.2f} against "
+                         f"{cpu_plain:.2f}, {100 * (cpu / cpu_plain - 1):+.1f} %   (on a loaded "
+                         "machine the steadier figure)")
         if args.catalog:
             catalogued = statistics.median(with_catalog)
             if catalogued / whole - 1 > CATALOG_GATE:
@@ -256,7 +291,7 @@ def main(argv=None) -> int:
                          f"(gate: <= +10 %)")
         if not args.skip_memory:
             big = write_frame(work / "bench_4096x6144.fits", MEMORY_SHAPE, seed=1)
-            big_seconds, big_peak, _ = run_process(predict_command([big], out, args))
+            big_seconds, big_peak = run_process(predict_command([big], out, args))[:2]
             later.append(f"frame {MEMORY_SHAPE[0]}x{MEMORY_SHAPE[1]}: ccdnb predict "
                          f"{big_seconds:.2f} s, peak RSS {big_peak:.0f} MiB   (gate: <= 2048 MiB)")
             big.unlink()
@@ -269,7 +304,8 @@ def main(argv=None) -> int:
             folder.mkdir(exist_ok=True)
             frames = [write_frame(folder / f"frame_{k:03d}.fits", tuple(args.many_shape),
                                   seed=100 + k) for k in range(args.many)]
-            seconds, many_peak, _ = run_process(predict_command(frames, work / "many_out", args))
+            seconds, many_peak = run_process(predict_command(frames, work / "many_out",
+                                                             args))[:2]
             pixels = args.many * args.many_shape[0] * args.many_shape[1] / 1e6
             later.append(f"many files: {args.many} frames of {args.many_shape[0]}x"
                          f"{args.many_shape[1]} in one ccdnb predict: {seconds:.1f} s, "
@@ -332,6 +368,8 @@ def main(argv=None) -> int:
         missed.append(f"whole process {whole / whole_cosmics:.2f} x astroscrappy's")
     if reached / peak < ROOFLINE_GATE:
         missed.append(f"roofline {reached / peak:.0%}")
+    if quality_missed:
+        missed.append("--quality")
     if missed:
         print(f"gates missed: {'; '.join(missed)}", file=sys.stderr)
     return 1 if missed else 0
