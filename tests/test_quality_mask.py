@@ -210,3 +210,97 @@ def test_options_are_checked_and_recorded():
     shares = bit_shares(mask)
     assert shares["clean"] == pytest.approx(np.mean(mask == 0))
     assert shares["EDGE"] > 0
+
+
+def _reference_bits(classes, e, p):
+    """The bits from their definitions, over the whole frame (distance transforms,
+    filters, labels; the glow tail's rings one by one)."""
+    from scipy import ndimage
+
+    cluster, hot, glowing = classes == CLUSTER, classes == HOT_PIXEL, classes == GLOWING
+    size = 2 * p.neighbour_width + 1
+    bits = {"NEIGHBOR": ndimage.maximum_filter(cluster, size=size, mode="constant") & ~cluster}
+    seeds = np.isfinite(e) & ~hot & ~glowing & (e >= p.halo_threshold_e)
+    bits["HALO"] = ndimage.distance_transform_edt(~seeds) <= p.halo_radius
+    rows_forward, cols_forward = p.readout_rows == "ascending", p.readout_side == "left"
+    bleed = np.zeros_like(seeds)
+    for step in range(1, p.bleed_row_length + 1):
+        shifted = np.zeros_like(seeds)
+        if cols_forward:
+            shifted[:, step:] = seeds[:, :-step]
+        else:
+            shifted[:, :-step] = seeds[:, step:]
+        bleed |= shifted
+    for step in range(1, p.bleed_column_length + 1):
+        shifted = np.zeros_like(seeds)
+        if rows_forward:
+            shifted[step:] = seeds[:-step]
+        else:
+            shifted[:-step] = seeds[step:]
+        bleed |= shifted
+    bits["BLEED"] = bleed & ~seeds
+    labels, n = ndimage.label(hot, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
+    long_runs = np.bincount(labels.ravel(), minlength=n + 1) >= p.hot_column_min_rows
+    long_runs[0] = False
+    bits["HOTCOL"] = np.broadcast_to(long_runs[labels].any(axis=0), classes.shape)
+    # glow: the margin, and the rings while the tail beyond them holds significant charge
+    distance = ndimage.distance_transform_edt(~glowing)
+    charge = np.clip(np.rint(np.nan_to_num(e)), 0, None)
+    background = (classes == 0) & np.isfinite(e)
+    far = background & (distance > p.glow_max_margin)
+    typical = charge[far].mean()
+    charge = np.minimum(charge, typical + 6 * np.sqrt(max(typical, 0.05)) + 2)
+    row_rate = np.where(far, charge, 0).sum(axis=1) / far.sum(axis=1)
+    spread = charge[far].var()
+    ring = np.ceil((distance - p.glow_margin) / p.glow_ring)
+    n_rings = int(np.ceil((p.glow_max_margin - p.glow_margin) / p.glow_ring))
+    excess, variance = np.zeros(n_rings + 2), np.zeros(n_rings + 2)
+    for k in range(n_rings, 0, -1):  # the tail from ring k outwards
+        inside = background & (ring == k) & (distance <= p.glow_max_margin)
+        excess[k] = excess[k + 1] + charge[inside].sum() - row_rate[np.nonzero(inside)[0]].sum()
+        variance[k] = variance[k + 1] + spread * inside.sum()
+    sigma = p.glow_excess_sigma
+    last = 0
+    if excess[1] > sigma * np.sqrt(variance[1]):
+        last = next(k for k in range(1, n_rings + 1)
+                    if excess[k + 1] <= sigma * np.sqrt(variance[k + 1]))
+    bits["GLOW"] = distance <= p.glow_margin + last * p.glow_ring
+    return bits
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bits_match_their_whole_frame_definitions(seed):
+    """Runs, boxes and segments give exactly the bits the definitions give."""
+    rng = np.random.default_rng(seed)
+    shape = (160, 420)
+    classes = np.zeros(shape, np.uint8)
+    rr, cc = np.mgrid[:shape[0], :shape[1]]
+    glow = np.zeros(shape)
+    for _ in range(rng.integers(1, 4)):  # glow spots far apart: boxes of their own
+        r, c = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+        classes[r:r + 4, c:c + 3] = GLOWING
+        glow += 3.0 * np.exp(-np.hypot(rr - r, cc - c) / rng.uniform(3, 10))
+    e = (rng.poisson(0.3 + glow) + rng.normal(0, 0.15, shape)).astype(np.float32)
+    for _ in range(25):  # clusters, some bright enough to seed halos and trails
+        r, c = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+        h, w = rng.integers(1, 5), rng.integers(1, 7)
+        classes[r:r + h, c:c + w] = CLUSTER
+        e[r:r + h, c:c + w] += rng.uniform(2, 400, e[r:r + h, c:c + w].shape)
+    for _ in range(8):  # hot pixels, some in vertical runs
+        r, c = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+        classes[r:r + rng.integers(1, 20), c] = HOT_PIXEL
+    options = dict(halo_radius=float(rng.choice([2.5, 6.0])),
+                   bleed_row_length=int(rng.integers(1, 30)),
+                   bleed_column_length=int(rng.integers(1, 20)),
+                   neighbour_width=int(rng.integers(1, 3)), glow_margin=int(rng.integers(1, 6)),
+                   glow_ring=int(rng.integers(2, 5)), glow_max_margin=int(rng.integers(20, 45)),
+                   glow_excess_sigma=1.0, hot_column_min_rows=8,
+                   readout_rows=str(rng.choice(["ascending", "descending"])),
+                   readout_side=str(rng.choice(["left", "right"])))
+    mask = quality_mask(classes, e, **{**options, "column_excess_sigma": None})
+    reference = _reference_bits(classes, e, MaskParameters.of(**options))
+    for name, want in reference.items():
+        assert np.array_equal(covered(mask, name), want), name
+    # the tails are seen (beyond the margin)
+    margin = _reference_bits(classes, e, MaskParameters.of(**{**options, "glow_excess_sigma": 1e9}))
+    assert covered(mask, "GLOW").sum() > margin["GLOW"].sum()
