@@ -162,3 +162,21 @@ def test_the_figures_go_to_a_table_row_and_a_header():
     assert measured.pixel_days(86400.0, readout_s=86400.0) == pytest.approx(
         1.5 * measured.clean_pixels)
     assert np.isnan(measured.pixel_days(float("nan")))
+
+
+def test_each_band_is_fitted_on_its_own_pixels():
+    # column bands of very different rates, one of them masked whole
+    rates = np.repeat([0.01, 3.0, 0.5, 0.0, 1.2], 60)[None, :]
+    electrons = field(rates, 0.15, shape=(300, 300), seed=4)
+    keep = np.ones(electrons.shape, bool)
+    keep[:, 180:240] = False
+    measured = fit_electron_rate(electrons, clean=keep, column_bands=5, row_bands=3)
+    columns = measured.columns
+    assert np.isnan(columns.rate[3]) and np.isnan(columns.error[3])
+    for band in (0, 1, 2, 4):
+        truth = rates[0, 60 * band]
+        assert abs(columns.rate[band] - truth) < 4 * columns.error[band] + 1e-3, band
+    # one band of all the pixels: the amplifier's own rate (its error with sigma and mu fixed)
+    whole = fit_electron_rate(electrons, clean=keep, row_bands=1, column_bands=1)
+    assert whole.rows.rate[0] == pytest.approx(whole.rate, rel=1e-6)
+    assert whole.rows.error[0] <= whole.error * (1 + 1e-9)
