@@ -102,7 +102,10 @@ def test_frames_without_exptime_date_obs_or_gain(tmp_path, capsys):
     # gain: NaN and the reason; electrons NaN, ADU kept
     assert np.isnan(table["gain_adu_per_e"]).all() and np.isnan(table["rate_e_per_pix"]).all()
     assert all(m.startswith("none (no GAIN keyword") for m in table["gain_method"])
-    assert all(m == "none (no gain)" for m in table["rate_method"])
+    # a conventional frame without a gain or an overscan: no rate, and the reason
+    assert all(m == "none (no comb of electron peaks and no gain; no prescan/overscan columns)"
+               for m in table["rate_method"])
+    assert np.isnan(table["pixel_days"]).all() and (table["clean_pixels"] == 0).all()
     assert np.isfinite(table["dark_adu"]).all()
     assert np.allclose(table["pedestal_adu"], PEDESTAL, atol=2)
     notes = notes_of(err)
@@ -122,8 +125,14 @@ def test_a_gain_known_on_some_frames_only(tmp_path, capsys):
     assert np.allclose(gain[:2], 5.0) and np.isnan(gain[2:]).all()
     assert list(table["gain_method"][:2]) == ["GAIN header"] * 2
     assert all(m.startswith("none (no GAIN keyword") for m in table["gain_method"][2:])
-    rate = np.asarray(table["rate_e_per_pix"])
-    assert np.isfinite(rate[:2]).all() and np.isnan(rate[2:]).all()
+    # 2 e- of read noise resolve no electrons, and the frames have no overscan: no rate
+    # with a gain or without, each with its reason
+    assert np.isnan(table["rate_e_per_pix"]).all()
+    assert all(m.startswith("none (read noise ") and m.endswith(
+        "e- does not resolve electrons and no prescan/overscan columns)")
+        for m in table["rate_method"][:2])
+    assert all(m.startswith("none (no comb of electron peaks and no gain")
+               for m in table["rate_method"][2:])
     energy = np.asarray(table["cluster_energy_kev"])
     assert np.isfinite(energy[:2]).all() and np.isnan(energy[2:]).all()
     assert any("gain known on some frames only (CCD_A 2 of 4)" in n for n in notes_of(err))
@@ -286,9 +295,11 @@ def test_a_single_frame(tmp_path, capsys):
 
 def test_a_rerun_into_a_report_of_an_older_version_reads_its_rows(tmp_path, capsys):
     from ccdnb.monitoring.frame import frame_path, read_frame, write_frame
+    from ccdnb.monitoring.table import frame_table
 
     files = make_run(tmp_path / "run", 3, amps=("CCD_A",))
-    assert monitor(tmp_path / "run", tmp_path / "r", capsys)[0] == 0
+    code, _, _, first = monitor(tmp_path / "run", tmp_path / "r", capsys)
+    assert code == 0
     # frame 0 as an older ccdnb wrote it: no samples_averaged, status or *_method columns
     path = frame_path(str(files[0]), tmp_path / "r")
     rows, maps = read_frame(path, pixels=True)
@@ -298,5 +309,11 @@ def test_a_rerun_into_a_report_of_an_older_version_reads_its_rows(tmp_path, caps
                 {a: g for a, (_, g) in maps.items()})
     code, err, rows, table = monitor(tmp_path / "run", tmp_path / "r", capsys)
     assert code == 0 and "3 done before" in err
-    assert np.isnan(table["samples_averaged"][0]) and list(table["samples_averaged"][1:]) == [1, 1]
-    assert table["status"][0] == "" and table["gain_method"][1] == "GAIN header"
+    # the second pass measures the old frame again, its masks read from the report
+    assert list(table["samples_averaged"]) == [1, 1, 1] and list(table["status"]) == ["ok"] * 3
+    assert list(table["gain_method"]) == ["GAIN header"] * 3
+    assert all(m.startswith("settled by the run's defect map") for m in table["masks_method"])
+    assert table["clusters"][0] == first["clusters"][0]
+    # a row that lacks an integer column (read from an older report) is NaN there
+    older = frame_table([{"frame": 0, "hot_pixels": 3}, {"frame": 1}])
+    assert older["hot_pixels"].dtype.kind == "f" and np.isnan(older["hot_pixels"][1])

@@ -6,8 +6,9 @@ Hypothesis draws a file of one or two amplifiers: random shape, stored type
 pixels (whole amplifiers too), constant images, and the keywords the monitor
 reads present, absent or wrong (EXPTIME, DATE-OBS, GAIN, NSAMP with or
 without NCOL). The frame goes through the monitor's own steps (read, segment
-with the shipped model, measure, the run table, notes, outliers) and the
-table is written to CSV and FITS and read back.
+with the shipped model, measure; the defect map of its bright pixels, the
+second pass: settled masks, quality mask, single-electron rate; the run
+table, notes, outliers) and the table is written to CSV and FITS and read back.
 """
 
 import tempfile
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import ccdnb  # noqa: E402
+from ccdnb.defects import DefectAccumulator  # noqa: E402
 from ccdnb.errors import CcdnbInputError  # noqa: E402
 from ccdnb.monitoring.frame import MonitorTask, frame_path, read_frame  # noqa: E402
 from ccdnb.monitoring.notes import run_notes  # noqa: E402
@@ -144,6 +146,13 @@ def test_any_frame_gives_a_table_that_writes_or_one_input_error(hdulist, segment
             message = str(err)
             assert "\n" not in message and str(path) in message
             return
+        # the second pass, with the defect map of this one frame
+        _, maps = read_frame(frame_path(str(path), folder / "report"), pixels=True)
+        accumulator = DefectAccumulator()
+        for amp, (bright, glowing) in maps.items():
+            accumulator.add(amp, bright, glowing)
+        defects = accumulator.result().write(folder / "report" / "defects.fits")
+        MonitorTask(defects=defects).run(str(path), folder / "report", None, None, {})
         rows = read_frame(frame_path(str(path), folder / "report"))
         assert [r["hdu"] for r in rows] == list(range(1, len(hdulist)))
         for row in rows:
@@ -154,4 +163,7 @@ def test_any_frame_gives_a_table_that_writes_or_one_input_error(hdulist, segment
                 assert row["exposure_method"].startswith("none (")
             if np.isnan(row["rate_e_per_pix"]):
                 assert row["rate_method"].startswith("none (")
+                assert "second pass" not in row["rate_method"]  # the second pass ran
+            else:
+                assert row["rate_error"] > 0 and row["clean_pixels"] > 0
         check_table(rows, folder)

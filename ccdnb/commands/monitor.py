@@ -15,11 +15,14 @@ Segment every frame of a run (FILES, or every FITS file in DIR), or read the
 masks `ccdnb predict` wrote (--masks), and write into REPORT:
 
   frames.csv, frames.fits  one row per frame and amplifier: time (DATE-OBS,
-                           else file order), pedestal, read noise, single-
-                           electron rate (e-/pixel) and its slope along the
-                           readout with rate_method, share of each class, hot
-                           pixels and columns, glow area, clusters, their rate
-                           per Mpix (and per hour with EXPTIME) and energy
+                           else file order), pedestal, read noise, gain, the
+                           single-electron rate (e-/pixel) on the clean pixels
+                           with its error, slope along the readout and
+                           rate_method, clean pixels and pixel-days, pixels of
+                           0, 1, 2, 3+ e-, share of each class, hot pixels and
+                           columns, glow area, clusters (on masks settled by
+                           the run's defect map), their rate per Mpix (and per
+                           hour with EXPTIME) and energy
   defects.fits             the run's defect map, one HDU per amplifier: share
                            of frames each pixel is bright (hot pixel or
                            cluster, 3 sigma), share glowing, and the flag
@@ -38,12 +41,16 @@ EXPTIME, DATE-OBS or GAIN: NaN figures and file order; dead or constant
 amplifiers: flagged; files that lack an amplifier; integer and float files;
 raw skipper files, averaged; several geometries: an amplifier is its
 EXTNAME and its shape, each with its own trend and defect map).
---rewrite-masks settles every frame's masks with the run's defect map: a
-bright pixel on a known defect is a hot pixel, a one- or two-pixel hot pixel
-off every defect a cluster (the same as `ccdnb predict --defects`).
-The single-electron rate counts electrons with a skipper gain fit where
-frames resolve them, else divides the mean background charge by the gain
-(the GAIN header, in ADU per electron, or --gain).
+Once the run's defect map is made, every frame's masks are settled with it
+(a bright pixel on a known defect is a hot pixel, a one- or two-pixel hot
+pixel off every defect a cluster, as `ccdnb predict --defects` does), its
+quality bit mask is made (as `ccdnb predict --quality` does; options with
+--quality-option) and the single-electron rate is measured on the clean
+pixels: a Poisson x Gaussian fit of their histogram in electrons where the
+frame resolves electrons (gain from the comb of electron peaks); else the
+dark current over the prescan/overscan, with the GAIN header (ADU per
+electron) or --gain, where the frame has such columns; else NaN, with
+rate_method saying why. --rewrite-masks writes the settled masks to masks/.
 In Python: ccdnb.monitor(files_or_dir, "REPORT", workers=N).
 """
 
@@ -63,7 +70,11 @@ def add_arguments(parser):
     parser.add_argument("--gain", default=None, metavar="ADU_PER_E",
                         help="gain for the single-electron rate (default: the GAIN header)")
     parser.add_argument("--rewrite-masks", action="store_true",
-                        help="settle every frame's masks with the run's defect map")
+                        help="write every frame's masks settled with the run's defect map")
+    parser.add_argument("--quality-option", action="append", default=[], metavar="NAME=VALUE",
+                        dest="quality_options",
+                        help="an option of the quality mask the rate is measured on, e.g. "
+                             "halo_radius=40 (repeat for more; see ccdnb predict --help)")
     parser.add_argument("--min-share", default=None, metavar="SHARE",
                         help="a defect is bright in at least this share of the frames "
                              "(default: 0.15, and in 3 frames at least)")
@@ -82,7 +93,9 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from ..monitoring import monitor
+    from .predict import parse_quality_options
 
+    quality = parse_quality_options(args.quality_options)
     gain = parse_number(args.gain, "--gain", float, 0.0) if args.gain is not None else None
     if gain is not None and gain <= 0:
         raise CcdnbInputError(f"--gain {args.gain!r}: must be positive")
@@ -105,7 +118,8 @@ def run(args) -> int:
         result = monitor(args.inputs, args.out_dir, model=args.model or "default",
                          masks=args.masks, gain=gain, rewrite_masks=args.rewrite_masks,
                          workers=workers, client=client, progress=not args.quiet,
-                         callback=report, runtime=args.runtime, min_share=min_share)
+                         callback=report, runtime=args.runtime, min_share=min_share,
+                         quality=quality)
     finally:
         if client is not None:
             client.close()

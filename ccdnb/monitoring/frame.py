@@ -16,6 +16,7 @@ atomically; the ``.npz`` last, so a frame whose ``.npz`` exists is done.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,17 @@ from .reading import finite_number as _number
 from .reading import input_type
 
 __all__ = ["MonitorTask", "amplifier_statistics", "dead_amplifier_statistics", "input_type",
-           "samples_averaged", "skipper_gain", "frame_path", "masks_dir", "write_frame",
-           "read_frame", "EV_PER_PAIR", "RESOLVING_NOISE_E"]
+           "samples_averaged", "frame_path", "masks_dir", "write_frame", "read_frame",
+           "frame_exposure", "AmplifierInputs", "EV_PER_PAIR", "NOT_YET_MEASURED"]
 
 #: Energy to make one electron-hole pair in silicon (eV).
 EV_PER_PAIR = 3.77
-#: Background pixels above this significance take no part in the single-electron rate
+#: Background pixels above this significance take no part in ``dark_adu``
 #: (the network's signal floor keeps 5 sigma and more out of the background anyway).
 RATE_MAX_SIGMA = 5.0
+#: ``rate_method`` of a row of the first pass: the rate is measured once the run's defect
+#: map exists (:class:`MonitorTask`, second pass).
+NOT_YET_MEASURED = "measured in the second pass, with the run's defect map"
 #: A column is a hot column when at least this share of its rows is hot pixel.
 HOT_COLUMN_SHARE = 0.5
 #: Header keywords of the time, the exposure and the gain (ADU per electron).
@@ -52,31 +56,9 @@ def _header_value(headers, keys):
     return None
 
 
-#: Read noise (electrons) at or below which a frame resolves single electrons.
-RESOLVING_NOISE_E = 0.35
-
-
-def skipper_gain(image, background=None):
-    """The gain (ADU/e-) fitted from the single-electron peaks
-    (:func:`ccdnb.calibration.fit_skipper_gain`) when the frame resolves electrons, else None."""
-    import warnings
-
-    try:
-        from ..calibration import fit_skipper_gain
-    except ImportError:  # an installation without the calibration module
-        return None
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            fitted = fit_skipper_gain(image, background)
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # no peaks to fit
-        return None
-    gain = getattr(fitted, "gain", None)
-    return float(gain) if gain is not None and np.isfinite(gain) and gain > 0 else None
-
-
 def _rate_profile(residual, mask, noise):
-    """Per-row mean charge (ADU) of the background pixels and their counts."""
+    """Per-row summed charge (ADU) of the background pixels below RATE_MAX_SIGMA, and their
+    counts (``dark_adu``)."""
     usable = (mask == BACKGROUND) & np.isfinite(residual) & (residual < RATE_MAX_SIGMA * noise)
     counts = usable.sum(axis=1)
     sums = np.where(usable, residual, 0.0).sum(axis=1, dtype=np.float64)
@@ -142,27 +124,39 @@ def dead_amplifier_statistics(shape, *, header=None, primary_header=None) -> dic
     Every figure is NaN, every count of labelled pixels 0 (nothing was
     segmented), ``status`` and the ``*_method`` columns say why.
     """
+    from .exposure import no_rate_columns, readout_time
+
     height, width = shape
     why = "none (no finite pixel)"
     row = {"status": "dead (no finite pixel)"}
     row.update(_frame_keys((header, primary_header), header, height, width))
     row.update({
         "pedestal_adu": np.nan, "read_noise_adu": np.nan, "background_method": why,
-        "gain_adu_per_e": np.nan, "gain_method": why,
-        "dark_adu": np.nan, "rate_e_per_pix": np.nan, "rate_slope_per_krow": np.nan,
-        "rate_method": why,
+        "gain_adu_per_e": np.nan, "gain_method": why, "dark_adu": np.nan,
         "share_background": np.nan, "share_glowing": np.nan, "share_hot": np.nan,
         "share_cluster": np.nan,
         "hot_pixels": 0, "hot_columns": 0, "glow_pixels": 0, "clusters": 0,
+        "clusters_single_frame": 0, "masks_method": why,
         "clusters_per_mpix": np.nan, "clusters_per_mpix_hour": np.nan,
         "cluster_charge_adu": np.nan, "cluster_energy_kev": np.nan,
         "nonfinite": int(height * width)})
+    row.update(no_rate_columns("no finite pixel",
+                               readout_s=readout_time((header, primary_header))))
     return row
 
 
+def _gain(field, known, source) -> tuple:
+    """``(gain or None, gain_method)``: the single-electron field's, else the known one."""
+    if field is not None:
+        return float(field.gain), "electron comb (single-electron field)"
+    if known is not None:
+        return known, source
+    return None, f"none ({source}; the frame resolves no single electrons)"
+
+
 def amplifier_statistics(image, mask, background, *, header=None, primary_header=None,
-                         gain=None) -> dict:
-    """The quality figures of one amplifier of one frame.
+                         gain=None, field=None, masks_method="the frame's own") -> dict:
+    """The quality figures of one amplifier of one frame (its clean exposure aside).
 
     Parameters
     ----------
@@ -173,11 +167,18 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
     background : ccdnb.normalize.Background
         Its pedestal per row and read noise.
     header, primary_header : astropy.io.fits.Header, optional
-        Read for ``DATE-OBS``, ``EXPTIME`` and ``GAIN`` (ADU per electron, as
-        the simulator and the DAMIC-M files write it), ``BITPIX``/``BZERO``
+        Read for ``DATE-OBS``, ``EXPTIME``, ``GAIN`` (ADU per electron, as the
+        simulator and the DAMIC-M files write it) and a readout time
+        (:data:`ccdnb.monitoring.exposure.READOUT_KEYS`), ``BITPIX``/``BZERO``
         (``input_type``) and ccdnb's ``SKPAVG`` (``samples_averaged``).
     gain : float, optional
         ADU per electron; overrides the header.
+    field : ccdnb.skipper.field.ElectronField, optional
+        The single-electron field prediction measured: its gain (from the comb of
+        electron peaks) comes before any other.
+    masks_method : str
+        What ``mask`` is (``masks_method`` column): the frame's own, or settled by the
+        run's defect map.
 
     Returns
     -------
@@ -189,14 +190,18 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
         ``exposure_method``, ``height``, ``width``, ``pedestal_adu`` (median
         over rows), ``read_noise_adu``, ``background_method``,
         ``gain_adu_per_e`` and ``gain_method``, ``dark_adu`` (mean charge of the
-        background pixels above the pedestal), ``rate_e_per_pix`` and
-        ``rate_slope_per_krow`` (its change per 1000 rows along the readout, a
-        linear fit of the per-row rate), ``rate_method``, ``share_*`` (each
-        class), ``hot_pixels``, ``hot_columns``, ``glow_pixels``, ``clusters``,
+        background pixels below 5 sigma above the row pedestal, ADU: a charge
+        indicator without a gain, not the single-electron rate), ``share_*``
+        (each class), ``hot_pixels``, ``hot_columns``, ``glow_pixels``,
+        ``clusters`` (8-connected cluster groups), ``masks_method``,
         ``clusters_per_mpix``, ``clusters_per_mpix_hour`` (NaN without the
         exposure), ``cluster_charge_adu``, ``cluster_energy_kev`` (NaN without
-        a gain), ``nonfinite``.
+        a gain), ``nonfinite``; and the rate columns
+        (:data:`ccdnb.monitoring.exposure.RATE_COLUMNS`) NaN, ``rate_method``
+        saying they come in the second pass (:class:`MonitorTask`).
     """
+    from .exposure import no_rate_columns, readout_time
+
     image = np.asarray(image, np.float32)
     mask = np.asarray(mask)
     height, width = image.shape
@@ -217,44 +222,11 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
         level, background_known = float(np.nanmedian(image)), False
         why_not = "constant amplifier: no spread"
     background_method = "zero-charge peak" if background_known else f"none ({why_not})"
+    gain_value, gain_method = _gain(field, *_header_gain(gain, headers))
 
-    known, source = _header_gain(gain, headers)
-    # the peak fit only where electrons can be resolved: a known gain that says the
-    # noise is below RESOLVING_NOISE_E electrons, or no gain known at all
-    fitted = None
-    if background_known and (known is None or noise / known <= RESOLVING_NOISE_E):
-        fitted = skipper_gain(image, background)
-    if fitted is not None:
-        gain_value, gain_method = fitted, "skipper gain fit (single-electron peaks)"
-        method = "electron counting (skipper gain fit)"
-    elif known is not None:
-        gain_value, gain_method, method = known, source, f"mean charge / {source}"
-    else:
-        gain_value = None
-        gain_method = f"none ({source}; the frame resolves no single electrons)"
-        method = "none (no gain)"
-
-    if fitted is not None:  # electrons resolved: count them
-        charge = np.rint(residual / fitted) * fitted
-        sums, counts = _rate_profile(charge, mask, noise)
-    else:
-        sums, counts = _rate_profile(residual, mask, noise)
+    sums, counts = _rate_profile(residual, mask, noise)
     n_used = int(counts.sum()) if background_known else 0
     dark_adu = float(sums.sum() / n_used) if n_used else np.nan
-    if not background_known:
-        method = f"none ({why_not})"
-    elif not n_used:
-        method = "none (no background pixel to measure)"
-    rows = np.flatnonzero(counts > 0)
-    slope_adu = np.nan
-    if rows.size >= 3 and n_used:
-        per_row = sums[rows] / counts[rows]
-        with np.errstate(all="ignore"):
-            try:
-                slope_adu = float(np.polyfit(rows, per_row, 1,
-                                             w=np.sqrt(counts[rows]))[0]) * 1000.0
-            except (np.linalg.LinAlgError, ValueError):
-                slope_adu = np.nan
     to_e = (lambda v: v / gain_value) if gain_value else (lambda v: np.nan)
 
     n_pixels = mask.size
@@ -274,9 +246,6 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
         "gain_adu_per_e": float(gain_value) if gain_value else np.nan,
         "gain_method": gain_method,
         "dark_adu": dark_adu,
-        "rate_e_per_pix": float(to_e(dark_adu)),
-        "rate_slope_per_krow": float(to_e(slope_adu)),
-        "rate_method": method,
         "share_background": float(shares[BACKGROUND]),
         "share_glowing": float(shares[GLOWING]),
         "share_hot": float(shares[HOT_PIXEL]),
@@ -285,6 +254,8 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
         "hot_columns": int((hot.mean(axis=0) >= HOT_COLUMN_SHARE).sum()),
         "glow_pixels": int(shares[GLOWING] * n_pixels + 0.5),
         "clusters": int(n_clusters),
+        "clusters_single_frame": int(n_clusters),
+        "masks_method": masks_method,
         "clusters_per_mpix": n_clusters / mpix,
         "clusters_per_mpix_hour": (n_clusters / mpix / (exposure_s / 3600.0)
                                    if exposure_s > 0 else np.nan),
@@ -292,6 +263,11 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
         "cluster_energy_kev": float(to_e(charge_adu)) * EV_PER_PAIR / 1000.0,
         "nonfinite": n_nonfinite,
     })
+    if not background_known:
+        rate = no_rate_columns(why_not, readout_s=readout_time(headers))
+    else:
+        rate = no_rate_columns(NOT_YET_MEASURED, readout_s=readout_time(headers))
+    row.update(rate)
     return row
 
 
@@ -306,21 +282,21 @@ def masks_dir(report_dir) -> Path:
     return Path(report_dir) / "masks"
 
 
-def write_frame(path, rows: list, bright: dict, glowing: dict) -> Path:
-    """Write a frame's ``.npz`` atomically: statistics rows (JSON), packed pixel maps.
+@dataclass
+class AmplifierInputs:
+    """What the second pass needs of one amplifier besides its image (kept in the ``.npz``)."""
 
-    ``bright`` and ``glowing`` map an amplifier to its pixels; a row whose
-    amplifier has none (a dead one) gets no maps.
-    """
-    from ..io_utils import atomic_path, jsonable
+    classes: np.ndarray
+    """uint8 (H, W): the frame's own classes (never settled)."""
+    background: object
+    """:class:`ccdnb.normalize.Background`."""
+    field: object = None
+    """:class:`ccdnb.skipper.field.ElectronField`, or None where none was measured."""
 
-    arrays = {"rows": np.array(json.dumps(jsonable(rows)))}
-    for n, row in enumerate(rows):
-        amp = row["amplifier"]
-        if amp in bright:
-            arrays[f"bright_{n}"] = np.packbits(bright[amp])
-            arrays[f"glowing_{n}"] = np.packbits(glowing[amp])
-            arrays[f"shape_{n}"] = np.array(bright[amp].shape)
+
+def _save_npz(path, arrays) -> Path:
+    from ..io_utils import atomic_path
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".npz") as tmp:
@@ -328,8 +304,59 @@ def write_frame(path, rows: list, bright: dict, glowing: dict) -> Path:
     return path
 
 
-def read_frame(path, *, pixels: bool = False):
-    """A frame's ``.npz``: its rows, and with ``pixels`` ``{amp: (bright, glowing)}`` too.
+def _rows_array(rows) -> np.ndarray:
+    from ..io_utils import jsonable
+
+    return np.array(json.dumps(jsonable(rows)))
+
+
+def write_frame(path, rows: list, bright: dict, glowing: dict, inputs: dict | None = None) -> Path:
+    """Write a frame's ``.npz`` atomically: statistics rows (JSON), packed pixel maps.
+
+    ``bright`` and ``glowing`` map an amplifier to its pixels; a row whose
+    amplifier has none (a dead one) gets no maps. ``inputs`` maps an amplifier to
+    its :class:`AmplifierInputs` (the second pass's).
+    """
+    arrays = {"rows": _rows_array(rows)}
+    for n, row in enumerate(rows):
+        amp = row["amplifier"]
+        if amp in bright:
+            arrays[f"bright_{n}"] = np.packbits(bright[amp])
+            arrays[f"glowing_{n}"] = np.packbits(glowing[amp])
+            arrays[f"shape_{n}"] = np.array(bright[amp].shape)
+        if inputs and amp in inputs:
+            given = inputs[amp]
+            arrays[f"classes_{n}"] = np.asarray(given.classes, np.uint8)
+            arrays[f"pedestal_{n}"] = np.asarray(given.background.pedestal, np.float64)
+            arrays[f"noise_{n}"] = np.array(float(given.background.noise))
+            if given.field is not None:
+                f = given.field
+                arrays[f"field_{n}"] = np.array([f.gain, f.offset, f.noise_e], np.float64)
+                arrays[f"field_rate_{n}"] = np.asarray(f.rate, np.float64)
+    return _save_npz(path, arrays)
+
+
+def _inputs(data, n) -> AmplifierInputs | None:
+    """Row ``n``'s :class:`AmplifierInputs` from a loaded ``.npz`` (None: an older report)."""
+    from ..normalize import Background
+    from ..skipper.field import ElectronField
+
+    if f"classes_{n}" not in data:
+        return None
+    field = None
+    if f"field_{n}" in data:
+        gain, offset, noise_e = (float(v) for v in data[f"field_{n}"])
+        field = ElectronField(gain=gain, offset=offset, noise_e=noise_e,
+                              rate=np.asarray(data[f"field_rate_{n}"], np.float64))
+    return AmplifierInputs(classes=np.asarray(data[f"classes_{n}"]),
+                           background=Background(np.asarray(data[f"pedestal_{n}"]),
+                                                 float(data[f"noise_{n}"])),
+                           field=field)
+
+
+def read_frame(path, *, pixels: bool = False, inputs: bool = False):
+    """A frame's ``.npz``: its rows; with ``pixels`` also ``{amp: (bright, glowing)}``; with
+    ``inputs`` also ``{amp: AmplifierInputs}`` (amplifiers of an older report lack them).
 
     The rows are typed (:func:`ccdnb.monitoring.table.typed_row`): JSON has no
     NaN, so an unknown number comes back as NaN, not None.
@@ -338,18 +365,32 @@ def read_frame(path, *, pixels: bool = False):
 
     with np.load(path, allow_pickle=False) as data:
         rows = [typed_row(row) for row in json.loads(str(data["rows"]))]
-        if not pixels:
+        if not pixels and not inputs:
             return rows
-        maps = {}
+        maps, given = {}, {}
         for n, row in enumerate(rows):
             if f"shape_{n}" not in data:
                 continue  # a dead amplifier: nothing segmented
-            shape = tuple(data[f"shape_{n}"])
-            size = shape[0] * shape[1]
-            maps[row["amplifier"]] = (
-                np.unpackbits(data[f"bright_{n}"], count=size).reshape(shape).astype(bool),
-                np.unpackbits(data[f"glowing_{n}"], count=size).reshape(shape).astype(bool))
-        return rows, maps
+            if pixels:
+                shape = tuple(data[f"shape_{n}"])
+                size = shape[0] * shape[1]
+                maps[row["amplifier"]] = (
+                    np.unpackbits(data[f"bright_{n}"], count=size).reshape(shape).astype(bool),
+                    np.unpackbits(data[f"glowing_{n}"], count=size).reshape(shape).astype(bool))
+            if inputs:
+                found = _inputs(data, n)
+                if found is not None:
+                    given[row["amplifier"]] = found
+        out = (rows,) + ((maps,) if pixels else ()) + ((given,) if inputs else ())
+        return out
+
+
+def _replace_rows(path, rows) -> Path:
+    """Rewrite a frame's ``.npz`` with new rows, its arrays kept."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files if name != "rows"}
+    arrays["rows"] = _rows_array(rows)
+    return _save_npz(path, arrays)
 
 
 def _read_masks(in_path, source_dir, contents):
@@ -378,6 +419,20 @@ def _read_masks(in_path, source_dir, contents):
     return masks
 
 
+def _measured_inputs(contents, masks) -> dict:
+    """HDU index -> :class:`AmplifierInputs` of masks read from disk: the background and the
+    single-electron field measured as ``ccdnb predict`` measures them."""
+    from ..normalize import estimate_background
+    from ..skipper.field import measure_electron_field
+
+    out = {}
+    for image in contents.images:
+        background = estimate_background(image.data, bias_columns=image.bias_columns)
+        out[image.index] = AmplifierInputs(masks[image.index], background,
+                                           measure_electron_field(image.data, background))
+    return out
+
+
 class MonitorTask:
     """What :func:`ccdnb.monitor` does with one file (see the module docstring).
 
@@ -388,18 +443,25 @@ class MonitorTask:
     gain : float, optional
         ADU per electron for every amplifier (else the ``GAIN`` header).
     defects : str or Path, optional
-        Settle the masks with this ``defects.fits`` and rewrite them (the
-        second pass of ``--rewrite-masks``; needs the masks in ``REPORT/masks``
-        or ``source_masks``).
+        The run's ``defects.fits``: the second pass (settle, quality mask, rate; no
+        network). Without it, the first pass.
     bright_sigma : float
         Significance of a bright pixel (:func:`ccdnb.defects.bright_pixels`).
+    rewrite_masks : bool
+        In the second pass, write the settled masks to ``REPORT/masks``
+        (``--rewrite-masks``).
+    quality : dict, optional
+        Options of the quality mask (:class:`ccdnb.objects.quality_mask.MaskParameters`).
     """
 
-    def __init__(self, source_masks=None, gain=None, defects=None, bright_sigma: float = 3.0):
+    def __init__(self, source_masks=None, gain=None, defects=None, bright_sigma: float = 3.0,
+                 rewrite_masks: bool = False, quality=None):
         self.source_masks = None if source_masks is None else Path(source_masks).absolute()
         self.gain = gain
         self.defects = None if defects is None else Path(defects).absolute()
         self.bright_sigma = bright_sigma
+        self.rewrite_masks = bool(rewrite_masks)
+        self.quality = dict(quality or {})
         self.needs_model = source_masks is None and defects is None
 
     def outputs(self, in_path, out_dir) -> list:
@@ -413,64 +475,196 @@ class MonitorTask:
         return read_run_frame(in_path)
 
     def run(self, in_path, out_dir, segmenter, preread, options) -> Path:
-        from ..defects import bright_pixels, settle_with_defects
-        from ..fitsio import masks_path, write_hdulist
-        from ..io_utils import atomic_path
-        from ..normalize import estimate_background
-        from ..predict import segment_to_file
         from .reading import RunFrame, read_run_frame
 
         frame = preread if isinstance(preread, RunFrame) else read_run_frame(in_path)
-        contents, masks, backgrounds = frame.contents, {}, {}
+        if self.defects is not None:
+            return self._second_pass(in_path, out_dir, frame)
+        return self._first_pass(in_path, out_dir, frame, segmenter, options)
+
+    def _first_pass(self, in_path, out_dir, frame, segmenter, options) -> Path:
+        from ..defects import bright_pixels
+        from ..predict import segment_to_file
+
+        contents, inputs = frame.contents, {}
         if contents is None:
             pass  # every amplifier dead: nothing to segment, no masks file
         elif self.needs_model:
             _, segmented = segment_to_file(in_path, masks_dir(out_dir), model=segmenter,
                                            preread=frame.preread, overwrite=True, **options)
-            contents, masks, backgrounds = (segmented.contents, segmented.masks,
-                                            segmented.backgrounds)
+            contents = segmented.contents
+            inputs = {image.index: AmplifierInputs(segmented.masks[image.index],
+                                                   segmented.backgrounds[image.index],
+                                                   segmented.fields.get(image.index))
+                      for image in contents.images}
         else:
-            own = masks_dir(out_dir)
-            source = self.source_masks or own
-            if self.defects is not None and masks_path(in_path, own).is_file():
-                source = own  # a rerun of the second pass settles what it wrote
-            masks = _read_masks(in_path, source, contents)
-            backgrounds = {image.index: estimate_background(image.data)
-                           for image in contents.images}
-            if self.defects is not None:
-                from ..scaleout import worker_defect_map
+            inputs = _measured_inputs(contents, _read_masks(in_path, self.source_masks,
+                                                            contents))
 
-                defect_map = worker_defect_map(self.defects)
-                for image in contents.images:
-                    known = defect_map.for_image(_map_label(defect_map, image, contents),
-                                                 image.data.shape)
-                    masks[image.index] = settle_with_defects(masks[image.index], known)
-                _rewrite_masks(in_path, source, masks_dir(out_dir), masks, write_hdulist,
-                               atomic_path)
-
-        primary = (contents.hdus[0].header if contents is not None and contents.hdus
-                   else frame.primary_header)
-        rows, bright, glowing = [], {}, {}
+        primary = _primary_header(frame, contents)
+        rows, bright, glowing, kept = [], {}, {}, {}
         for image in contents.images if contents is not None else ():
-            mask, background = masks[image.index], backgrounds[image.index]
+            given = inputs[image.index]
             row = {"file": str(in_path), "amplifier": image.label, "extname": image.label,
                    "hdu": image.index}
-            row.update(amplifier_statistics(image.data, mask, background, header=image.header,
-                                            primary_header=primary, gain=self.gain))
+            row.update(amplifier_statistics(image.data, given.classes, given.background,
+                                            header=image.header, primary_header=primary,
+                                            gain=self.gain, field=given.field))
             row["input_type"] = frame.input_types.get(image.index, row["input_type"])
             rows.append(row)
-            bright[image.label] = bright_pixels(mask, image.data, background,
+            bright[image.label] = bright_pixels(given.classes, image.data, given.background,
                                                 sigma=self.bright_sigma)
-            glowing[image.label] = mask == GLOWING
-        for amp in frame.dead:
-            row = {"file": str(in_path), "amplifier": amp.label, "extname": amp.label,
-                   "hdu": amp.index}
-            row.update(dead_amplifier_statistics(amp.shape, header=amp.header,
-                                                 primary_header=primary))
-            row["input_type"] = frame.input_types.get(amp.index, row["input_type"])
-            rows.append(row)
+            glowing[image.label] = given.classes == GLOWING
+            kept[image.label] = given
+        rows.extend(_dead_rows(in_path, frame, primary))
         rows.sort(key=lambda r: r["hdu"])
-        return write_frame(frame_path(in_path, out_dir), rows, bright, glowing)
+        return write_frame(frame_path(in_path, out_dir), rows, bright, glowing, kept)
+
+    def _second_pass(self, in_path, out_dir, frame) -> Path:
+        from ..scaleout import worker_defect_map
+        from .exposure import rate_columns
+
+        path = frame_path(in_path, out_dir)
+        rows, stored, images = _second_pass_inputs(in_path, out_dir, frame, self.source_masks)
+        defect_map = worker_defect_map(self.defects)
+        primary = _primary_header(frame, frame.contents)
+        settled, out = {}, []
+        for row in rows:
+            image, given = images.get(row["hdu"]), stored.get(row["amplifier"])
+            if image is None or given is None or not _measurable(row):
+                out.append(row)  # dead, constant or without a zero-charge peak: as it was
+                continue
+            known, how = _known_defects(defect_map, image, frame.contents)
+            exposure = _clean_exposure(image, given, self.gain, primary, known, self.quality)
+            new = dict(row)
+            new.update(amplifier_statistics(image.data, exposure.mask, given.background,
+                                            header=image.header, primary_header=primary,
+                                            gain=self.gain, field=given.field,
+                                            masks_method=how))
+            new["input_type"] = row["input_type"]
+            new["clusters_single_frame"] = row.get("clusters_single_frame", row["clusters"])
+            new.update(rate_columns(exposure.rate, exposure_s=new["exposure_s"],
+                                    readout_s=new["readout_s"]))
+            out.append(new)
+            settled[image.index] = exposure.mask
+        if self.rewrite_masks and settled:
+            from ..fitsio import masks_path, write_hdulist
+            from ..io_utils import atomic_path
+
+            own = masks_dir(out_dir)
+            source = own if masks_path(in_path, own).is_file() else self.source_masks
+            _rewrite_masks(in_path, source, own, settled, write_hdulist, atomic_path)
+        return _replace_rows(path, out)
+
+
+def _measurable(row) -> bool:
+    """Whether a first-pass row has a rate to measure: a live amplifier with a background."""
+    return (row.get("status", "ok") in ("ok", "")
+            and np.isfinite(row.get("read_noise_adu", np.nan)))
+
+
+def _second_pass_inputs(in_path, out_dir, frame, source_masks) -> tuple:
+    """``(rows, {amp: AmplifierInputs}, {hdu: image})`` of a monitored frame; an amplifier
+    of an older report (no inputs kept) gets its masks from disk, measured again."""
+    from ..fitsio import masks_path
+
+    path = frame_path(in_path, out_dir)
+    if not path.is_file():
+        raise CcdnbInputError(f"{in_path}: not monitored yet (no {path})")
+    rows, stored = read_frame(path, inputs=True)
+    contents = frame.contents
+    images = {image.index: image for image in contents.images} if contents else {}
+    missing = [images[r["hdu"]] for r in rows
+               if r["amplifier"] not in stored and r["hdu"] in images]
+    if missing:
+        own = masks_dir(out_dir)
+        source = own if masks_path(in_path, own).is_file() or source_masks is None \
+            else source_masks
+        measured = _measured_inputs(contents, _read_masks(in_path, source, contents))
+        stored.update({image.label: measured[image.index] for image in missing})
+    return rows, stored, images
+
+
+def _clean_exposure(image, given: AmplifierInputs, gain, primary, known, quality):
+    """:func:`ccdnb.monitoring.exposure.clean_exposure` of one amplifier of a run's frame."""
+    from ..predict.files import quality_options_for
+    from .exposure import clean_exposure
+
+    known_gain, _ = _header_gain(gain, (image.header, primary))
+    return clean_exposure(image.data, given.classes, given.background, field=given.field,
+                          gain=known_gain, defects=known, bias_columns=image.bias_columns,
+                          options=quality_options_for(image, quality))
+
+
+def frame_exposure(in_path, report_dir, amplifier: str | None = None, *, gain=None,
+                   quality=None):
+    """One amplifier's clean exposure as ``ccdnb monitor`` measured it (notebook 07).
+
+    Parameters
+    ----------
+    in_path : str or Path
+        A frame of the run.
+    report_dir : str or Path
+        The monitor's report folder (its ``frames/`` and ``defects.fits``).
+    amplifier : str, optional
+        The amplifier's label (EXTNAME); the frame's first live one when None.
+    gain, quality : optional
+        As given to :func:`ccdnb.monitor`.
+
+    Returns
+    -------
+    ccdnb.monitoring.exposure.CleanExposure
+        The settled classes, the quality bit mask and the single-electron rate.
+
+    Raises
+    ------
+    CcdnbInputError
+        The frame is not in the report, or has no such live amplifier.
+    """
+    from ..defects import DefectMap
+    from .reading import read_run_frame
+
+    frame = read_run_frame(in_path)
+    rows, stored, images = _second_pass_inputs(in_path, report_dir, frame, None)
+    row = next((r for r in rows if r["amplifier"] in stored and r["hdu"] in images
+                and (amplifier is None or r["amplifier"] == amplifier)), None)
+    if row is None:
+        raise CcdnbInputError(f"{in_path}: no live amplifier {amplifier or ''} in the report "
+                              f"{report_dir}".replace("  ", " "))
+    image = images[row["hdu"]]
+    defect_map = DefectMap.read(Path(report_dir) / "defects.fits")
+    known, _ = _known_defects(defect_map, image, frame.contents)
+    return _clean_exposure(image, stored[row["amplifier"]], gain,
+                           _primary_header(frame, frame.contents), known, quality)
+
+
+def _known_defects(defect_map, image, contents) -> tuple:
+    """``(hot defects or None, masks_method)`` of ``image`` in the run's ``defect_map``."""
+    if defect_map.n_frames < defect_map.min_frames:
+        return None, (f"the frame's own (a defect map needs {defect_map.min_frames} frames; "
+                      f"it has {defect_map.n_frames})")
+    try:
+        known = defect_map.for_image(_map_label(defect_map, image, contents), image.data.shape)
+    except CcdnbInputError as err:
+        return None, f"the frame's own ({one_line(err)})"
+    return known, f"settled by the run's defect map ({defect_map.n_frames} frames)"
+
+
+def _primary_header(frame, contents):
+    return (contents.hdus[0].header if contents is not None and contents.hdus
+            else frame.primary_header)
+
+
+def _dead_rows(in_path, frame, primary) -> list:
+    rows = []
+    for amp in frame.dead:
+        row = {"file": str(in_path), "amplifier": amp.label, "extname": amp.label,
+               "hdu": amp.index}
+        row.update(dead_amplifier_statistics(amp.shape, header=amp.header,
+                                             primary_header=primary))
+        row["input_type"] = frame.input_types.get(amp.index, row["input_type"])
+        rows.append(row)
+    return rows
 
 
 def _map_label(defect_map, image, contents):

@@ -46,13 +46,20 @@ def _dark_floor(values, reference, row):
     return 0.05 * row["read_noise_adu"]
 
 
+def _rate_floor(values, reference, row):
+    # five of its own standard errors (a frame's statistics), and 5 % of the rate
+    error = row.get("rate_error", np.nan)
+    return max(5.0 * error if np.isfinite(error) else 0.0, 0.05 * reference)
+
+
 #: (figure, direction, floor, reason): direction +1 flags rises only, 0 both ways.
 CHECKS = (
     ("read_noise_adu", 0, _noise_floor, "noise jump"),
     ("pedestal_adu", 0, _pedestal_floor, "pedestal jump"),
     ("share_glowing", +1, _glow_floor, "light leak or glow burst"),
     ("clusters_per_mpix", +1, _cluster_floor, "cluster-rate burst"),
-    ("dark_adu", 0, _dark_floor, "single-electron rate out of line"),
+    ("dark_adu", 0, _dark_floor, "background charge out of line"),
+    ("rate_e_per_pix", 0, _rate_floor, "single-electron rate out of line"),
 )
 
 

@@ -1,11 +1,13 @@
 """The run's figures (matplotlib PNGs) and its HTML report, which opens with no server.
 
 ``REPORT/report.html`` holds the trend plot (``trends.png``: pedestal, read
-noise, single-electron rate, glow share and cluster rate per frame and
-amplifier, outliers marked), the defect map (``defects.png``: per amplifier,
-the share of frames each pixel is bright, defects flagged) and the outlier
-list, and links the tables. Images are referenced by relative names, so the
-folder can be copied or opened from disk as it is.
+noise, the single-electron rate on the clean pixels with its error bars,
+background charge, glow share and cluster rate per frame and amplifier, in
+frame time order, outliers marked), the defect map (``defects.png``: per
+amplifier, the share of frames each pixel is bright, defects flagged) and the
+outlier list, and links the tables. Images are referenced by relative names,
+so the folder can be copied or opened from disk as it is.
+:func:`plot_quality_mask` draws one amplifier's quality bit mask (notebook 07).
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_trends", "plot_defect_map", "write_html", "TREND_PANELS", "SUMMARY_COLUMNS"]
+__all__ = ["plot_trends", "plot_rate_trend", "plot_defect_map", "plot_quality_mask",
+           "write_html", "TREND_PANELS", "SUMMARY_COLUMNS", "BIT_COLOURS"]
 
-#: (figure, axis label) of the trend plot's panels.
+#: (figure, axis label, its error's column or None) of the trend plot's panels.
 TREND_PANELS = (
-    ("pedestal_adu", "pedestal (ADU)"),
-    ("read_noise_adu", "read noise (ADU)"),
-    ("dark_adu", "background charge (ADU/pixel)"),
-    ("share_glowing", "glowing share"),
-    ("clusters_per_mpix", "clusters per Mpix"),
+    ("pedestal_adu", "pedestal (ADU)", None),
+    ("read_noise_adu", "read noise (ADU)", None),
+    ("rate_e_per_pix", "single-electron rate\n(e-/pixel, clean pixels)", "rate_error"),
+    ("dark_adu", "background charge (ADU/pixel)", None),
+    ("share_glowing", "glowing share", None),
+    ("clusters_per_mpix", "clusters per Mpix", None),
 )
 
 
@@ -35,8 +39,47 @@ def _time_axis(rows):
     return np.array([r["frame"] for r in rows], float), "frame (file order)"
 
 
+def _amplifier_rows(rows, amp):
+    return sorted((r for r in rows if r["amplifier"] == amp), key=lambda r: r["frame"])
+
+
+def _no_rate_note(ax, rows) -> None:
+    """Where no frame has a rate: say why in the panel (the commonest reason)."""
+    from collections import Counter
+
+    reasons = Counter(str(r.get("rate_method", "")) for r in rows
+                      if not np.isfinite(r.get("rate_e_per_pix", np.nan)))
+    if reasons:
+        text = reasons.most_common(1)[0][0]
+        ax.text(0.5, 0.5, f"not measured: {text}", transform=ax.transAxes, ha="center",
+                va="center", fontsize=7, wrap=True, color="0.3")
+
+
+def _panel(ax, rows, amps, flagged, figure, label, error):
+    xlabel = "frame"
+    for amp in amps:
+        amp_rows = _amplifier_rows(rows, amp)
+        x, xlabel = _time_axis(amp_rows)
+        y = np.array([r.get(figure, np.nan) for r in amp_rows], float)
+        if error is not None:
+            err = np.array([r.get(error, np.nan) for r in amp_rows], float)
+            ax.errorbar(x, y, yerr=np.where(np.isfinite(err), err, 0.0), fmt=".-", lw=0.8,
+                        ms=3, capsize=2, elinewidth=0.8, label=amp)
+        else:
+            ax.plot(x, y, ".-", lw=0.8, ms=3, label=amp)
+        bad = np.array([(r["frame"], amp) in flagged for r in amp_rows], bool)
+        if bad.any():
+            ax.plot(x[bad], y[bad], "o", mfc="none", mec="red", ms=8)
+    if error is not None and not any(np.isfinite(r.get(figure, np.nan)) for r in rows):
+        _no_rate_note(ax, rows)
+    ax.set_ylabel(label, fontsize=8)
+    ax.tick_params(labelsize=7)
+    return xlabel
+
+
 def plot_trends(rows, outliers, path) -> Path:
-    """The trend plot: one panel per figure of :data:`TREND_PANELS`, one line per amplifier."""
+    """The trend plot: one panel per figure of :data:`TREND_PANELS`, one line per amplifier
+    in frame time order (the rate with its error bars)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -46,21 +89,122 @@ def plot_trends(rows, outliers, path) -> Path:
     amps = sorted({r["amplifier"] for r in rows})
     fig, axes = plt.subplots(len(TREND_PANELS), 1, figsize=(9, 2.0 * len(TREND_PANELS)),
                              sharex=True, constrained_layout=True)
-    for ax, (figure, label) in zip(np.atleast_1d(axes), TREND_PANELS):
-        for amp in amps:
-            amp_rows = sorted((r for r in rows if r["amplifier"] == amp), key=lambda r: r["frame"])
-            x, xlabel = _time_axis(amp_rows)
-            y = np.array([r.get(figure, np.nan) for r in amp_rows], float)
-            ax.plot(x, y, ".-", lw=0.8, ms=3, label=amp)
-            bad = np.array([(r["frame"], amp) in flagged for r in amp_rows], bool)
-            if bad.any():
-                ax.plot(x[bad], y[bad], "o", mfc="none", mec="red", ms=8)
-        ax.set_ylabel(label, fontsize=8)
-        ax.tick_params(labelsize=7)
+    xlabel = "frame"
+    for ax, (figure, label, error) in zip(np.atleast_1d(axes), TREND_PANELS):
+        xlabel = _panel(ax, rows, amps, flagged, figure, label, error)
     np.atleast_1d(axes)[-1].set_xlabel(xlabel if rows else "frame")
     if len(amps) > 1:
         np.atleast_1d(axes)[0].legend(fontsize=7, ncol=min(len(amps), 4))
     np.atleast_1d(axes)[0].set_title("run trends (red rings: outliers)", fontsize=9)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_rate_trend(rows, outliers=(), path=None, *, truth=None, ax=None):
+    """The single-electron rate per amplifier in frame time order, with its error bars.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The run table (:attr:`ccdnb.monitoring.MonitorReport.rows`).
+    outliers : list of dict
+        Flagged frames (red rings).
+    path : str or Path, optional
+        Write the figure there (PNG) and return the path; else return the figure.
+    truth : dict, optional
+        Amplifier -> (n_frames,) the true rate of each frame (a simulated run), drawn
+        as a line.
+    ax : matplotlib Axes, optional
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(8, 3), constrained_layout=True)
+    else:
+        fig = ax.figure
+    amps = sorted({r["amplifier"] for r in rows})
+    flagged = {(o["frame"], o["amplifier"]) for o in outliers}
+    xlabel = _panel(ax, rows, amps, flagged, "rate_e_per_pix",
+                    "single-electron rate (e-/pixel)", "rate_error")
+    for amp, values in (truth or {}).items():
+        amp_rows = _amplifier_rows(rows, amp)
+        x, _ = _time_axis(amp_rows)
+        ax.plot(x, np.asarray(values, float)[[r["frame"] for r in amp_rows]], "k--", lw=0.8,
+                label=f"{amp} truth")
+    ax.set_xlabel(xlabel)
+    ax.set_title("single-electron rate on the clean pixels (error bars: one standard error)",
+                 fontsize=9)
+    if amps:
+        ax.legend(fontsize=7)
+    if not own:
+        return ax
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return Path(path)
+
+
+#: A colour per bit of the quality mask (:data:`ccdnb.objects.quality_mask.QUALITY_BITS`),
+#: drawn in this order (a pixel of several bits shows the last).
+BIT_COLOURS = {
+    "EDGE": (0.55, 0.55, 0.55), "OVERSCAN": (0.35, 0.35, 0.35), "NONFINITE": (1.0, 1.0, 1.0),
+    "GLOW": (0.35, 1.0, 0.25), "HALO": (1.0, 0.85, 0.3), "BLEED": (1.0, 0.55, 0.0),
+    "HOTCOL": (0.0, 0.3, 0.7), "DEFECT": (0.6, 0.3, 1.0), "HOTPIX": (0.0, 0.5, 1.0),
+    "SERIAL": (1.0, 0.4, 0.8), "NEIGHBOR": (0.7, 0.1, 0.1), "CLUSTER": (1.0, 0.2, 0.2),
+}
+
+
+def plot_quality_mask(quality, path=None, *, title="quality mask", ax=None):
+    """One amplifier's quality bit mask: each bit its colour, clean pixels black, a legend
+    with the share of the pixels each bit takes.
+
+    Parameters
+    ----------
+    quality : ndarray (H, W) uint16
+        :func:`ccdnb.objects.quality_mask.quality_mask`.
+    path : str or Path, optional
+        Write the figure there (PNG) and return the path; else return the figure.
+    title : str
+    ax : matplotlib Axes, optional
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from ..objects.quality_mask import QUALITY_BITS, bit_shares
+
+    quality = np.asarray(quality)
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
+    else:
+        fig = ax.figure
+    rgb = np.zeros(quality.shape + (3,))
+    bits = {b.name: b.bit for b in QUALITY_BITS}
+    shares = bit_shares(quality)
+    handles = []
+    for name, colour in BIT_COLOURS.items():
+        on = (quality & np.uint16(1 << bits[name])) != 0
+        rgb[on] = colour
+        if shares[name] > 0:
+            handles.append(Patch(color=colour, label=f"{name} {shares[name]:.1%}"))
+    handles.append(Patch(color="black", label=f"clean {shares['clean']:.1%}"))
+    ax.imshow(rgb, origin="lower", interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              title="bit, share of pixels", title_fontsize=7)
+    if not own:
+        return ax
+    if path is None:
+        return fig
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return Path(path)
@@ -117,8 +261,9 @@ def _table(rows, columns) -> str:
 
 
 SUMMARY_COLUMNS = ("frame", "file", "amplifier", "status", "date_obs", "pedestal_adu",
-                   "read_noise_adu", "rate_e_per_pix", "rate_method", "share_glowing",
-                   "hot_pixels", "clusters", "clusters_per_mpix")
+                   "read_noise_adu", "rate_e_per_pix", "rate_error", "rate_method",
+                   "clean_share", "share_glowing", "hot_pixels", "clusters",
+                   "clusters_per_mpix")
 
 
 def write_html(report_dir, rows, outliers, defect_map, *, failures=(), notes=(),
@@ -155,7 +300,8 @@ Made by ccdnb {html.escape(__version__)}.</p>
 {f'<h2>What the run holds</h2><ul id="notes">{noted}</ul>' if noted else ""}
 {f"<h2>Files that failed</h2><ul>{failed}</ul>" if failed else ""}
 <h2>Trends</h2>
-<img id="trends" src="trends.png" alt="trend plot: pedestal, noise, rate, glow, clusters">
+<img id="trends" src="trends.png" alt="trend plot: pedestal, noise, single-electron rate with
+error bars, background charge, glow, clusters">
 <h2>Defect map</h2>
 <img id="defect-map" src="defects.png" alt="run defect map">
 <h2>Outliers</h2>

@@ -8,12 +8,16 @@ skips the frames that are done):
 1. every frame is segmented (or its ``ccdnb predict`` masks are read) and
    measured (:class:`ccdnb.monitoring.frame.MonitorTask`);
 2. the per-frame rows make the run table, ordered by ``DATE-OBS`` (else
-   file order), and the frames out of line are flagged
+   file order), and the frames out of line on their own masks are flagged
    (:func:`ccdnb.monitoring.outliers.find_outliers`);
 3. the frames that are not flagged make the defect map (:mod:`ccdnb.defects`);
-4. with ``rewrite_masks``, every frame's masks are settled with that map and
-   measured again (a second pass over the files, no network);
-5. the tables, figures and ``report.html`` are written.
+4. every frame's masks are settled with that map, its quality mask made and
+   the single-electron rate measured on the clean pixels, and the frame
+   measured again on the settled masks (a second pass over the files, no
+   network; :mod:`ccdnb.monitoring.exposure`); with ``rewrite_masks`` the
+   settled masks are written to ``masks/``;
+5. the frames out of line are flagged again on these figures, and the
+   tables, figures and ``report.html`` are written.
 """
 
 from __future__ import annotations
@@ -208,7 +212,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
             progress: bool = True, callback=None, runtime: str = "auto",
             min_share: float | None = None, min_frames: int | None = None,
             sigmas: float | None = None, tile: int | None = None, margin: int = 32,
-            batch_size: int | None = None) -> MonitorReport:
+            batch_size: int | None = None, quality: dict | None = None) -> MonitorReport:
     """Monitor a run: per-frame figures, trends, a defect map, outliers and an HTML report.
 
     Parameters
@@ -227,11 +231,12 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         A folder where ``ccdnb predict`` wrote the frames' masks: read them
         instead of segmenting.
     gain : float, optional
-        ADU per electron for the single-electron rate (else the ``GAIN``
-        header; a skipper gain fit when ``ccdnb.calibration`` offers one).
+        ADU per electron where a frame resolves no single electrons (else the
+        ``GAIN`` header); a frame that resolves them takes the gain of its
+        single-electron field (the comb of electron peaks).
     rewrite_masks : bool
-        Settle every frame's masks with the run's defect map and write them to
-        ``masks/`` (the table is then measured on the settled masks).
+        Write every frame's masks settled with the run's defect map to
+        ``masks/`` (the table is measured on the settled masks either way).
     workers : int, optional
         Local worker processes; ``client``: a dask cluster. Default: this process.
     progress : bool
@@ -248,6 +253,10 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         :data:`ccdnb.monitoring.outliers.DEFAULT_SIGMAS`).
     tile, margin, batch_size : int, optional
         Tiling, as for ``ccdnb predict``.
+    quality : dict, optional
+        Options of the quality mask whose clean pixels the single-electron rate is
+        measured on (:class:`ccdnb.objects.quality_mask.MaskParameters`; default
+        its defaults).
 
     Returns
     -------
@@ -273,6 +282,10 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     from .report import plot_defect_map, plot_trends, write_html
 
     check_tiling(tile, margin, batch_size)
+    if quality is not None:  # a bad option: one error before any work
+        from ..objects.quality_mask import MaskParameters
+
+        MaskParameters.of(**quality)
     files = collect_files(inputs)
     if masks is not None and not Path(masks).is_dir():
         raise CcdnbInputError(f"--masks {masks}: not a folder")
@@ -291,23 +304,26 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         cluster, _ = start_local_cluster(workers)
         client = own_client = _import_distributed().Client(cluster)
     try:
-        summary = process_files(files, report_dir, MonitorTask(masks, gain), model=model,
-                                client=client, progress=progress, callback=callback,
-                                runtime=runtime, skip_done=True, tile=tile, margin=margin,
-                                batch_size=batch_size)
+        summary = process_files(files, report_dir, MonitorTask(masks, gain, quality=quality),
+                                model=model, client=client, progress=progress,
+                                callback=callback, runtime=runtime, skip_done=True, tile=tile,
+                                margin=margin, batch_size=batch_size)
         rows = _read_rows(summary, report_dir, files)
-        outliers = find_outliers(rows, sigmas=sigmas)
-        defect_map = _defect_map(rows, outliers, report_dir, min_share, min_frames)
+        # the frames out of line on their own masks stay out of the defect map
+        defect_map = _defect_map(rows, find_outliers(rows, sigmas=sigmas), report_dir,
+                                 min_share, min_frames)
         paths = {"defects": defect_map.write(report_dir / "defects.fits"),
                  "masks": masks_dir(report_dir)}
-        if rewrite_masks and rows:
+        if rows:  # the second pass: settle, quality mask, rate (always redone: the map moves)
             done = sorted({r["file"] for r in rows}, key=files.index)
-            settle = process_files(done, report_dir, MonitorTask(masks, gain, paths["defects"]),
-                                   client=client, progress=progress, runtime=runtime)
-            for name, error in settle.failures:  # the first pass's results stand for these
+            second = MonitorTask(masks, gain, paths["defects"], rewrite_masks=rewrite_masks,
+                                 quality=quality)
+            settle = process_files(done, report_dir, second, client=client, progress=progress,
+                                   runtime=runtime)
+            for name, error in settle.failures:
                 summary.results[files.index(name)].error = error
             rows = _read_rows(summary, report_dir, files)
-            outliers = find_outliers(rows, sigmas=sigmas)
+        outliers = find_outliers(rows, sigmas=sigmas)
     finally:
         if own_client is not None:
             own_client.close()
