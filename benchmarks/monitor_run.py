@@ -10,7 +10,14 @@ shipped model and prints:
 - false clusters (predicted cluster groups touching no true cluster) and true
   clusters found as cluster, single frames against frames settled with the
   map (gate: false clusters fall >= 10-fold, found clusters stay or rise);
-- bad frames flagged (gate: all) and good frames flagged (gate: <= 1 in 50).
+- bad frames flagged (gate: all) and good frames flagged (gate: <= 1 in 50);
+- the cluster rate (issue 31): the table's clusters per Mpix, counted on masks
+  settled by the run's own defect map, beside the truth's (8-connected groups of
+  the simulation's cluster pixels) and beside the count on the frames' own masks
+  (gate: within 20 % of the truth; see ``ccdnb.monitoring.truth.MAX_CLUSTER_RATE_ERROR``);
+- the CPU time (``time.process_time``) of the monitor's second pass per frame
+  (settling, quality mask, single-electron rate, statistics again; no gate: the
+  speed gate is ``--speed``'s).
 
 With ``--speed`` it instead times ``ccdnb predict`` and ``ccdnb monitor`` on the
 same frames, as subprocesses (gate: monitor <= 1.2 x predict; 50 frames of
@@ -25,6 +32,7 @@ The exit status is 0 when every gate it prints is met, else 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -36,7 +44,13 @@ from pathlib import Path
 def quality(frames: int, size: int, seed: int, work: Path, amplifiers: int) -> bool:
     """Monitor a simulated run, print issue 21's figures; True when every gate is met."""
     from ccdnb.monitoring import monitor
-    from ccdnb.monitoring.truth import describe, evaluate_run, gates
+    from ccdnb.monitoring.truth import (
+        cluster_rate,
+        describe,
+        describe_cluster_rate,
+        evaluate_run,
+        gates,
+    )
     from ccdnb.simulation.run import simulate_run
 
     run = simulate_run(frames, size, seed, n_amplifiers=amplifiers)
@@ -46,8 +60,11 @@ def quality(frames: int, size: int, seed: int, work: Path, amplifiers: int) -> b
           f"in {time.perf_counter() - start:.0f} s; {len(run.defects)} defects; bad frames "
           + ", ".join(f"{i} ({b})" for i, b in enumerate(run.bad) if b))
     start = time.perf_counter()
-    report = monitor(files, work / "report", progress=False)
+    with second_pass_clock() as clock:
+        report = monitor(files, work / "report", progress=False)
     print(f"monitored in {time.perf_counter() - start:.0f} s: {report.summary.line()}")
+    print(f"second pass (settle, quality mask, rate): {clock.per_frame() * 1e3:.0f} ms CPU "
+          f"per frame of {size}x{size} x {amplifiers} (process_time, {clock.frames} frames)")
 
     result = evaluate_run(run, report, files)
     print()
@@ -55,11 +72,47 @@ def quality(frames: int, size: int, seed: int, work: Path, amplifiers: int) -> b
     for o in report.outliers:
         print(f"  frame {o['frame']} {o['amplifier']}: {o['reason']}"
               + (f"  [truth: {run.bad[o['frame']]}]" if run.bad[o["frame"]] else ""))
+    figures = cluster_rate(report, result)
+    print(describe_cluster_rate(figures))
     verdict = gates(result, frames)
+    verdict["cluster rate"] = figures["met"]
     missed = [name for name, ok in verdict.items() if not ok]
     print(f"\ngates: {len(verdict) - len(missed)} of {len(verdict)} met"
           + (f"; MISSED: {', '.join(missed)}" if missed else ""))
     return not missed
+
+
+class _Clock:
+    """CPU time (process_time) spent in the monitor's second pass, and the frames it did."""
+
+    def __init__(self):
+        self.seconds, self.frames = 0.0, 0
+
+    def per_frame(self) -> float:
+        return self.seconds / max(self.frames, 1)
+
+
+@contextlib.contextmanager
+def second_pass_clock():
+    """Time every second-pass frame of :class:`ccdnb.monitoring.frame.MonitorTask` (this
+    process: the monitor runs without workers here)."""
+    from ccdnb.monitoring.frame import MonitorTask
+
+    clock, original = _Clock(), MonitorTask._second_pass
+
+    def timed(self, *args, **kwargs):
+        start = time.process_time()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            clock.seconds += time.process_time() - start
+            clock.frames += 1
+
+    MonitorTask._second_pass = timed
+    try:
+        yield clock
+    finally:
+        MonitorTask._second_pass = original
 
 
 #: Monitoring may take at most this many times ``ccdnb predict`` on the same frames.

@@ -227,3 +227,4 @@ def test_settling_turns_defect_clusters_into_hot_pixels(report):
 
     settled = settle_with_defects(raw, hot)
     assert (settled[hot & (raw > 1)] == HOT_PIXEL).all()
+

@@ -51,6 +51,8 @@ def _no_rate_note(ax, rows) -> None:
                       if not np.isfinite(r.get("rate_e_per_pix", np.nan)))
     if reasons:
         text = reasons.most_common(1)[0][0]
+        if text.startswith("none (") and text.endswith(")"):
+            text = text[len("none ("):-1]
         ax.text(0.5, 0.5, f"not measured: {text}", transform=ax.transAxes, ha="center",
                 va="center", fontsize=7, wrap=True, color="0.3")
 
