@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from ccdnb.classes import BACKGROUND, CLUSTER, HOT_PIXEL
+from ccdnb.classes import BACKGROUND, CLUSTER, HOT_PIXEL, label_groups
 from ccdnb.defects import DefectMap
 from ccdnb.fitsio import masks_path
 from ccdnb.monitoring.truth import describe, evaluate_run, fall_factor, gates
@@ -125,3 +125,29 @@ def test_the_gates_at_their_edges():
     assert fall_factor(dict(base, false_settled=0)) == float("inf")
     assert np.isnan(fall_factor(dict(base, false_single=0, false_settled=0)))
     assert gates(dict(base, false_single=0, false_settled=0), 50)["false clusters fall"]
+
+
+def test_the_cluster_rate_against_the_truth(run, tmp_path):
+    from ccdnb.monitoring.truth import MAX_CLUSTER_RATE_ERROR, cluster_rate, describe_cluster_rate
+
+    truth = [run.frame(i)[0].label for i in range(run.n_frames)]
+    report, files = fake_report(run, tmp_path, truth, run.defect_pixels(0), [])
+    result = evaluate_run(run, report, files)
+    groups = [label_groups(mask == CLUSTER)[1] for mask in truth]
+    assert result["truth_groups"] == sum(groups) > 0
+    assert result["mpix"] == pytest.approx(run.n_frames * SIZE * SIZE / 1e6)
+    # a monitor that counts the truth's groups, and twice as many on the frames' own masks
+    report.rows = [{"clusters": n, "clusters_single_frame": 2 * n} for n in groups]
+    figures = cluster_rate(report, result)
+    assert figures["settled"] == pytest.approx(sum(groups) / result["mpix"])
+    assert figures["single"] == pytest.approx(2 * figures["truth"])
+    assert figures["error"] == 0.0 and figures["met"]
+    assert "PASS" in describe_cluster_rate(figures)
+    # one cluster too many per frame: beyond the gate when that is more than 20 %
+    report.rows = [{"clusters": n + 1, "clusters_single_frame": n + 1} for n in groups]
+    figures = cluster_rate(report, result)
+    assert figures["error"] == pytest.approx(run.n_frames / sum(groups))
+    assert figures["met"] == (run.n_frames / sum(groups) <= MAX_CLUSTER_RATE_ERROR)
+    report.rows = [{"clusters": round(n * 1.25), "clusters_single_frame": n} for n in groups]
+    assert not cluster_rate(report, result)["met"]
+    assert "MISS" in describe_cluster_rate(cluster_rate(report, result))
