@@ -8,10 +8,12 @@ the Fe-55 lines at 5.90 / 6.49 keV stand out), ``low-energy`` (below 1 keV),
 ``serial-register`` (charge along one row) and ``unknown``.
 
 **With a gain** (energies known), one decision tree decides
-(:func:`classify_clusters`, :class:`ParticleTree`): 16 numbers of each cluster
+(:func:`classify_clusters`, :class:`ParticleTree`): 20 numbers of each cluster
 (:data:`FEATURES`, from the catalog's columns: energy, footprint, second-moment
 length and width, extent along the major axis against the length, skewness
-and width gradient along it, the brightest pixel's share), at most 12 questions
+and width gradient along it, the brightest pixel's share and place along the
+axis, the energy against a muon's of that length, whether it touches the
+image's border), at most 12 questions
 of the form "is feature f at most t?" down to a leaf, and the leaf's most
 common kind among the training clusters is the name, its share there the
 confidence. The tree (``models/particle_tree.json``, plain JSON arrays) was
@@ -66,7 +68,7 @@ WORM_MIN_RANGE_PX = 1.0
 def truth_kind(kind: str, energy_kev: float) -> str:
     """The particle kind of a simulated object (see :data:`TRUTH_KINDS`).
 
-    An electron whose range in silicon is below one pixel (below about 40 keV,
+    An electron whose range in silicon is below one pixel (below about 45 keV,
     :func:`ccdnb.simulation.physics.electron_range_px`) leaves no worm: it is a
     point deposit, named as the point kinds are (X-ray above 1 keV).
     """
@@ -147,16 +149,26 @@ def classify(energy_kev, length, elongation, rows, columns):
 
 
 #: The features of the particle-ID tree, from the catalog's columns: energy,
-#: size and shape, and how the charge is spread.
+#: size and shape, how the charge is spread, and what tells a muon from a
+#: straight fast electron (see :func:`cluster_features`).
 FEATURES = ("log_kev", "log_npix", "log_length", "log_width", "elongation", "log_rows",
             "log_columns", "peak_share", "log_kev_per_px", "fill", "log_kev_per_length",
             "straightness", "log_minor_extent", "abs_skewness", "axis_fill",
-            "abs_width_gradient")
+            "abs_width_gradient", "log_mip_ratio", "peak_toward_wide", "peak_toward_tail",
+            "edge")
 
 #: The catalog columns that :func:`cluster_features` reads.
 FEATURE_COLUMNS = ("energy_kev", "npix", "length", "width", "elongation", "rows", "columns",
                    "peak_adu", "charge_adu", "major_extent", "minor_extent", "skewness",
-                   "width_gradient")
+                   "width_gradient", "x", "y", "x_peak", "y_peak", "theta", "edge")
+
+#: Energy a minimum-ionising particle leaves per um of silicon (keV): 80 pairs of
+#: 3.77 eV, the most probable loss of a muon (the simulator's ``MIP_E_PER_UM``).
+MIP_KEV_PER_UM = 80.0 * 3.77e-3
+#: Thickness of the sensor (um) and its pixel pitch (um): DAMIC, DAMIC-M and SENSEI
+#: CCDs are 675 um thick with 15 um pixels.
+SENSOR_UM = 675.0
+PIXEL_UM = 15.0
 
 #: The shipped particle-ID tree (JSON; trained by ``benchmarks/train_particle_id.py``).
 TREE_PATH = Path(__file__).parent / "models" / "particle_tree.json"
@@ -164,6 +176,21 @@ TREE_PATH = Path(__file__).parent / "models" / "particle_tree.json"
 
 def cluster_features(columns) -> np.ndarray:
     """The :data:`FEATURES` of every cluster, shape (n, len(FEATURES)).
+
+    Besides energy, size and the moments' shape, four features tell a muon from
+    a straight fast electron. A muon crosses the whole thickness, so it leaves
+    at least ~200 keV and its energy follows its projected length ``L``:
+    ``log_mip_ratio`` is log10 of the energy over ``MIP_KEV_PER_UM *
+    hypot(SENSOR_UM, PIXEL_UM * L)``, ~0 for a muon, below for an electron that
+    left the silicon part-way, above for one that stopped (its loss rises at the
+    end of its range). A muon's charge per length is even, and its narrowest,
+    brightest pixels lie at its front-surface end, where the width gradient
+    points away from; an electron's brightest pixels lie at its stopping end,
+    where the charge piles up against the skewness's tail: the brightest pixel's
+    position along the major axis (from the centroid, over half the length),
+    signed by the width gradient (``peak_toward_wide``) and by the skewness
+    (``peak_toward_tail``). ``edge`` (1 when the cluster touches the image's
+    border) says that the length and the energy may be cut.
 
     Parameters
     ----------
@@ -178,12 +205,21 @@ def cluster_features(columns) -> np.ndarray:
     rows, cols = column("rows"), column("columns")
     share = np.clip(column("peak_adu") / np.maximum(column("charge_adu"), 1e-12), 0.0, 1.0)
     major, minor = column("major_extent"), column("minor_extent")
+    mip_kev = MIP_KEV_PER_UM * np.hypot(SENSOR_UM, PIXEL_UM * length)
+    theta = np.radians(column("theta"))
+    peak_along = (((column("x_peak") - column("x")) * np.cos(theta)
+                   + (column("y_peak") - column("y")) * np.sin(theta))
+                  / np.maximum(0.5 * length, 0.5))
     return np.column_stack([np.log10(energy), np.log10(npix), np.log10(length),
                             np.log10(column("width")), column("elongation"), np.log10(rows),
                             np.log10(cols), share, np.log10(energy / npix), npix / (rows * cols),
                             np.log10(energy / length), np.log10(major / length),
                             np.log10(minor), np.abs(column("skewness")),
-                            npix / (major * minor), np.abs(column("width_gradient"))])
+                            npix / (major * minor), np.abs(column("width_gradient")),
+                            np.log10(energy / mip_kev),
+                            peak_along * np.sign(column("width_gradient")),
+                            peak_along * np.sign(column("skewness")), column("edge")])
+
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from astropy.table import vstack
 
 from ccdnb.particles import (
     FEATURES,
@@ -76,5 +77,45 @@ def test_features_are_finite_for_single_pixels():
     one = {"energy_kev": [0.01], "npix": [1], "length": [1.0], "width": [1.0],
            "elongation": [1.0], "rows": [1], "columns": [1], "peak_adu": [5.0],
            "charge_adu": [5.0], "major_extent": [1.0], "minor_extent": [1.0],
-           "skewness": [0.0], "width_gradient": [0.0]}
+           "skewness": [0.0], "width_gradient": [0.0], "x": [3.0], "y": [4.0],
+           "x_peak": [3], "y_peak": [4], "theta": [0.0], "edge": [False]}
     assert np.isfinite(cluster_features(one)).all()
+
+
+def _only(**kinds):
+    from scenes import NO_OBJECTS
+
+    return {**NO_OBJECTS, "pedestal_adu": 1000.0, "gain_adu_per_e": 5.0, "read_noise_adu": 5.0,
+            "dark_current_e": 0.0, "row_drift": False, **kinds}
+
+
+def _feature(table, name):
+    return cluster_features(table)[:, FEATURES.index(name)]
+
+
+def test_a_muon_leaves_the_energy_of_its_length_and_a_slow_electron_less():
+    """log_mip_ratio: ~0 for muons crossing the thickness (>= ~200 keV at any length),
+    well below for electrons of 50-120 keV."""
+    muons = vstack([label_simulated_clusters(simulate_image("clusters-only", 256, seed,
+                                                            **_only(n_muons=4)))
+                    for seed in range(3)])
+    muons = muons[(muons["truth_kind"] == "muon") & ~muons["edge"]
+                  & (muons["truth_completeness"] > 0.9)]
+    assert len(muons) >= 5
+    assert np.all(np.abs(_feature(muons, "log_mip_ratio")) < 0.15)
+    electrons = vstack([label_simulated_clusters(simulate_image(
+        "clusters-only", 256, seed, **_only(n_worms=6, worm_kev=(50.0, 120.0))))
+        for seed in range(3)])
+    electrons = electrons[(electrons["truth_kind"] == "electron") & ~electrons["edge"]]
+    assert len(electrons) >= 5
+    assert np.all(_feature(electrons, "log_mip_ratio") < -0.2)
+
+
+def test_the_brightest_pixel_of_a_muon_is_at_its_narrow_end():
+    """peak_toward_wide: a steep muon's charge is least diffused at the front surface."""
+    table = vstack([label_simulated_clusters(simulate_image("clusters-only", 256, seed,
+                                                            **_only(n_muons=4)))
+                    for seed in range(4)])
+    muons = table[(table["truth_kind"] == "muon") & ~table["edge"] & (table["length"] > 5)]
+    assert len(muons) >= 5
+    assert np.mean(_feature(muons, "peak_toward_wide") < 0) > 0.8
