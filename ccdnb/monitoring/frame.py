@@ -294,13 +294,25 @@ class AmplifierInputs:
     """:class:`ccdnb.skipper.field.ElectronField`, or None where none was measured."""
 
 
+#: zlib level of the ``.npz`` files: masks and packed bits compress about as well at 1 as at
+#: numpy's default (6), in a third of the time (the second pass rewrites every frame's file).
+NPZ_COMPRESSLEVEL = 1
+
+
 def _save_npz(path, arrays) -> Path:
+    """Write ``arrays`` as an ``.npz`` (what :func:`numpy.load` reads) atomically."""
+    import zipfile
+
     from ..io_utils import atomic_path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
+    with atomic_path(path, suffix=".npz") as tmp, zipfile.ZipFile(
+            tmp, "w", compression=zipfile.ZIP_DEFLATED,
+            compresslevel=NPZ_COMPRESSLEVEL) as archive:
+        for name, value in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
     return path
 
 
