@@ -76,7 +76,7 @@ def electron_bands(table, rows, label: str) -> list:
 
 def evaluate(table, label: str) -> dict:
     """Print the confusion matrices of one set of clusters; return the shares and gates."""
-    from ccdnb.particles import confusion_matrix
+    from ccdnb.evaluation.particles import confusion_matrix
 
     result = {"clusters": len(table),
               "false_clusters": int(np.count_nonzero(
@@ -102,7 +102,7 @@ def evaluate(table, label: str) -> dict:
 
 
 def main(argv=None) -> int:
-    from ccdnb.particles import HELDOUT_SEED, simulated_clusters
+    from ccdnb.evaluation.particles import HELDOUT_SEED, simulated_clusters
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=550, help="held-out 256x256 images")

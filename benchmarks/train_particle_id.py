@@ -77,8 +77,9 @@ def train(table, *, max_depth=MAX_DEPTH, min_samples_leaf=MIN_SAMPLES_LEAF,
 
 
 def main(argv=None) -> int:
+    from ccdnb.evaluation.particles import SIMULATION_PRESETS, simulated_clusters
     from ccdnb.io_utils import write_text_atomic
-    from ccdnb.particles import SIMULATION_PRESETS, TREE_PATH, simulated_clusters
+    from ccdnb.particles import TREE_PATH
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3300,

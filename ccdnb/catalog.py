@@ -72,6 +72,10 @@ import numpy as np
 
 from .classes import CLUSTER, class_groups
 
+__all__ = ["CATALOG_COLUMNS", "MEASURED", "label_clusters", "cluster_pixels", "measure_clusters",
+           "per_cluster_range", "per_cluster_span", "add_energies", "build_catalog",
+           "annotate_headers"]
+
 CATALOG_COLUMNS = ("hdu", "extname", "cluster", "x", "y", "npix", "charge_adu", "peak_adu",
                    "x_peak", "y_peak", "rows", "columns", "length", "width", "elongation",
                    "theta", "major_extent", "minor_extent", "skewness", "width_gradient", "mxx",

@@ -4,15 +4,13 @@ import numpy as np
 import pytest
 from astropy.table import vstack
 
+from ccdnb.evaluation.particles import confusion_matrix, label_simulated_clusters, truth_kind
 from ccdnb.particles import (
     FEATURES,
     KINDS,
     ParticleTree,
     cluster_features,
-    confusion_matrix,
-    label_simulated_clusters,
     shipped_tree,
-    truth_kind,
 )
 from ccdnb.simulation import simulate_image
 

@@ -7,6 +7,9 @@ import numpy as np
 
 from ..particles import KIND_COLOURS, KINDS
 
+__all__ = ["PLOT_COLOURS", "plot_spectrum", "plot_confusion", "plot_catalog_kinds",
+           "plot_gain_fit"]
+
 #: Matplotlib colours of the kinds: the DS9 colours, with unknown grey on white paper.
 PLOT_COLOURS = dict(KIND_COLOURS, unknown="grey")
 

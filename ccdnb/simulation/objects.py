@@ -33,6 +33,10 @@ from .physics import (
 )
 from .truth import NEGLIGIBLE_SIGMA
 
+__all__ = ["column_windows", "place_glow", "place_hot_pixels", "ClusterPositions",
+           "place_clusters", "place_hits", "place_xrays", "place_serial_hits",
+           "place_low_energy_events", "place_long_tracks"]
+
 _REFERENCE_AREA = 256 * 256
 
 

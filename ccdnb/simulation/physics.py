@@ -13,6 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+__all__ = ["EV_PER_PAIR", "THICKNESS_UM", "PIXEL_UM", "DIFFUSION_A_UM2", "DIFFUSION_B_PER_UM",
+           "MIP_E_PER_UM", "MIN_SIGMA_PX", "FE55_LINES_KEV", "FE55_LINE_SHARES",
+           "XRAY_ATTENUATION_UM", "FANO", "SILICON_G_CM3", "SILICON_X0_UM", "ELECTRON_MASS_MEV",
+           "ELECTRON_STEP_UM", "MIN_ELECTRON_STEPS", "ELECTRON_DEPOSIT_UM", "MAX_SCATTER_RAD",
+           "electrons_from_kev", "kev_from_electrons", "diffusion_sigma_px", "electron_range_um",
+           "electron_range_px", "electron_energy_left_kev", "highland_angle", "ElectronPath",
+           "electron_walk", "electron_track", "pixel_weights", "window_half_width", "muon_track",
+           "xray_conversions"]
+
 #: Mean energy to create one electron-hole pair in silicon (eV).
 EV_PER_PAIR = 3.77
 #: Thickness of a DAMIC-style fully depleted CCD (um).

@@ -18,6 +18,11 @@ import numpy as np
 
 from ..errors import CcdnbInputError
 
+__all__ = ["Uniform", "LogUniform", "Choice", "Derived", "BASE", "THESIS", "THESIS_BALANCED",
+           "BALANCED", "CLUSTERS_ONLY", "mean_dark_rate", "RANDOM", "DAMIC", "FE55",
+           "ISOLATED_HITS", "GLOW_EVENTS", "SKIPPER", "SKIPPER_DENSE", "DENSE", "PRESETS",
+           "DESCRIPTIONS", "draw_parameters"]
+
 
 @dataclass(frozen=True)
 class Uniform:
