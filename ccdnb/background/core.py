@@ -41,6 +41,7 @@ import numpy as np
 from scipy.special import ndtr
 
 __all__ = ["Background", "estimate_background", "fit_zero_charge_peak", "working_array",
+           "image_columns",
            "ROW_OUTLIER_SIGMA",
            "MAX_ROW_COLUMNS", "MAX_NOISE_SAMPLES", "ROUGH_ROW_PERCENT", "ROUGH_ROW_RANK",
            "PEAK_SHARE", "LOW_SIDE", "ROW_WINDOW_SIGMA", "BINS_PER_SIGMA", "MIN_ROW_PIXELS",
@@ -647,3 +648,20 @@ def _row_excess_over_bias(bias, pedestal, noise):
     smooth_uncertainty = 1.25 * row_uncertainty / np.sqrt(BIAS_SMOOTH_ROWS)
     faint = np.where(smooth > BIAS_EXCESS_SIGMA * smooth_uncertainty, smooth, 0.0)
     return np.where(excess > BIAS_ROW_SIGMA * row_uncertainty, excess, faint)
+
+
+def image_columns(width: int, bias_columns) -> np.ndarray:
+    """Boolean (W,): the columns of the image area, prescan and overscan columns left out.
+
+    Parameters
+    ----------
+    width : int
+    bias_columns : slice, sequence of slices or None
+        The prescan/overscan columns (``BIASSEC``, :func:`ccdnb.fitsio.bias_columns_from_header`).
+    """
+    image = np.ones(width, dtype=bool)
+    if bias_columns is None:
+        return image
+    for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
+        image[columns] = False
+    return image

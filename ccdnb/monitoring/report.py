@@ -103,6 +103,20 @@ def plot_trends(rows, outliers, path) -> Path:
     return Path(path)
 
 
+def _finish(fig, ax, own, path):
+    """What a plot function returns: ``ax`` when drawn on the caller's axes, else the figure,
+    or, with ``path``, the file it was saved to (the figure closed)."""
+    if not own:
+        return ax
+    if path is None:
+        return fig
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_rate_trend(rows, outliers=(), path=None, *, truth=None, ax=None):
     """The single-electron rate per amplifier in frame time order, with its error bars.
 
@@ -143,13 +157,7 @@ def plot_rate_trend(rows, outliers=(), path=None, *, truth=None, ax=None):
                  fontsize=9)
     if amps:
         ax.legend(fontsize=7)
-    if not own:
-        return ax
-    if path is None:
-        return fig
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return Path(path)
+    return _finish(fig, ax, own, path)
 
 
 #: A colour per bit of the quality mask (:data:`ccdnb.objects.quality_mask.QUALITY_BITS`),
@@ -203,13 +211,7 @@ def plot_quality_mask(quality, path=None, *, title="quality mask", ax=None):
     ax.set_title(title, fontsize=9)
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               title="bit, share of pixels", title_fontsize=7)
-    if not own:
-        return ax
-    if path is None:
-        return fig
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return Path(path)
+    return _finish(fig, ax, own, path)
 
 
 def plot_defect_map(defect_map, path) -> Path:

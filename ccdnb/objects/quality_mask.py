@@ -50,6 +50,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ..background.core import image_columns
 from ..classes import CLUSTER, GLOWING, HOT_PIXEL
 from ..errors import CcdnbInputError
 
@@ -598,15 +599,6 @@ def _electrons(electrons, image, gain, pedestal, shape):
     return (x - base) * np.float32(1.0 / float(gain))
 
 
-def _image_columns(width, bias_columns):
-    image = np.ones(width, dtype=bool)
-    if bias_columns is None:
-        return image
-    for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
-        image[columns] = False
-    return image
-
-
 def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=None,
                  defects=None, amplifier=None, serial=None, bias_columns=None,
                  **options) -> np.ndarray:
@@ -698,7 +690,7 @@ def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=Non
         put_at("BLEED", _trail(bleed_seeds, shape, p.bleed_column_length, axis=0,
                                forward=forward_rows))
     hot_columns = _vertical_runs(hot, shape, p.hot_column_min_rows)
-    image_cols = _image_columns(width, bias_columns)
+    image_cols = image_columns(width, bias_columns)
     charged = image if image is not None else e
     if charged is not None:
         finite = np.isfinite(np.asarray(charged))

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammaln, ndtr
 
+from ..background.core import image_columns
 from ..errors import CcdnbInputError
 
 __all__ = ["SENSEI_EDGES", "MAX_NOISE_E", "ROW_BANDS", "COLUMN_BANDS", "ElectronRate",
@@ -915,16 +916,6 @@ def fit_electron_rate(electrons, *, clean=None, noise_e=None, row_bands: int = R
 
 # --- from ADU ------------------------------------------------------------------------------
 
-def _image_columns(width, bias_columns):
-    """Boolean (W,): the image area's columns (prescan/overscan columns out)."""
-    image = np.ones(width, dtype=bool)
-    if bias_columns is None:
-        return image
-    for columns in [bias_columns] if isinstance(bias_columns, slice) else bias_columns:
-        image[columns] = False
-    return image
-
-
 def _overscan_rate(x, clean, image_cols, bias_columns, gain, noise_adu, *, row_bands,
                    column_bands, readout_rows, readout_side, reason):
     """Dark current from the image's mean charge over its prescan/overscan level."""
@@ -1044,7 +1035,7 @@ def measure_electron_rate(image, *, clean=None, gain: float | None = None, backg
         raise CcdnbInputError(f"expected a 2-D image, got shape {x.shape}")
     clean = _checked_clean(clean, x.shape)
     _readout_flags(readout_rows, readout_side)
-    image_cols = _image_columns(x.shape[1], bias_columns)
+    image_cols = image_columns(x.shape[1], bias_columns)
     if background is None:
         background = estimate_background(x, bias_columns=bias_columns)
     pedestal, noise_adu = np.asarray(background.pedestal, dtype=np.float64), float(background.noise)
