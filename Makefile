@@ -50,7 +50,42 @@ simulate_sets = for set in $(1); do \
 	done
 set_files = $(foreach set,$(1),$(2)/$(word 1,$(subst :, ,$(set))).npz)
 
-# The recipe of the default model (issue 33; about 80 minutes on 2 CPU cores): the model of
+# The recipe of the model shipped in ccdnb/models/ (about 1.5 hours on 2 CPU cores): 1650
+# simulated 256x256 images covering every object kind and regime (thesis layouts at both
+# densities, the random preset's wide detector ranges including skipper CCDs, DAMIC-like
+# fields, Fe-55 X-rays, isolated hits, events on glow, skipper low-energy events, dense
+# surface-run frames); fine-tuned from the first shipped model (commit c608ae0): 45 minutes
+# of plain cross-entropy, then 40 minutes of cross-entropy weighted by the square root of
+# the inverse class frequencies; the model is saved without optimizer state and frozen into
+# ccdnb/models/default.onnx (what `ccdnb predict` runs), then the held-out evaluation (seeds
+# never used here) runs.
+DEFAULT_MODEL_RUN := runs/default-model
+DEFAULT_MODEL_START := c608ae0
+DEFAULT_MODEL_SETS := thesis:150:201 thesis-balanced:200:202 random:500:203 damic:150:204 \
+  fe55:100:205 isolated-hits:100:206 glow-events:150:207 skipper:150:208 dense:150:209
+DEFAULT_MODEL_DATA = $(call set_files,$(DEFAULT_MODEL_SETS),$(DEFAULT_MODEL_RUN))
+default-model: $(STAMP)
+	mkdir -p $(DEFAULT_MODEL_RUN)
+	git show $(DEFAULT_MODEL_START):ccdnb/models/default.keras > $(DEFAULT_MODEL_RUN)/start.keras
+	$(call simulate_sets,$(DEFAULT_MODEL_SETS),$(DEFAULT_MODEL_RUN))
+	$(BIN)/ccdnb train --data $(DEFAULT_MODEL_DATA) --out-dir $(DEFAULT_MODEL_RUN)/model \
+	  --architecture small --pretrained $(DEFAULT_MODEL_RUN)/start.keras --epochs 200 \
+	  --steps-per-epoch 50 --batch-size 8 --optimizer adam --learning-rate 0.0005 --loss cce \
+	  --augment default --seed 7 --max-minutes 45
+	$(BIN)/ccdnb train --data $(DEFAULT_MODEL_DATA) --out-dir $(DEFAULT_MODEL_RUN)/model2 \
+	  --architecture small --pretrained $(DEFAULT_MODEL_RUN)/model/model.keras --epochs 200 \
+	  --steps-per-epoch 50 --batch-size 8 --optimizer adam --learning-rate 0.0002 \
+	  --loss weighted_cce --class-weight-power 0.5 --augment default --seed 8 --max-minutes 40
+	$(BIN)/python -c "from ccdnb.model import load_model; \
+	  load_model('$(DEFAULT_MODEL_RUN)/model2/model.keras')[0].save('ccdnb/models/default.keras')"
+	cp $(DEFAULT_MODEL_RUN)/model2/model.card.json ccdnb/models/default.card.json
+	$(BIN)/ccdnb export-onnx ccdnb/models/default.keras
+	-$(BIN)/python benchmarks/heldout_evaluation.py --json $(DEFAULT_MODEL_RUN)/heldout.json
+
+# A retraining candidate (issue 33, tried 2026-12-07, not shipped: on the held-out sets it lost
+# up to 0.05 of per-class F1 on conventional sets and 0.25 of glow F1 on skipper frames against
+# the shipped model; docs/ablation.md and the issue's note hold its figures). About 80 minutes
+# on 2 CPU cores (70 of training, data and evaluation beside): the model of
 # 2026-11-27 (commit 830d71c) fine-tuned on the input ccdnb computes today (significance over
 # the single-electron field wherever a field is dense) for 70 minutes of cross-entropy weighted
 # by the square root of the inverse class frequencies, on 2520 simulated 256x256 images of every
@@ -59,31 +94,28 @@ set_files = $(foreach set,$(1),$(2)/$(word 1,$(subst :, ,$(set))).npz)
 # (random, 700), isolated hits beside hot pixels and glow (250) and few-electron events on a
 # dense single-electron field (skipper-dense, 400). Run frames (ccdnb simulate --run) are the
 # damic preset's frames with run-level defects and carry no per-pixel truth file: the damic set
-# stands for them. `make default-model-candidate` trains, exports and evaluates in
-# $(DEFAULT_MODEL_RUN) only; `make default-model` also installs the result in ccdnb/models/.
-DEFAULT_MODEL_RUN := runs/default-model
-DEFAULT_MODEL_START := 830d71c
-DEFAULT_MODEL_SETS := thesis:150:301 thesis-balanced:150:302 random:700:303 damic:150:304 \
+# stands for them. It trains, exports and evaluates in $(CANDIDATE_MODEL_RUN) and installs
+# nothing (the evaluation's missed gates are printed, not fatal).
+CANDIDATE_MODEL_RUN := runs/default-model-candidate
+CANDIDATE_MODEL_START := 830d71c
+CANDIDATE_MODEL_SETS := thesis:150:301 thesis-balanced:150:302 random:700:303 damic:150:304 \
   fe55:100:305 isolated-hits:250:306 glow-events:350:307 skipper:150:308 dense:120:309 \
   skipper-dense:400:310
-DEFAULT_MODEL_DATA = $(call set_files,$(DEFAULT_MODEL_SETS),$(DEFAULT_MODEL_RUN))
+CANDIDATE_MODEL_DATA = $(call set_files,$(CANDIDATE_MODEL_SETS),$(CANDIDATE_MODEL_RUN))
 default-model-candidate: $(STAMP)
-	mkdir -p $(DEFAULT_MODEL_RUN)
-	git show $(DEFAULT_MODEL_START):ccdnb/models/default.keras > $(DEFAULT_MODEL_RUN)/start.keras
-	$(call simulate_sets,$(DEFAULT_MODEL_SETS),$(DEFAULT_MODEL_RUN))
-	$(BIN)/ccdnb train --data $(DEFAULT_MODEL_DATA) --out-dir $(DEFAULT_MODEL_RUN)/model \
-	  --architecture small --pretrained $(DEFAULT_MODEL_RUN)/start.keras --epochs 300 \
+	mkdir -p $(CANDIDATE_MODEL_RUN)
+	git show $(CANDIDATE_MODEL_START):ccdnb/models/default.keras > $(CANDIDATE_MODEL_RUN)/start.keras
+	$(call simulate_sets,$(CANDIDATE_MODEL_SETS),$(CANDIDATE_MODEL_RUN))
+	$(BIN)/ccdnb train --data $(CANDIDATE_MODEL_DATA) --out-dir $(CANDIDATE_MODEL_RUN)/model \
+	  --architecture small --pretrained $(CANDIDATE_MODEL_RUN)/start.keras --epochs 300 \
 	  --steps-per-epoch 50 --batch-size 8 --optimizer adam --learning-rate 0.0002 \
 	  --loss weighted_cce --class-weight-power 0.5 --augment default --seed 9 --max-minutes 70
 	$(BIN)/python -c "from ccdnb.model import load_model; \
-	  load_model('$(DEFAULT_MODEL_RUN)/model/model.keras')[0].save('$(DEFAULT_MODEL_RUN)/default.keras')"
-	cp $(DEFAULT_MODEL_RUN)/model/model.card.json $(DEFAULT_MODEL_RUN)/default.card.json
-	$(BIN)/ccdnb export-onnx $(DEFAULT_MODEL_RUN)/default.keras
-	$(BIN)/python benchmarks/heldout_evaluation.py --model $(DEFAULT_MODEL_RUN)/default.keras \
-	  --json $(DEFAULT_MODEL_RUN)/heldout.json --card $(DEFAULT_MODEL_RUN)/default.card.json
-default-model: default-model-candidate
-	cp $(DEFAULT_MODEL_RUN)/default.keras $(DEFAULT_MODEL_RUN)/default.card.json \
-	  $(DEFAULT_MODEL_RUN)/default.onnx ccdnb/models/
+	  load_model('$(CANDIDATE_MODEL_RUN)/model/model.keras')[0].save('$(CANDIDATE_MODEL_RUN)/default.keras')"
+	cp $(CANDIDATE_MODEL_RUN)/model/model.card.json $(CANDIDATE_MODEL_RUN)/default.card.json
+	$(BIN)/ccdnb export-onnx $(CANDIDATE_MODEL_RUN)/default.keras
+	-$(BIN)/python benchmarks/heldout_evaluation.py --model $(CANDIDATE_MODEL_RUN)/default.keras \
+	  --json $(CANDIDATE_MODEL_RUN)/heldout.json --card $(CANDIDATE_MODEL_RUN)/default.card.json
 
 # The recipe of the skipper model shipped in ccdnb/models/skipper.* (`--model skipper`; about
 # 75 minutes on 2 CPU cores): 2050
@@ -114,5 +146,5 @@ skipper-model: $(STAMP)
 	  load_model('$(SKIPPER_MODEL_RUN)/model/model.keras')[0].save('ccdnb/models/skipper.keras')"
 	cp $(SKIPPER_MODEL_RUN)/model/model.card.json ccdnb/models/skipper.card.json
 	$(BIN)/ccdnb export-onnx ccdnb/models/skipper.keras
-	$(BIN)/python benchmarks/heldout_evaluation.py --model ccdnb/models/skipper.keras --json $(SKIPPER_MODEL_RUN)/heldout.json \
+	-$(BIN)/python benchmarks/heldout_evaluation.py --model ccdnb/models/skipper.keras --json $(SKIPPER_MODEL_RUN)/heldout.json \
 	  --card ccdnb/models/skipper.card.json
