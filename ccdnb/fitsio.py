@@ -59,7 +59,7 @@ from .io_utils import atomic_outputs  # noqa: F401  (the one atomic writer; re-e
 from .skipper.raw import AVERAGED_KEYWORD, average_raw_samples
 
 __all__ = ["FITS_SUFFIXES", "COMPRESSED_SUFFIX", "STRUCTURAL_KEYWORDS", "STRUCTURAL_NUMBERED",
-           "PROBABILITY_SUFFIX", "QUALITY_SUFFIX", "rate_cards", "CATALOG_EXTNAME", "FitsImage",
+           "PROBABILITY_SUFFIX", "QUALITY_SUFFIX", "CATALOG_EXTNAME", "FitsImage",
            "BIAS_KEYWORDS", "bias_columns_from_header", "HduSummary", "FitsContents",
            "output_stem", "masks_path", "read_fits_images", "hdulist_name", "file_sha256",
            "Provenance", "copy_header", "build_masks_hdulist", "write_masks", "write_hdulist"]
@@ -441,16 +441,6 @@ class Provenance:
             header.add_history(line)
 
 
-def rate_cards(rate) -> list:
-    """The header cards of a single-electron rate, floats to 6 significant digits.
-
-    The fit's last bits move with the memory alignment of numpy's sums, from run to
-    run on one machine; six digits are far below its error and print alike each time.
-    """
-    return [(key, float(f"{value:.6g}") if isinstance(value, float) else value, comment)
-            for key, value, comment in rate.header_cards()]
-
-
 def _finite_or_nan(value: float):
     """A header value: the float rounded to 6 significant digits, or the string 'nan'."""
     return float(f"{value:.6g}") if np.isfinite(value) else "nan"
@@ -539,7 +529,7 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
             header[f"CLASS{class_id}"] = (name, f"mask value {class_id}")
         header["NNONFIN"] = (image.n_nonfinite, "NaN/inf input pixels (mask: background)")
         if rates and image.index in rates:
-            for key, value, comment in rate_cards(rates[image.index]):
+            for key, value, comment in rates[image.index].header_cards():
                 header[key] = (value, comment)
         mask = np.ascontiguousarray(masks[image.index], dtype=np.uint8)
         if primary:
@@ -563,10 +553,8 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
         for image in contents.images:
             mask, parameters, with_charge = quality[image.index]
             hdu = quality_hdu(mask, name=(image.extname or f"HDU{image.index}") + QUALITY_SUFFIX,
-                              parameters=parameters, with_charge=with_charge)
-            if rates and image.index in rates:
-                for key, value, comment in rate_cards(rates[image.index]):
-                    hdu.header[key] = (value, comment)
+                              parameters=parameters, with_charge=with_charge,
+                              rate=(rates or {}).get(image.index))
             _provenance(hdu.header, model_name, model_id)
             if image.extver is not None:
                 hdu.header["EXTVER"] = image.extver

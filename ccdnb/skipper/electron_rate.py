@@ -213,14 +213,19 @@ class ElectronRate:
         return out
 
     def header_cards(self) -> list[tuple[str, object, str]]:
-        """FITS cards of the rate (a masks header); NaN figures are left out."""
+        """FITS cards of the rate (a masks header); NaN figures are left out.
+
+        Floats are written to 6 significant digits: the fit's last bits move with the
+        memory alignment of numpy's sums from run to run on one machine, and six digits,
+        far below the rate's error, print alike each time.
+        """
         method = _fits_text(self.method)
         # a long method leaves no room for a comment on its card (astropy would warn)
         cards = [("CCDNBRTM", method, "rate method" if len(method) <= 50 else "")]
 
         def add(key, value, comment):
             if value is not None and np.isfinite(value):
-                cards.append((key, float(value), comment))
+                cards.append((key, float(f"{float(value):.6g}"), comment))
 
         add("CCDNBRT", self.rate, "[e-/pix] single-electron rate, clean pixels")
         add("CCDNBRTE", self.error, "[e-/pix] its standard error")
