@@ -166,7 +166,7 @@ class DefectMap:
         from astropy.io import fits
 
         from . import __version__
-        from .io_utils import atomic_path
+        from .io.atomic import atomic_path
 
         primary = fits.PrimaryHDU()
         primary.header["CCDNBVER"] = (__version__, "ccdnb version")

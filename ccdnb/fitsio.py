@@ -28,7 +28,7 @@ HDU layout, so that HDU ``i`` of the masks file belongs to HDU ``i`` of the inpu
   ``PLANE0..PLANE3``) and a ``CATALOG`` binary table (see :mod:`ccdnb.catalog`).
 
 The file is written under a temporary name in the output directory and renamed
-over the final name at the end (:func:`ccdnb.io_utils.atomic_outputs`), so a
+over the final name at the end (:func:`ccdnb.io.atomic.atomic_outputs`), so a
 failure never leaves a partial file.
 
 Provenance (:class:`Provenance`), ccdproc-style, in every mask HDU: the input
@@ -55,7 +55,7 @@ import numpy as np
 from . import __version__
 from .classes import CLASS_NAMES
 from .errors import CcdnbInputError, one_line
-from .io_utils import atomic_outputs  # noqa: F401  (the one atomic writer; re-exported)
+from .io.atomic import atomic_outputs  # noqa: F401  (the one atomic writer; re-exported)
 from .skipper.raw import AVERAGED_KEYWORD, average_raw_samples
 
 __all__ = ["FITS_SUFFIXES", "COMPRESSED_SUFFIX", "STRUCTURAL_KEYWORDS", "STRUCTURAL_NUMBERED",

@@ -30,7 +30,7 @@ from .classes import (
     confusion_counts,
 )
 from .errors import CcdnbInputError
-from .io_utils import write_json_atomic
+from .io.atomic import write_json_atomic
 
 __all__ = ["DEFAULT_N_SIGMA", "ThresholdWindows", "threshold_windows", "threshold_labels",
            "agreement_table", "format_confusion", "write_label_stats"]

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .classes import N_CLASSES
 from .errors import CcdnbInputError, one_line
-from .io_utils import atomic_path, write_json_atomic
+from .io.atomic import atomic_path, write_json_atomic
 
 __all__ = ["MODELS_DIR", "DEFAULT_MODEL_NAME", "ARCHITECTURES", "UPSAMPLING",
            "architecture_config", "build_unet", "conv_flops", "card_path", "save_model",
@@ -212,7 +212,7 @@ def save_model(model, path, card) -> Path:
     """Write ``model`` to ``path`` (``.keras``) and its card beside it.
 
     Both files are written under a temporary name and renamed
-    (:mod:`ccdnb.io_utils`), so a crash never leaves a half-written model.
+    (:mod:`ccdnb.io.atomic`), so a crash never leaves a half-written model.
     Returns ``path``.
     """
     path = Path(path)

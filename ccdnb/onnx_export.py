@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import CcdnbInputError
 from .fitsio import file_sha256
-from .io_utils import atomic_path
+from .io.atomic import atomic_path
 
 __all__ = ["SOURCE_SHA256_KEY", "OPSET", "onnx_path", "build_onnx", "export_onnx"]
 

@@ -5,7 +5,7 @@ not find cuda drivers" straight to file descriptor 2 before its logging is set
 up, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them. A command line tool should
 print its own messages only; :func:`import_tensorflow_quietly` sends those
 lines to a temporary file and shows them only when the import fails.
-The redirection itself is :func:`ccdnb.io_utils.redirect_stderr_fd`.
+The redirection itself is :func:`ccdnb.io.atomic.redirect_stderr_fd`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 
-from .io_utils import redirect_stderr_fd
+from .io.atomic import redirect_stderr_fd
 
 __all__ = ["import_tensorflow_quietly"]
 

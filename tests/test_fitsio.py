@@ -103,7 +103,7 @@ def test_atomic_outputs_leave_nothing_when_writing_fails(tmp_path):
 
 
 def test_one_file_atomic_writers_leave_nothing_on_failure(tmp_path):
-    from ccdnb.io_utils import atomic_path, write_text_atomic
+    from ccdnb.io.atomic import atomic_path, write_text_atomic
 
     final = tmp_path / "sub" / "stats.json"
     with pytest.raises(RuntimeError):

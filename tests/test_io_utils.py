@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from ccdnb.io_utils import (
+from ccdnb.io.atomic import (
     atomic_outputs,
     atomic_path,
     jsonable,

@@ -81,7 +81,7 @@ def _calibrate_file(path, stem, contents, out_dir: Path, gain):
     from astropy.table import Table
 
     from ..calibration import calibrate_images
-    from ..io_utils import atomic_path, write_json_atomic
+    from ..io.atomic import atomic_path, write_json_atomic
     from ..plots.particles import plot_gain_fit
 
     results = calibrate_images(contents.images, gain=gain)

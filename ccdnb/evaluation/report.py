@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..classes import CLASS_IDS, CLASS_NAMES, GLOWING, HOT_PIXEL, N_CLASSES
-from ..io_utils import jsonable, write_json_atomic
+from ..io.atomic import jsonable, write_json_atomic
 from . import events
 
 __all__ = ["THESIS_TABLE1", "THESIS_SUPPORT", "SUMMARY_ROWS", "EPSILON",

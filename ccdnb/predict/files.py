@@ -33,7 +33,7 @@ from ..fitsio import (
     read_fits_images,
     write_hdulist,
 )
-from ..io_utils import atomic_outputs
+from ..io.atomic import atomic_outputs
 from ..model import DEFAULT_MODEL_NAME
 from ..tiling import DEFAULT_MARGIN, TileGrid
 from .pipeline import check_stage_names, predict_image, tile_for

@@ -33,7 +33,7 @@ from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 
-from ..io_utils import write_json_atomic
+from ..io.atomic import write_json_atomic
 
 __all__ = ["KEY_PACKAGES", "MANIFEST_NAME", "NUMERIC_CPU_FLAGS", "NUMERIC_ENVIRONMENT_VARIABLES",
            "cpu_flags", "cpu_model", "git_state", "machine_info", "numeric_environment",

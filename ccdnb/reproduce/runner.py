@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import CcdnbInputError
-from ..io_utils import redirect_stderr_fd, write_json_atomic
+from ..io.atomic import redirect_stderr_fd, write_json_atomic
 from .manifest import provenance, write_manifest
 from .profiles import NOTEBOOKS, notebook_parameters
 

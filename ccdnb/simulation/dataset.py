@@ -20,7 +20,7 @@ import numpy as np
 
 from ..classes import CLUSTER, GLOWING, HOT_PIXEL, class_percentages
 from ..errors import CcdnbInputError
-from ..io_utils import atomic_path, jsonable
+from ..io.atomic import atomic_path, jsonable
 from ..seeds import derive_seed
 from .objects import column_windows, place_clusters, place_glow, place_hot_pixels
 from .presets import draw_parameters

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io_utils import atomic_path
+from ..io.atomic import atomic_path
 
 __all__ = ["HEADER_KEYS", "amplifier_extname", "write_simulated_fits"]
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..classes import GLOWING, HOT_PIXEL
 from ..errors import CcdnbInputError
-from ..io_utils import atomic_path, jsonable
+from ..io.atomic import atomic_path, jsonable
 from ..seeds import derive_seed
 
 __all__ = ["RUN_DEFAULTS", "SimulatedRun", "simulate_run", "load_run_truth"]

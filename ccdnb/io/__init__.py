@@ -1,0 +1,21 @@
+"""Files in and out.
+
+- :mod:`ccdnb.io.atomic`: atomic file writing (outputs appear complete or not at all),
+  the one JSON sanitiser.
+
+Submodules load on first use.
+"""
+
+import importlib
+
+__all__ = ["atomic"]
+
+
+def __getattr__(name):
+    if name in __all__:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
