@@ -23,12 +23,17 @@ On one 4096 x 4096 frame, in one run, with medians of ``--runs`` alternated runs
   single-electron rate, issue 31), alternated with the plain runs, and what it adds
   (gate: at most +10 %; the exit status is 1 on a miss). ``benchmarks/quality_speed.py``
   times the stage alone, in CPU seconds.
+- ``--baseline-tree DIR``: the whole process again with the ``ccdnb`` package of another
+  checkout (``git worktree add DIR <commit>``; same virtual environment, DIR first on
+  ``PYTHONPATH``), alternated with the plain runs: a change's cost measured in the same run
+  (gate: at most +3 %, issue 32).
 
 ::
 
     python benchmarks/predict_speed.py --runs 3 --many 20
     python benchmarks/predict_speed.py --runs 5 --skip-memory --catalog
     python benchmarks/predict_speed.py --runs 5 --skip-memory --quality
+    python benchmarks/predict_speed.py --runs 7 --skip-memory --baseline-tree /tmp/base
     python benchmarks/predict_speed.py --runtime keras --tile 256   # the previous release's path
     python benchmarks/predict_speed.py --runs 3 --skip-memory --sweep-tiles 256 384 512 768 1024
 
@@ -64,6 +69,8 @@ MEMORY_SHAPE = (4096, 6144)
 STARTUP_SHAPE = (32, 32)
 #: What ``--quality`` may add to the whole process (issue 31).
 QUALITY_GATE = 0.10
+#: How much slower than the ``--baseline-tree`` checkout the whole process may be (issue 32).
+BASELINE_GATE = 0.03
 
 ASTROSCRAPPY_SCRIPT = textwrap.dedent("""
     import sys
@@ -94,12 +101,12 @@ def write_frame(path: Path, shape, seed: int = 0) -> Path:
     return path
 
 
-def run_process(command) -> tuple[float, float, str, float]:
-    """Run ``command``; return (seconds, peak RSS of the child in MiB, its stderr, its CPU
-    seconds: user and system, all its threads)."""
+def run_process(command, env=None) -> tuple[float, float, str, float]:
+    """Run ``command`` (in ``env``, default this process's); return (seconds, peak RSS of
+    the child in MiB, its stderr, its CPU seconds: user and system, all its threads)."""
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would block
         start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
         seconds = time.perf_counter() - start
         log.seek(0)
@@ -228,7 +235,21 @@ def main(argv=None) -> int:
                         help="also time the whole process with --quality (gate: <= +10 %%)")
     parser.add_argument("--skip-memory", action="store_true",
                         help="skip the 4096 x 6144 peak-memory run")
+    parser.add_argument("--baseline-tree", type=Path, default=None, metavar="DIR",
+                        help="also time the whole process with DIR's ccdnb package (a git "
+                             "worktree of an earlier commit), alternated (gate: <= +3 %%)")
     args = parser.parse_args(argv)
+    baseline_env = None
+    if args.baseline_tree is not None:
+        if not (args.baseline_tree / "ccdnb" / "__init__.py").is_file():
+            sys.exit(f"--baseline-tree {args.baseline_tree}: no ccdnb package there")
+        baseline_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(args.baseline_tree.resolve())] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        found = subprocess.run([sys.executable, "-c", "import ccdnb; print(ccdnb.__file__)"],
+                               env=baseline_env, capture_output=True, text=True).stdout.strip()
+        if not Path(found).resolve().is_relative_to(args.baseline_tree.resolve()):
+            sys.exit(f"--baseline-tree {args.baseline_tree}: Python imports ccdnb from "
+                     f"{found or 'nowhere'} instead")
 
     from ccdnb.model import DEFAULT_MODEL
 
@@ -249,11 +270,14 @@ def main(argv=None) -> int:
         # in-process part would inflate the children's figures.
         # whole processes, alternated so that drifts hit both alike
         ours, theirs, startup, with_catalog, with_quality = [], [], [], [], []
-        ours_cpu, quality_cpu = [], []
+        ours_cpu, quality_cpu, baseline = [], [], []
         for _ in range(args.runs):
             plain = run_process(predict_command([frame], out, args))
             ours.append(plain[:2])
             ours_cpu.append(plain[3])
+            if baseline_env is not None:
+                baseline.append(run_process(predict_command([frame], work / "baseline_out",
+                                                            args), env=baseline_env)[0])
             theirs.append(run_process(cosmics_command)[0])
             startup.append(run_process(predict_command([tiny], out, args))[0])
             if args.catalog:
@@ -268,6 +292,17 @@ def main(argv=None) -> int:
 
         later = []  # printed after the main figures
         missed = []  # the gates printed and missed
+        if baseline:
+            before = statistics.median(baseline)
+            slower = whole / before - 1
+            if slower > BASELINE_GATE:
+                missed.append(f"{100 * slower:+.1f} % against {args.baseline_tree}")
+            later.append(f"ccdnb predict, whole process: {whole:.2f} s against {before:.2f} s "
+                         f"with {args.baseline_tree}'s ccdnb (medians of {args.runs} alternated "
+                         "runs: " + ", ".join(f"{p:.2f}/{b:.2f}" for (p, _), b in
+                                              zip(ours, baseline))
+                         + f"), {100 * slower:+.1f} %   (gate: <= +{100 * BASELINE_GATE:.0f} %)"
+                         f" -> {'MISS' if slower > BASELINE_GATE else 'PASS'}")
         if args.quality:
             qualified = statistics.median(with_quality)
             added = qualified / whole - 1
