@@ -41,7 +41,7 @@ _CACHE: dict = {}
 
 
 def as_image(image) -> np.ndarray:
-    """The pixels of a 2-D image as float32 ADU, as ``ccdnb.fitsio.read_fits_images`` reads them.
+    """The pixels of a 2-D image as float32 ADU, as ``ccdnb.io.fits.read_fits_images`` reads them.
 
     Parameters
     ----------
@@ -199,7 +199,7 @@ class Segmenter:
 
 
 def _fits_source(source):
-    """A path or an HDUList for :func:`ccdnb.fitsio.read_fits_images`; a lone HDU is wrapped."""
+    """A path or an HDUList for :func:`ccdnb.io.fits.read_fits_images`; a lone HDU is wrapped."""
     if isinstance(source, (str, Path)) or type(source).__name__ == "HDUList":
         return source
     from astropy.io import fits
@@ -298,7 +298,7 @@ def segment_fits(source, model=DEFAULT_MODEL_NAME, *, probabilities: bool = Fals
     placeholders for tables), the input header plus class names, model,
     ccdnb version and provenance (input file and SHA-256, tile, margin, and
     each image's pedestal ``CCDNBPED`` and read noise ``CCDNBRN``, with HISTORY
-    lines); see :mod:`ccdnb.fitsio`.
+    lines); see :mod:`ccdnb.io.fits`.
 
     Parameters
     ----------

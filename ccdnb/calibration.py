@@ -335,7 +335,7 @@ def calibrate_images(images, *, gain: float | None = None) -> list[ImageCalibrat
 
     Parameters
     ----------
-    images : sequence of ccdnb.fitsio.FitsImage
+    images : sequence of ccdnb.io.fits.FitsImage
     gain : float, optional
         ADU per electron given by the user (recorded as such).
     """

@@ -147,7 +147,7 @@ def catalog_regions(table):
 def region_path(in_path, out_dir, label: str) -> Path:
     """``out_dir/<stem>.<label>.reg``: the region file of one image of ``in_path``
     (``label`` from :func:`region_labels`)."""
-    from .fitsio import output_stem
+    from .io.fits import output_stem
 
     return Path(out_dir) / f"{output_stem(in_path)}.{label}.reg"
 
@@ -157,12 +157,12 @@ def region_labels(images) -> list[str]:
 
     Parameters
     ----------
-    images : sequence of ccdnb.fitsio.FitsImage
+    images : sequence of ccdnb.io.fits.FitsImage
 
     Returns
     -------
     list of str
-        Each image's :attr:`~ccdnb.fitsio.FitsImage.label` with every character
+        Each image's :attr:`~ccdnb.io.fits.FitsImage.label` with every character
         other than a letter, digit or ``._,+-`` replaced by ``_`` (``HDU<n>`` when
         nothing is left); where two images would share one, ``<label>_HDU<n>``.
     """
@@ -180,7 +180,7 @@ def region_texts(images, catalog) -> dict[str, str]:
 
     Parameters
     ----------
-    images : sequence of ccdnb.fitsio.FitsImage
+    images : sequence of ccdnb.io.fits.FitsImage
     catalog : astropy.table.Table
         The file's catalog (:func:`ccdnb.catalog.build_catalog`).
     """

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CcdnbInputError
-from .fitsio import file_sha256
 from .io.atomic import atomic_path
+from .io.fits import file_sha256
 
 __all__ = ["SOURCE_SHA256_KEY", "OPSET", "onnx_path", "build_onnx", "export_onnx"]
 

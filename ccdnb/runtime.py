@@ -188,7 +188,7 @@ def matching_export(model_path, *, threads: int | None = None, runtime: str = "o
         None when there is no export, it cannot be loaded, or it records
         another file's SHA-256 (a stale export of a retrained model).
     """
-    from .fitsio import file_sha256
+    from .io.fits import file_sha256
     from .onnx_export import onnx_path
 
     candidate = onnx_path(model_path)

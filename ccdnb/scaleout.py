@@ -258,7 +258,7 @@ class PredictTask:
     needs_model = True
 
     def outputs(self, in_path, out_dir) -> list:
-        from .fitsio import masks_path
+        from .io.fits import masks_path
 
         return [masks_path(in_path, out_dir)]
 

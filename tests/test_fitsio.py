@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 
 from ccdnb.errors import CcdnbInputError
-from ccdnb.fitsio import atomic_outputs, masks_path, output_stem, read_fits_images, write_masks
+from ccdnb.io.fits import atomic_outputs, masks_path, output_stem, read_fits_images, write_masks
 
 
 @pytest.mark.parametrize("name, stem", [

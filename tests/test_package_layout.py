@@ -122,6 +122,7 @@ MOVED = {
     "ccdnb.electron_field": "ccdnb.skipper.field",
     "ccdnb.skipper_raw": "ccdnb.skipper.raw",
     "ccdnb.io_utils": "ccdnb.io.atomic",
+    "ccdnb.fitsio": "ccdnb.io.fits",
 }
 
 

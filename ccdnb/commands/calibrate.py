@@ -43,7 +43,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     """Calibrate every file; print one line per image."""
-    from ..fitsio import output_stem, read_fits_images
+    from ..io.fits import output_stem, read_fits_images
     from ..predict import ensure_output_dir
     from . import parse_number
 

@@ -1,14 +1,17 @@
 """Files in and out.
 
 - :mod:`ccdnb.io.atomic`: atomic file writing (outputs appear complete or not at all),
-  the one JSON sanitiser.
+  the one JSON sanitiser;
+- :mod:`ccdnb.io.fits`: the images of a detector FITS file in (any image HDU, compressed,
+  scaled, raw skipper samples averaged), the class masks out with the input's HDU layout
+  and the provenance keywords.
 
 Submodules load on first use.
 """
 
 import importlib
 
-__all__ = ["atomic"]
+__all__ = ["atomic", "fits"]
 
 
 def __getattr__(name):

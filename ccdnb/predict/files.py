@@ -1,7 +1,7 @@
 """Segment FITS files: every image HDU through the pipeline, the masks file written atomically.
 
 :func:`predict_fits` reads every image HDU of a FITS file or an HDUList
-(:mod:`ccdnb.fitsio`), segments each one with :func:`ccdnb.predict.pipeline.predict_image`
+(:mod:`ccdnb.io.fits`), segments each one with :func:`ccdnb.predict.pipeline.predict_image`
 (the stage list) and returns the masks HDUList in memory (optionally with probabilities
 and a cluster catalog, :mod:`ccdnb.catalog`, and always with the provenance of every mask
 and the log of every stage). :func:`predict_file` writes exactly that HDUList to
@@ -10,7 +10,7 @@ public API (:func:`ccdnb.segment`, :func:`ccdnb.segment_fits`, :class:`ccdnb.Seg
 and ``ccdnb predict`` are thin callers of these functions.
 
 Layers: this module builds only on those below it (:mod:`ccdnb.runtime`,
-normalisation, tiling, :mod:`ccdnb.fitsio`, :mod:`ccdnb.defects`); the public
+normalisation, tiling, :mod:`ccdnb.io.fits`, :mod:`ccdnb.defects`); the public
 single-image API (:mod:`ccdnb.api`) builds on it, and the many-file layer
 (:mod:`ccdnb.scaleout`, :mod:`ccdnb.monitoring`) on the API. Nothing imports upwards.
 """
@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CcdnbInputError, one_line
-from ..fitsio import (
+from ..io.atomic import atomic_outputs
+from ..io.fits import (
     Provenance,
     build_masks_hdulist,
     file_sha256,
@@ -33,7 +34,6 @@ from ..fitsio import (
     read_fits_images,
     write_hdulist,
 )
-from ..io.atomic import atomic_outputs
 from ..model import DEFAULT_MODEL_NAME
 from ..tiling import DEFAULT_MARGIN, TileGrid
 from .pipeline import check_stage_names, predict_image, tile_for
@@ -98,7 +98,7 @@ class SegmentedFile:
     hdulist : astropy.io.fits.HDUList
         What ``<stem>.masks.fits`` holds.
     catalog : astropy.table.Table or None
-    contents : ccdnb.fitsio.FitsContents
+    contents : ccdnb.io.fits.FitsContents
         The input as read.
     masks, backgrounds : dict
         HDU index -> uint8 mask, and -> :class:`ccdnb.normalize.Background`.
@@ -139,7 +139,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
                      batch_size: int | None = None,
                      progress: bool = False, defects=None, gain: float | None = None,
                      skip_stages=(), quality=None) -> SegmentedFile:
-    """Segment every image of ``contents`` (:func:`ccdnb.fitsio.read_fits_images`).
+    """Segment every image of ``contents`` (:func:`ccdnb.io.fits.read_fits_images`).
 
     ``defects`` (a :class:`ccdnb.defects.DefectMap`) settles each image's mask
     with its amplifier's known defects (the pipeline's ``defect_map`` stage);
@@ -226,7 +226,7 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     model : keras.Model
         A loaded model (see :class:`ccdnb.Segmenter` for models by name or path).
     source : str, Path or astropy.io.fits.HDUList
-        The input (see :func:`ccdnb.fitsio.read_fits_images`); never modified.
+        The input (see :func:`ccdnb.io.fits.read_fits_images`); never modified.
     model_name, model_id : str, optional
         Recorded in the headers (``CCDNBMOD``, ``CCDNBMID``); ``model_name``
         defaults to the Keras model's name.
@@ -259,7 +259,7 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
     Returns
     -------
     astropy.io.fits.HDUList
-        The layout and headers of ``<stem>.masks.fits`` (:mod:`ccdnb.fitsio`),
+        The layout and headers of ``<stem>.masks.fits`` (:mod:`ccdnb.io.fits`),
         provenance included: input name and SHA-256 (a file only), tile,
         margin, and each image's pedestal and read noise.
 
@@ -278,7 +278,7 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
 def read_input(source) -> tuple:
     """Read a FITS file or HDUList for segmentation: ``(contents, sha256)``.
 
-    ``contents`` is :func:`ccdnb.fitsio.read_fits_images`'s; ``sha256`` the
+    ``contents`` is :func:`ccdnb.io.fits.read_fits_images`'s; ``sha256`` the
     file's checksum for the provenance (None for an HDUList). Separate from the
     segmentation so that a many-file run can read the next file while the
     network works on this one (:func:`ccdnb.scaleout.segment_files`).
@@ -344,7 +344,7 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
     Parameters
     ----------
     in_path : str or Path
-        The input FITS file (see :func:`ccdnb.fitsio.read_fits_images`); never modified.
+        The input FITS file (see :func:`ccdnb.io.fits.read_fits_images`); never modified.
     out_dir : str or Path
         Output directory, created if needed.
     model : keras.Model, ccdnb.Segmenter, str or Path, optional
@@ -384,7 +384,7 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
     Returns
     -------
     Path
-        The masks file. The layout mirrors the input's HDUs (see :mod:`ccdnb.fitsio`).
+        The masks file. The layout mirrors the input's HDUs (see :mod:`ccdnb.io.fits`).
 
     Raises
     ------

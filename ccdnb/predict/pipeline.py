@@ -9,7 +9,7 @@ writes the :class:`FrameState` and returns the number of mask pixels whose class
 it changed (0 for a stage that only measures). :func:`predict_image` runs the list;
 ``ccdnb predict``, :func:`ccdnb.segment`, :func:`ccdnb.segment_fits`,
 :func:`ccdnb.segment_files` and ``ccdnb monitor`` all reach it, and the masks
-header records each stage's count as a HISTORY line (:mod:`ccdnb.fitsio`).
+header records each stage's count as a HISTORY line (:mod:`ccdnb.io.fits`).
 
 Any stage after the network can be switched off by name (``skip_stages`` in
 Python, ``--skip-stage`` on the command line): the bare network is

@@ -197,7 +197,7 @@ def package_versions(names=KEY_PACKAGES) -> dict:
 
 def output_hashes(folder, *, exclude=(MANIFEST_NAME,)) -> dict:
     """SHA-256 of every file in ``folder`` (not recursive; hidden files skipped), by name."""
-    from ..fitsio import file_sha256
+    from ..io.fits import file_sha256
 
     return {p.name: file_sha256(p) for p in sorted(Path(folder).iterdir())
             if p.is_file() and not p.name.startswith(".") and p.name not in exclude}
