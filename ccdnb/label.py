@@ -9,7 +9,7 @@ and a comparison, notebook 02). :func:`agreement_table` and
 :func:`format_confusion` compare a labelling with the truth;
 :func:`write_label_stats` writes the run directory's class statistics.
 Encodings and class counting are in :mod:`ccdnb.classes`; labelme annotations
-in :mod:`ccdnb.labelme`.
+in :mod:`ccdnb.io.labelme`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.errors import CcdnbInputError
-from ccdnb.labelme import mask_from_labelme, mask_to_labelme
+from ccdnb.io.labelme import mask_from_labelme, mask_to_labelme
 from ccdnb.simulation import simulate_image
 
 

@@ -123,6 +123,7 @@ MOVED = {
     "ccdnb.skipper_raw": "ccdnb.skipper.raw",
     "ccdnb.io_utils": "ccdnb.io.atomic",
     "ccdnb.fitsio": "ccdnb.io.fits",
+    "ccdnb.labelme": "ccdnb.io.labelme",
 }
 
 

@@ -4,14 +4,16 @@
   the one JSON sanitiser;
 - :mod:`ccdnb.io.fits`: the images of a detector FITS file in (any image HDU, compressed,
   scaled, raw skipper samples averaged), the class masks out with the input's HDU layout
-  and the provenance keywords.
+  and the provenance keywords;
+- :mod:`ccdnb.io.labelme`: labelme polygon annotations of real images, to and from
+  class masks.
 
 Submodules load on first use.
 """
 
 import importlib
 
-__all__ = ["atomic", "fits"]
+__all__ = ["atomic", "fits", "labelme"]
 
 
 def __getattr__(name):
