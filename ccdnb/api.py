@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import CcdnbInputError
 from .model import DEFAULT_MODEL_NAME, available_models, model_card, resolve_model_path
-from .tiling import DEFAULT_MARGIN
+from .predict.tiling import DEFAULT_MARGIN
 
 __all__ = ["Segmenter", "segment", "segment_fits", "available_models", "model_card",
            "get_segmenter", "as_image", "model_or_default"]
@@ -255,11 +255,11 @@ def segment(image, model=DEFAULT_MODEL_NAME, *, probabilities: bool = False,
         Also return the class probabilities.
     tile, margin : int
         Overlapping tiles of ``tile`` pixels, ``margin`` pixels of each side
-        discarded on stitching (see :mod:`ccdnb.tiling`); ``tile=None`` (the
+        discarded on stitching (see :mod:`ccdnb.predict.tiling`); ``tile=None`` (the
         default, as in ``ccdnb predict``) sizes the tiles to the image.
     batch_size : int or None
         Tiles per model call; memory grows with it. None (the default): about
-        1.2 Mpix per call (:func:`ccdnb.tiling.auto_batch_size`).
+        1.2 Mpix per call (:func:`ccdnb.predict.tiling.auto_batch_size`).
     skip_stages : sequence of str
         Stages of the pipeline to leave out (:data:`ccdnb.predict.STAGES`);
         ``ccdnb.predict.RULES`` gives the bare network's mask.

@@ -124,6 +124,7 @@ MOVED = {
     "ccdnb.io_utils": "ccdnb.io.atomic",
     "ccdnb.fitsio": "ccdnb.io.fits",
     "ccdnb.labelme": "ccdnb.io.labelme",
+    "ccdnb.tiling": "ccdnb.predict.tiling",
 }
 
 

@@ -7,7 +7,7 @@ from predict_helpers import LOCAL_RADIUS, detector_image, local_conv_model
 from ccdnb.errors import CcdnbInputError
 from ccdnb.normalize import normalize_image
 from ccdnb.predict import predict_image
-from ccdnb.tiling import TileGrid, iter_tile_batches, stitch
+from ccdnb.predict.tiling import TileGrid, iter_tile_batches, stitch
 
 TILE, MARGIN = 64, 8
 
@@ -99,7 +99,7 @@ def test_tile_size_the_model_cannot_take_is_an_input_error():
 
 
 def test_auto_tile_wastes_less_than_fixed_tiles_and_fits_the_network():
-    from ccdnb.tiling import MAX_AUTO_TILE, TILE_UNIT, auto_tile
+    from ccdnb.predict.tiling import MAX_AUTO_TILE, TILE_UNIT, auto_tile
 
     def computed(shape, tile, margin=32):
         return len(TileGrid.for_image(shape, tile, margin)) * tile * tile

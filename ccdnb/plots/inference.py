@@ -348,7 +348,7 @@ def plot_seam_check(label, *, tile, margin, cls=GLOWING, figsize=(10, 3.2)):
 
     Per-section prediction (the thesis) puts a border every ``tile`` pixels and
     false glowing lines there; overlapping tiles with discarded margins stitch
-    their kept centres elsewhere (:func:`ccdnb.tiling.kept_starts`), where no
+    their kept centres elsewhere (:func:`ccdnb.predict.tiling.kept_starts`), where no
     spike should appear either.
 
     Parameters
@@ -370,7 +370,7 @@ def plot_seam_check(label, *, tile, margin, cls=GLOWING, figsize=(10, 3.2)):
     """
     import matplotlib.pyplot as plt
 
-    from ..tiling import kept_starts
+    from ..predict.tiling import kept_starts
 
     k = class_id(cls)
     fig, axes = plt.subplots(1, 2, figsize=figsize)

@@ -3,37 +3,39 @@
 - :mod:`ccdnb.predict.pipeline`: the ordered stages (background, electron field,
   network input, network, the rules after it, defect map) and :func:`predict_image`;
 - :mod:`ccdnb.predict.files`: every image HDU of a FITS file through the pipeline,
-  the masks file written atomically (:func:`predict_fits`, :func:`predict_file`).
+  the masks file written atomically (:func:`predict_fits`, :func:`predict_file`);
+- :mod:`ccdnb.predict.tiling`: overlapping tiles whose margins are dropped on stitching
+  (no seam at tile borders), and the default margin.
+
+Submodules load on first use, so that importing one (the tiling, say) never pays for
+the others.
 """
 
-from .files import (
-    SegmentedFile,
-    catalog_path,
-    check_tiling,
-    ensure_output_dir,
-    predict_file,
-    predict_fits,
-    read_input,
-    seam_shares,
-    segment_contents,
-    segment_to_file,
-)
-from .pipeline import (
-    RULES,
-    STAGE_NAMES,
-    STAGES,
-    FrameState,
-    Stage,
-    check_stage_names,
-    most_probable_class,
-    predict_image,
-    run_stages,
-    stage_table,
-    tile_for,
-)
+import importlib
 
-__all__ = ["predict_image", "predict_fits", "predict_file", "segment_to_file",
-           "segment_contents", "read_input", "SegmentedFile", "catalog_path",
-           "ensure_output_dir", "check_tiling", "seam_shares", "most_probable_class",
-           "tile_for", "STAGES", "STAGE_NAMES", "RULES", "Stage", "FrameState", "run_stages",
-           "check_stage_names", "stage_table"]
+#: Public name -> the submodule that defines it.
+_SOURCES = {
+    **dict.fromkeys(("predict_fits", "predict_file", "segment_to_file", "segment_contents",
+                     "read_input", "SegmentedFile", "catalog_path", "ensure_output_dir",
+                     "check_tiling", "seam_shares"), "files"),
+    **dict.fromkeys(("predict_image", "most_probable_class", "tile_for", "STAGES",
+                     "STAGE_NAMES", "RULES", "Stage", "FrameState", "run_stages",
+                     "check_stage_names", "stage_table"), "pipeline"),
+}
+
+
+def __getattr__(name):
+    if name in _SOURCES:
+        return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SOURCES))
+
+
+__all__ = ["predict_image", "predict_fits",  # noqa: F822 (lazy, see _SOURCES)
+           "predict_file", "segment_to_file", "segment_contents", "read_input",
+           "SegmentedFile", "catalog_path", "ensure_output_dir", "check_tiling",
+           "seam_shares", "most_probable_class", "tile_for", "STAGES", "STAGE_NAMES", "RULES",
+           "Stage", "FrameState", "run_stages", "check_stage_names", "stage_table"]

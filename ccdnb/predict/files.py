@@ -35,8 +35,8 @@ from ..io.fits import (
     write_hdulist,
 )
 from ..model import DEFAULT_MODEL_NAME
-from ..tiling import DEFAULT_MARGIN, TileGrid
 from .pipeline import check_stage_names, predict_image, tile_for
+from .tiling import DEFAULT_MARGIN, TileGrid
 
 __all__ = ["SegmentedFile", "quality_options_for", "segment_contents", "predict_fits",
            "predict_file", "segment_to_file", "read_input", "catalog_path", "ensure_output_dir",

@@ -35,7 +35,7 @@ from ..signal_floor import (
     input_threshold,
     relabel_glow_lumps,
 )
-from ..tiling import (
+from .tiling import (
     DEFAULT_MARGIN,
     MAX_AUTO_TILE,
     TileGrid,
@@ -66,11 +66,12 @@ def most_probable_class(probabilities) -> np.ndarray:
 
 
 def tile_for(model, shape, margin: int = DEFAULT_MARGIN) -> int:
-    """The tile side :func:`ccdnb.tiling.auto_tile` chooses for ``model`` on an image of ``shape``.
+    """The tile side :func:`ccdnb.predict.tiling.auto_tile` chooses for ``model`` on an image
+    of ``shape``.
 
     An engine may name the largest tile it runs efficiently (``max_auto_tile``:
     OpenVINO keeps its speed up to tiles of 2048 pixels and more, so larger
-    tiles only save recomputed margins); others get :data:`ccdnb.tiling.MAX_AUTO_TILE`.
+    tiles only save recomputed margins); others get :data:`ccdnb.predict.tiling.MAX_AUTO_TILE`.
     """
     return auto_tile(shape, margin, max_tile=getattr(model, "max_auto_tile", MAX_AUTO_TILE))
 
@@ -85,7 +86,7 @@ class FrameState:
         Raw ADU; NaN/inf allowed.
     model : object
         Anything with ``predict_on_batch`` (a Keras model or a frozen engine).
-    grid : ccdnb.tiling.TileGrid
+    grid : ccdnb.predict.tiling.TileGrid
     batch_size : int
     signal_sigma : float
         The signal floor, read-noise sigma.
@@ -204,7 +205,8 @@ def _predict_batch(model, tiles: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def run_network(state: FrameState) -> int:
-    """The U-Net over overlapping tiles, margins discarded on stitching (:mod:`ccdnb.tiling`)."""
+    """The U-Net over overlapping tiles, margins discarded on stitching
+    (:mod:`ccdnb.predict.tiling`)."""
     grid, image = state.grid, state.image
     padded = grid.pad(state.normalised)
     state.mask = mask = np.zeros(image.shape, dtype=np.uint8)
@@ -481,7 +483,7 @@ def predict_image(model, image, *, tile: int | None = None, margin: int = DEFAUL
         the model's receptive-field radius so no seam appears.
     batch_size : int or None
         Tiles per model call; memory grows with it. None: about 1.2 Mpix per
-        call (:func:`ccdnb.tiling.auto_batch_size`).
+        call (:func:`ccdnb.predict.tiling.auto_batch_size`).
     probabilities : bool
         Also return the stitched class probabilities.
     progress : callable, optional
