@@ -245,7 +245,8 @@ def main(argv=None) -> int:
             sys.exit(f"--baseline-tree {args.baseline_tree}: no ccdnb package there")
         baseline_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(args.baseline_tree.resolve())] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-        found = subprocess.run([sys.executable, "-c", "import ccdnb; print(ccdnb.__file__)"],
+        # -P: the working directory must not come before PYTHONPATH (it may hold ccdnb)
+        found = subprocess.run([sys.executable, "-P", "-c", "import ccdnb; print(ccdnb.__file__)"],
                                env=baseline_env, capture_output=True, text=True).stdout.strip()
         if not Path(found).resolve().is_relative_to(args.baseline_tree.resolve()):
             sys.exit(f"--baseline-tree {args.baseline_tree}: Python imports ccdnb from "
@@ -276,8 +277,9 @@ def main(argv=None) -> int:
             ours.append(plain[:2])
             ours_cpu.append(plain[3])
             if baseline_env is not None:
-                baseline.append(run_process(predict_command([frame], work / "baseline_out",
-                                                            args), env=baseline_env)[0])
+                command = predict_command([frame], work / "baseline_out", args)
+                command.insert(1, "-P")
+                baseline.append(run_process(command, env=baseline_env)[0])
             theirs.append(run_process(cosmics_command)[0])
             startup.append(run_process(predict_command([tiny], out, args))[0])
             if args.catalog:
