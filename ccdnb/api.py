@@ -17,7 +17,7 @@ code behind ``ccdnb predict``, so the three doors (Python, the command line and
 the notebooks) give the same masks.
 
 This is the single-image layer: it builds on :mod:`ccdnb.predict` and
-:mod:`ccdnb.runtime` below it and never imports the many-file layer above it
+:mod:`ccdnb.predict.runtime` below it and never imports the many-file layer above it
 (:func:`ccdnb.segment_files` in :mod:`ccdnb.scaleout`, :func:`ccdnb.monitor`
 in :mod:`ccdnb.monitoring`), which use the Segmenter cache here.
 """
@@ -104,7 +104,7 @@ class Segmenter:
         Recorded in masks headers (``CCDNBMID``); by default the card's id or
         the file's SHA-256.
     runtime : {"auto", "openvino", "openvino-bf16", "onnx", "keras"}
-        The engine for a model file (:func:`ccdnb.runtime.load_predictor`): by
+        The engine for a model file (:func:`ccdnb.predict.runtime.load_predictor`): by
         default OpenVINO (or ONNX Runtime without it) when a matching ONNX
         export lies beside the model (the shipped models have one), Keras otherwise.
     threads : int, optional
@@ -117,7 +117,7 @@ class Segmenter:
 
     Attributes
     ----------
-    model : keras.Model, ccdnb.runtime.OpenVinoModel or ccdnb.runtime.OnnxModel
+    model : keras.Model, ccdnb.predict.runtime.OpenVinoModel or ccdnb.predict.runtime.OnnxModel
         What runs the network (anything with ``predict_on_batch``).
     runtime : str
         ``"openvino"``, ``"openvino-bf16"``, ``"onnxruntime"`` or ``"keras"``.
@@ -139,7 +139,7 @@ class Segmenter:
     def __init__(self, model=DEFAULT_MODEL_NAME, *, model_id: str | None = None,
                  runtime: str = "auto", threads: int | None = None, defects=None):
         from .defects import as_defect_map
-        from .runtime import open_model
+        from .predict.runtime import open_model
 
         self.defects = as_defect_map(defects)
         if model is None:

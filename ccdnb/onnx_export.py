@@ -8,7 +8,7 @@ weights and bias), dropout disappears, and the graph keeps the Keras model's
 interface: input ``(B, H, W, 1)`` normalised image, output ``(B, H, W, 4)``
 class probabilities. The file records the SHA-256 of the ``.keras`` file it
 was made from (metadata ``ccdnb_source_sha256``), so that
-:mod:`ccdnb.runtime` only uses an export that matches its model.
+:mod:`ccdnb.predict.runtime` only uses an export that matches its model.
 
 Exporting needs Keras and the ``onnx`` package; running the export needs only
 ``onnxruntime``.

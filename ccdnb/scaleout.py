@@ -43,8 +43,8 @@ from pathlib import Path
 from . import api
 from .errors import CcdnbInputError, one_line
 from .model import DEFAULT_MODEL_NAME
+from .predict.runtime import available_cores, tensorflow_threads  # noqa: F401  (re-exported)
 from .predict.tiling import DEFAULT_MARGIN
-from .runtime import available_cores, tensorflow_threads  # noqa: F401  (re-exported)
 
 __all__ = ["segment_files", "process_files", "PredictTask", "RunSummary", "FileResult",
            "start_local_cluster", "tensorflow_threads", "model_loads"]

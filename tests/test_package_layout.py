@@ -125,6 +125,7 @@ MOVED = {
     "ccdnb.fitsio": "ccdnb.io.fits",
     "ccdnb.labelme": "ccdnb.io.labelme",
     "ccdnb.tiling": "ccdnb.predict.tiling",
+    "ccdnb.runtime": "ccdnb.predict.runtime",
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from ccdnb.errors import CcdnbInputError
 from ccdnb.model import DEFAULT_MODEL
 from ccdnb.onnx_export import onnx_path
-from ccdnb.runtime import OnnxModel, OpenVinoModel, engine_available, load_predictor
+from ccdnb.predict.runtime import OnnxModel, OpenVinoModel, engine_available, load_predictor
 
 pytest.importorskip("onnxruntime")
 FROZEN = (OnnxModel, OpenVinoModel)
@@ -141,7 +141,7 @@ def test_predict_runs_without_importing_tensorflow(tmp_path):
 
 
 def test_a_corrupt_export_is_one_clear_error_and_auto_falls_back(tmp_path, model_copy):
-    from ccdnb.runtime import OpenVinoModel
+    from ccdnb.predict.runtime import OpenVinoModel
 
     model = tmp_path / "model.keras"
     shutil.copy(model_copy, model)

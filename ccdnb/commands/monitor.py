@@ -57,7 +57,7 @@ In Python: ccdnb.monitor(files_or_dir, "REPORT", workers=N).
 
 def add_arguments(parser):
     """Add ``monitor``'s options to ``parser``."""
-    from ..runtime import RUNTIMES
+    from ..predict.runtime import RUNTIMES
 
     parser.add_argument("inputs", nargs="+", metavar="FILES|DIR",
                         help="the run's FITS files, or folders of them")

@@ -83,8 +83,8 @@ def _positive_int(text: str) -> int:
 def add_arguments(parser):
     """Add ``predict``'s options to ``parser``."""
     from ..predict.pipeline import STAGES
+    from ..predict.runtime import RUNTIMES
     from ..predict.tiling import DEFAULT_MARGIN
-    from ..runtime import RUNTIMES
 
     parser.add_argument("files", nargs="+", metavar="FILE", help="input FITS files")
     parser.add_argument("--out-dir", required=True, metavar="DIR",

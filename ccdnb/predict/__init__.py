@@ -5,7 +5,9 @@
 - :mod:`ccdnb.predict.files`: every image HDU of a FITS file through the pipeline,
   the masks file written atomically (:func:`predict_fits`, :func:`predict_file`);
 - :mod:`ccdnb.predict.tiling`: overlapping tiles whose margins are dropped on stitching
-  (no seam at tile borders), and the default margin.
+  (no seam at tile borders), and the default margin;
+- :mod:`ccdnb.predict.runtime`: the engines that run the network (Keras/TensorFlow, ONNX
+  Runtime, OpenVINO), loaded once and chosen by name.
 
 Submodules load on first use, so that importing one (the tiling, say) never pays for
 the others.

@@ -9,7 +9,7 @@ and the log of every stage). :func:`predict_file` writes exactly that HDUList to
 public API (:func:`ccdnb.segment`, :func:`ccdnb.segment_fits`, :class:`ccdnb.Segmenter`)
 and ``ccdnb predict`` are thin callers of these functions.
 
-Layers: this module builds only on those below it (:mod:`ccdnb.runtime`,
+Layers: this module builds only on those below it (:mod:`ccdnb.predict.runtime`,
 normalisation, tiling, :mod:`ccdnb.io.fits`, :mod:`ccdnb.defects`); the public
 single-image API (:mod:`ccdnb.api`) builds on it, and the many-file layer
 (:mod:`ccdnb.scaleout`, :mod:`ccdnb.monitoring`) on the API. Nothing imports upwards.
@@ -313,11 +313,11 @@ def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog
 def _loaded(model, model_name, model_id):
     """``(predictor, model_name, model_id)`` for predict_file's ``model`` argument.
 
-    A name or path is loaded with :func:`ccdnb.runtime.open_model` (no cache:
+    A name or path is loaded with :func:`ccdnb.predict.runtime.open_model` (no cache:
     callers that segment many files pass a loaded model or a Segmenter).
     """
     if model is None or isinstance(model, (str, Path)):
-        from ..runtime import open_model
+        from .runtime import open_model
 
         opened = open_model(DEFAULT_MODEL_NAME if model is None else model)
         return opened.predictor, model_name or opened.name, model_id or opened.model_id

@@ -177,7 +177,7 @@ def numeric_environment(cpuinfo="/proc/cpuinfo") -> dict:
 def machine_info() -> dict:
     """CPU model, the cores this process may use and the host's total, OS, architecture,
     and the numerics of this machine (:func:`numeric_environment`)."""
-    from ..runtime import available_cores
+    from ..predict.runtime import available_cores
 
     return {"cpu": cpu_model(), "cores": available_cores(), "cores_total": os.cpu_count(),
             "platform": platform.platform(), "architecture": platform.machine(),
