@@ -3,8 +3,8 @@
 import numpy as np
 
 from ccdnb.classes import BACKGROUND, CLUSTER, HOT_PIXEL
-from ccdnb.noise_groups import release_noise_groups
 from ccdnb.normalize import network_input
+from ccdnb.predict.rules.noise_groups import release_noise_groups
 
 
 def noise(shape=(64, 64), seed=3):

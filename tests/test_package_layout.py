@@ -126,6 +126,9 @@ MOVED = {
     "ccdnb.labelme": "ccdnb.io.labelme",
     "ccdnb.tiling": "ccdnb.predict.tiling",
     "ccdnb.runtime": "ccdnb.predict.runtime",
+    "ccdnb.signal_floor": "ccdnb.predict.rules.signal_floor",
+    "ccdnb.noise_groups": "ccdnb.predict.rules.noise_groups",
+    "ccdnb.serial_hits": "ccdnb.predict.rules.serial_hits",
 }
 
 

@@ -39,7 +39,7 @@ class ThresholdModel:
     name = "threshold"
 
     def __init__(self, sigma, cls):
-        from ccdnb.signal_floor import input_threshold
+        from ccdnb.predict.rules.signal_floor import input_threshold
 
         self.level, self.cls = input_threshold(sigma), cls
 

@@ -1,11 +1,11 @@
-"""ccdnb.serial_hits: a one-row "hot" group whose charge is not one level is a serial hit."""
+"""rules.serial_hits: a one-row "hot" group whose charge is not one level is a serial hit."""
 
 import numpy as np
 import pytest
 
 from ccdnb.classes import CLUSTER, HOT_PIXEL
 from ccdnb.normalize import ASINH_SOFTENING
-from ccdnb.serial_hits import name_serial_hits, scatter_chance
+from ccdnb.predict.rules.serial_hits import name_serial_hits, scatter_chance
 
 SHAPE = (64, 128)
 

@@ -5,7 +5,7 @@ import pytest
 
 from ccdnb.classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ccdnb.normalize import estimate_background, normalize_image
-from ccdnb.signal_floor import (
+from ccdnb.predict.rules.signal_floor import (
     SIGNAL_SIGMA,
     best_signal_class,
     input_threshold,
@@ -124,7 +124,7 @@ def test_a_dense_single_electron_field_is_left_to_the_network():
     class; a pixel of 15 electrons (no chance in that field) is kept."""
     from ccdnb.electron_field import measure_electron_field
     from ccdnb.normalize import network_input
-    from ccdnb.signal_floor import electron_comb
+    from ccdnb.predict.rules.signal_floor import electron_comb
 
     rng = np.random.default_rng(5)
     rate = np.linspace(0.8, 2.2, 200)[:, None] * np.ones((200, 300))
@@ -152,7 +152,7 @@ def test_a_dense_single_electron_field_is_left_to_the_network():
 
 
 def test_conventional_images_show_no_electron_comb():
-    from ccdnb.signal_floor import electron_comb
+    from ccdnb.predict.rules.signal_floor import electron_comb
     from ccdnb.simulation import simulate_image
 
     for preset in ("damic", "dense", "thesis-balanced", "fe55"):
@@ -162,7 +162,7 @@ def test_conventional_images_show_no_electron_comb():
 
 def test_has_neighbour_agrees_with_the_whole_frame_count():
     from ccdnb.classes import count_neighbours
-    from ccdnb.signal_floor import has_neighbour
+    from ccdnb.predict.rules.signal_floor import has_neighbour
 
     rng = np.random.default_rng(1)
     for density in (0.001, 0.05, 0.5):

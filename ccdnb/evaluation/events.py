@@ -38,7 +38,7 @@ from ..classes import (
     PRIORITY,
     label_groups,
 )
-from ..signal_floor import SIGNAL_SIGMA
+from ..predict.rules.signal_floor import SIGNAL_SIGMA
 
 __all__ = ["SIGNIFICANCE_BINS", "ENERGY_BINS_KEV", "ELECTRON_BINS", "EV_PER_ELECTRON",
            "ALL_KINDS", "ON_GLOW", "ON_HOT_PIXEL", "NON_BACKGROUND", "cluster_detection",

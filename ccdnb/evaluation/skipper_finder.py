@@ -60,7 +60,7 @@ SKIPPER_FINDER_DEFAULTS = dict(
 )
 
 #: Pixels holding more electrons than this count as cluster charge, not field,
-#: when the field's rate is measured (as :mod:`ccdnb.signal_floor` does).
+#: when the field's rate is measured (as :mod:`ccdnb.predict.rules.signal_floor` does).
 FIELD_MAX_ELECTRONS = 6
 #: A peak below the pedestal holding at least this share of the pixels of the peak
 #: above it is the real zero-electron peak (the pedestal locked onto one electron).

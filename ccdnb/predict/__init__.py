@@ -7,7 +7,9 @@
 - :mod:`ccdnb.predict.tiling`: overlapping tiles whose margins are dropped on stitching
   (no seam at tile borders), and the default margin;
 - :mod:`ccdnb.predict.runtime`: the engines that run the network (Keras/TensorFlow, ONNX
-  Runtime, OpenVINO), loaded once and chosen by name.
+  Runtime, OpenVINO), loaded once and chosen by name;
+- :mod:`ccdnb.predict.rules`: the rules after the network (noise groups, signal floor,
+  serial-register hits).
 
 Submodules load on first use, so that importing one (the tiling, say) never pays for
 the others.

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..classes import BACKGROUND, N_CLASSES
 from ..errors import CcdnbInputError, one_line
-from ..signal_floor import (
+from .rules.signal_floor import (
     SIGNAL_SIGMA,
     best_signal_class,
     floor_pixels,
@@ -259,8 +259,8 @@ def release_field_chance_neighbours(state: FrameState) -> int:
 
 def release_noise_groups(state: FrameState) -> int:
     """Cluster and hot-pixel groups whose summed significance is read noise become background
-    (:func:`ccdnb.noise_groups.release_noise_groups`)."""
-    from ..noise_groups import release_noise_groups as release
+    (:func:`ccdnb.predict.rules.noise_groups.release_noise_groups`)."""
+    from .rules.noise_groups import release_noise_groups as release
 
     return release(state.mask, state.normalised)
 
@@ -268,7 +268,7 @@ def release_noise_groups(state: FrameState) -> int:
 def keep_signal_floor(state: FrameState) -> int:
     """No pixel at 5 sigma or more stays background: it gets the network's best other class;
     on a field, only above the field's floor in electrons
-    (:func:`ccdnb.signal_floor.floor_pixels`)."""
+    (:func:`ccdnb.predict.rules.signal_floor.floor_pixels`)."""
     from ..normalize import network_input
 
     row_floor = None
@@ -284,7 +284,7 @@ def keep_signal_floor(state: FrameState) -> int:
 
 def relabel_floor_glow_lumps(state: FrameState) -> int:
     """Pixels the floor kept that are lumps of a wide raised region are glowing
-    (:func:`ccdnb.signal_floor.relabel_glow_lumps`)."""
+    (:func:`ccdnb.predict.rules.signal_floor.relabel_glow_lumps`)."""
     if not state.floor_kept:
         return 0
     return relabel_glow_lumps(state.mask, state.normalised, state.floor_kept)
@@ -292,8 +292,8 @@ def relabel_floor_glow_lumps(state: FrameState) -> int:
 
 def name_serial_register_hits(state: FrameState) -> int:
     """One-row hot groups whose charge scatters beyond one level are clusters
-    (:func:`ccdnb.serial_hits.name_serial_hits`)."""
-    from ..serial_hits import name_serial_hits
+    (:func:`ccdnb.predict.rules.serial_hits.name_serial_hits`)."""
+    from .rules.serial_hits import name_serial_hits
 
     before = state.mask.copy() if state.quality_options is not None else None
     renamed = name_serial_hits(state.mask, state.normalised, state.electrons,

@@ -4,7 +4,7 @@ A skipper CCD read with 0.1-0.3 e- of noise puts its charged pixels on a comb of
 peaks one gain apart. :func:`electron_comb` is the fast check for that comb, in
 read-noise sigma: the seed of the gain fit (:func:`ccdnb.calibration.fit_skipper_gain`),
 the test of :func:`ccdnb.electron_field.measure_electron_field`, and the signal floor's
-fallback (:func:`ccdnb.signal_floor.electron_floor`). It depends on numpy and scipy
+fallback (:func:`ccdnb.predict.rules.signal_floor.electron_floor`). It depends on numpy and scipy
 alone, so every layer above can use it.
 """
 

@@ -24,7 +24,7 @@ per pixel becomes noise of unit width, as the read noise of a conventional CCD
 is, and clusters, glow and hot columns stand above it as they do there. Rows are
 measured, never columns: hot columns and glow must stay visible.
 
-The floor of :mod:`ccdnb.signal_floor` counts electrons on such an image
+The floor of :mod:`ccdnb.predict.rules.signal_floor` counts electrons on such an image
 (:meth:`ElectronField.signal_floor`): a pixel is signal beyond doubt only when
 its row's field puts that many electrons in fewer than one pixel in a million.
 The network's groups are held to the same standard
@@ -116,7 +116,7 @@ def field_floor_electrons(rate, false_rate: float = FIELD_FALSE_RATE) -> np.ndar
     """Per row, ``k - 1/2`` with ``k`` the fewest electrons a Poisson field rarely puts in a pixel.
 
     The one electron floor of ccdnb: :meth:`ElectronField.signal_floor` and the
-    signal floor's fallback (:func:`ccdnb.signal_floor.electron_floor`) both use it.
+    signal floor's fallback (:func:`ccdnb.predict.rules.signal_floor.electron_floor`) both use it.
 
     Parameters
     ----------
