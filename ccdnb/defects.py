@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import CLUSTER, GLOWING, HOT_PIXEL, label_groups
+from .classes import CLUSTER, GLOWING, HOT_PIXEL
 from .errors import CcdnbInputError, one_line
+from .objects.groups import label_groups
 
 __all__ = ["DefectMap", "DefectAccumulator", "settle_with_defects", "bright_pixels",
            "as_defect_map", "geometry_key", "amplifier_hdu_name", "DEFAULT_MIN_SHARE",

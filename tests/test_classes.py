@@ -10,18 +10,16 @@ from ccdnb.classes import (
     GLOWING,
     HOT_PIXEL,
     class_counts,
-    class_groups,
     class_id,
     class_percentages,
     class_weights,
     confusion_counts,
-    count_neighbours,
     from_one_hot,
-    label_groups,
     label_to_rgb,
     one_hot,
 )
 from ccdnb.errors import CcdnbInputError
+from ccdnb.objects.groups import class_groups, count_neighbours, label_groups
 from ccdnb.plots import class_cmap, class_norm
 
 

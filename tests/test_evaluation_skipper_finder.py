@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from ccdnb.classes import BACKGROUND, CLUSTER, label_groups
+from ccdnb.classes import BACKGROUND, CLUSTER
 from ccdnb.evaluation.skipper_finder import (
     calibrate_electrons,
     classify_skipper,
     field_level,
     footprint_chance,
 )
+from ccdnb.objects.groups import label_groups
 
 SHAPE = (256, 256)
 

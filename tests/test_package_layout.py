@@ -137,3 +137,10 @@ def test_every_moved_module_keeps_its_old_name():
 
     for old, new in MOVED.items():
         assert importlib.import_module(old) is importlib.import_module(new), old
+    # the connected-group algorithms left ccdnb.classes (which keeps the class ids)
+    import ccdnb.classes as classes
+    import ccdnb.objects.groups as groups
+
+    for name in groups.__all__:
+        assert getattr(classes, name) is getattr(groups, name), name
+    assert not set(groups.__all__) & set(classes.__all__)

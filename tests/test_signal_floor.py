@@ -161,7 +161,7 @@ def test_conventional_images_show_no_electron_comb():
 
 
 def test_has_neighbour_agrees_with_the_whole_frame_count():
-    from ccdnb.classes import count_neighbours
+    from ccdnb.objects.groups import count_neighbours
     from ccdnb.predict.rules.signal_floor import has_neighbour
 
     rng = np.random.default_rng(1)

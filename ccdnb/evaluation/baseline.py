@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..classes import BACKGROUND, CLUSTER, EIGHT_CONNECTED, GLOWING, HOT_PIXEL, label_groups
+from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
+from ..objects.groups import EIGHT_CONNECTED, label_groups
 
 __all__ = ["BASELINE_DEFAULTS", "significance_image", "glow_mask", "hot_column_mask",
            "seed_and_grow", "thin_line_mask", "classify_baseline"]

@@ -18,7 +18,7 @@ low-energy event; a physicist counts events. These functions count them:
   it is not there.
 
 "Connected" is always 8-connectivity (diagonal neighbours belong together, as
-cluster finders count them): :func:`ccdnb.classes.label_groups` is the one place that labels.
+cluster finders count them): :func:`ccdnb.objects.groups.label_groups` is the one place that labels.
 
 All functions take stacks ``(N, H, W)`` (a single ``(H, W)`` image is treated
 as ``N = 1``) and an objects table whose ``image`` field indexes the stack.
@@ -28,16 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..classes import (
-    BACKGROUND,
-    CLASS_NAMES,
-    CLUSTER,
-    EIGHT_CONNECTED,
-    GLOWING,
-    HOT_PIXEL,
-    PRIORITY,
-    label_groups,
-)
+from ..classes import BACKGROUND, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
+from ..objects.groups import EIGHT_CONNECTED, label_groups
 from ..predict.rules.signal_floor import SIGNAL_SIGMA
 
 __all__ = ["SIGNIFICANCE_BINS", "ENERGY_BINS_KEV", "ELECTRON_BINS", "EV_PER_ELECTRON",

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..classes import BACKGROUND, CLUSTER, EIGHT_CONNECTED, label_groups
+from ..classes import BACKGROUND, CLUSTER
+from ..objects.groups import EIGHT_CONNECTED, label_groups
 
 __all__ = ["SKIPPER_FINDER_DEFAULTS", "FIELD_MAX_ELECTRONS", "ZERO_PEAK_RATIO", "MAX_FIELD_LEVEL",
            "ElectronImage", "field_rate", "field_level", "footprint_chance",

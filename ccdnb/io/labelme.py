@@ -3,7 +3,7 @@
 :func:`mask_from_labelme` paints a labelme JSON annotation (polygons,
 rectangles, circles, lines, points named after the classes) into a class mask,
 the highest-priority class winning where shapes overlap; :func:`mask_to_labelme`
-writes a mask as one polygon per 8-connected region (:func:`ccdnb.classes.label_groups`),
+writes a mask as one polygon per 8-connected region (:func:`ccdnb.objects.groups.label_groups`),
 so that the two are inverse.
 """
 
@@ -16,17 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import (
-    BACKGROUND,
-    CLASS_IDS,
-    CLASS_NAMES,
-    CLUSTER,
-    GLOWING,
-    HOT_PIXEL,
-    PRIORITY,
-    label_groups,
-)
+from ..classes import BACKGROUND, CLASS_IDS, CLASS_NAMES, CLUSTER, GLOWING, HOT_PIXEL, PRIORITY
 from ..errors import CcdnbInputError
+from ..objects.groups import label_groups
 
 __all__ = ["LABELME_NAMES", "labelme_class", "mask_from_labelme", "mask_to_labelme"]
 

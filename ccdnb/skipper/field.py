@@ -227,7 +227,8 @@ class ElectronField:
         """
         from scipy.special import pdtrc
 
-        from ..classes import CLUSTER, release_pixels
+        from ..classes import CLUSTER
+        from ..objects.groups import release_pixels
 
         electrons = np.asarray(electrons)
 
@@ -278,7 +279,8 @@ class ElectronField:
         """
         from scipy.special import pdtrc
 
-        from ..classes import CLUSTER, HOT_PIXEL, release_pixels
+        from ..classes import CLUSTER, HOT_PIXEL
+        from ..objects.groups import release_pixels
 
         electrons = np.asarray(electrons)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...classes import CLUSTER, HOT_PIXEL, release_pixels
+from ...classes import CLUSTER, HOT_PIXEL
 from ...normalize import input_significance
+from ...objects.groups import release_pixels
 
 __all__ = ["NOISE_GROUP_SIGMA", "release_noise_groups"]
 

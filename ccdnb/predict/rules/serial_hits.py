@@ -25,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...catalog import per_cluster_span
-from ...classes import CLUSTER, HOT_PIXEL, class_groups
+from ...classes import CLUSTER, HOT_PIXEL
 from ...normalize import input_significance
+from ...objects.groups import class_groups
 
 __all__ = ["SERIAL_MIN_PIXELS", "SERIAL_CHANCE", "MIN_NOISE_E", "scatter_chance",
            "name_serial_hits"]
