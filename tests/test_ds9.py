@@ -5,7 +5,8 @@ import pytest
 
 from ccdnb.catalog import build_catalog
 from ccdnb.classes import CLUSTER
-from ccdnb.ds9 import (
+from ccdnb.io.fits import FitsImage
+from ccdnb.objects.ds9 import (
     catalog_regions,
     ds9_text,
     read_region_file,
@@ -14,7 +15,6 @@ from ccdnb.ds9 import (
     region_texts,
     rounded_angles,
 )
-from ccdnb.fitsio import FitsImage
 from ccdnb.particles import KIND_COLOURS
 
 

@@ -129,6 +129,7 @@ MOVED = {
     "ccdnb.signal_floor": "ccdnb.predict.rules.signal_floor",
     "ccdnb.noise_groups": "ccdnb.predict.rules.noise_groups",
     "ccdnb.serial_hits": "ccdnb.predict.rules.serial_hits",
+    "ccdnb.ds9": "ccdnb.objects.ds9",
 }
 
 

@@ -2,6 +2,7 @@
 
 - :mod:`ccdnb.objects.groups`: the 8-connected groups of a class mask (one cluster, one
   catalog row, one event), and giving chosen groups back to background;
+- :mod:`ccdnb.objects.ds9`: DS9 region files of a frame's clusters, coloured by kind;
 - :mod:`ccdnb.objects.quality_mask`: the quality bit mask of an amplifier, of the kind
   a search for few-electron events applies (cluster, halo, bleed trail, hot pixel, hot
   column, glowing, edge, serial-register event, run defect, neighbour), and the clean

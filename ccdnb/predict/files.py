@@ -358,7 +358,7 @@ def predict_file(in_path, out_dir, *, model=None, model_name=None, model_id=None
     catalog : bool
         Add the cluster catalog (:mod:`ccdnb.catalog`) as a ``CATALOG`` table in
         the masks file and as ``out_dir/<stem>.catalog.csv``, a DS9 region file
-        per image, ``out_dir/<stem>.<EXTNAME>.reg`` (:mod:`ccdnb.ds9`), and the
+        per image, ``out_dir/<stem>.<EXTNAME>.reg`` (:mod:`ccdnb.objects.ds9`), and the
         gain of each image in its masks header (``CCDNBGN``, ``CCDNBGNE``, ``CCDNBGM``).
     overwrite : bool
         Replace existing outputs; without it an existing output is an error.
@@ -420,8 +420,8 @@ def segment_to_file(in_path, out_dir, *, model=None, model_name=None, model_id=N
         catalog=catalog, tile=tile, margin=margin, batch_size=batch_size, progress=progress,
         preread=preread, defects=defects, gain=gain, skip_stages=skip_stages, quality=quality)
     regions = {}
-    if segmented.catalog is not None:  # a DS9 region file per image (ccdnb.ds9)
-        from ..ds9 import region_path, region_texts
+    if segmented.catalog is not None:  # a DS9 region file per image (ccdnb.objects.ds9)
+        from ..objects.ds9 import region_path, region_texts
 
         for label, text in region_texts(segmented.contents.images, segmented.catalog).items():
             regions[region_path(in_path, out_dir, label)] = text
