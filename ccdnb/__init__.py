@@ -27,7 +27,7 @@ __all__ = ["__version__", "segment", "segment_fits", "segment_files", "monitor",
 _LAZY = {
     "segment": "ccdnb.api",
     "segment_fits": "ccdnb.api",
-    "segment_files": "ccdnb.scaleout",
+    "segment_files": "ccdnb.predict.scaleout",
     "monitor": "ccdnb.monitoring",
     "Segmenter": "ccdnb.api",
     "available_models": "ccdnb.model",

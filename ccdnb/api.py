@@ -18,7 +18,7 @@ the notebooks) give the same masks.
 
 This is the single-image layer: it builds on :mod:`ccdnb.predict` and
 :mod:`ccdnb.predict.runtime` below it and never imports the many-file layer above it
-(:func:`ccdnb.segment_files` in :mod:`ccdnb.scaleout`, :func:`ccdnb.monitor`
+(:func:`ccdnb.segment_files` in :mod:`ccdnb.predict.scaleout`, :func:`ccdnb.monitor`
 in :mod:`ccdnb.monitoring`), which use the Segmenter cache here.
 """
 

@@ -130,6 +130,7 @@ MOVED = {
     "ccdnb.noise_groups": "ccdnb.predict.rules.noise_groups",
     "ccdnb.serial_hits": "ccdnb.predict.rules.serial_hits",
     "ccdnb.ds9": "ccdnb.objects.ds9",
+    "ccdnb.scaleout": "ccdnb.predict.scaleout",
 }
 
 

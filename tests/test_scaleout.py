@@ -14,8 +14,8 @@ from astropy.io import fits
 from predict_helpers import detector_image
 
 import ccdnb
-from ccdnb import scaleout
 from ccdnb.cli import main
+from ccdnb.predict import scaleout
 
 FAST = {"tile": 32, "margin": 8, "batch_size": 16}
 FAST_ARGS = ["--tile", "32", "--margin", "8", "--batch-size", "16"]

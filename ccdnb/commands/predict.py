@@ -212,7 +212,7 @@ def parse_quality_options(values) -> dict:
 
 def _connect(address: str):
     """A dask Client of the scheduler at ``address``; CcdnbInputError when impossible."""
-    from ..scaleout import _import_distributed
+    from ..predict.scaleout import _import_distributed
 
     distributed = _import_distributed()
     try:
@@ -226,7 +226,7 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from ..predict import check_tiling
-    from ..scaleout import segment_files
+    from ..predict.scaleout import segment_files
 
     check_tiling(args.tile, args.margin, args.batch_size)  # reject a bad tiling up front
     skip_stages = parse_stage_names(args.skip_stages)
@@ -244,7 +244,7 @@ def run(args) -> int:
         if not gain > 0:
             raise CcdnbInputError(f"--gain {args.gain!r}: must be positive")
     if args.defects is not None:
-        from ..scaleout import worker_defect_map
+        from ..predict.scaleout import worker_defect_map
 
         worker_defect_map(args.defects)  # a bad map: one error before any work
 

@@ -12,7 +12,7 @@ and ``ccdnb predict`` are thin callers of these functions.
 Layers: this module builds only on those below it (:mod:`ccdnb.predict.runtime`,
 normalisation, tiling, :mod:`ccdnb.io.fits`, :mod:`ccdnb.defects`); the public
 single-image API (:mod:`ccdnb.api`) builds on it, and the many-file layer
-(:mod:`ccdnb.scaleout`, :mod:`ccdnb.monitoring`) on the API. Nothing imports upwards.
+(:mod:`ccdnb.predict.scaleout`, :mod:`ccdnb.monitoring`) on the API. Nothing imports upwards.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ def read_input(source) -> tuple:
     ``contents`` is :func:`ccdnb.io.fits.read_fits_images`'s; ``sha256`` the
     file's checksum for the provenance (None for an HDUList). Separate from the
     segmentation so that a many-file run can read the next file while the
-    network works on this one (:func:`ccdnb.scaleout.segment_files`).
+    network works on this one (:func:`ccdnb.predict.scaleout.segment_files`).
     """
     from astropy.io import fits
 

@@ -22,7 +22,7 @@ and identity (what masks headers record).
 
 This module sits at the bottom of prediction: :mod:`ccdnb.predict` (one image
 or file) builds on it, :mod:`ccdnb.api` (the public single-image calls) on
-those, and :mod:`ccdnb.scaleout` (many files) on the API; none imports upwards.
+those, and :mod:`ccdnb.predict.scaleout` (many files) on the API; none imports upwards.
 """
 
 from __future__ import annotations
