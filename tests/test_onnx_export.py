@@ -7,7 +7,7 @@ pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from ccdnb.model import build_unet, save_model  # noqa: E402
-from ccdnb.onnx_export import SOURCE_SHA256_KEY, export_onnx, file_sha256, onnx_path  # noqa: E402
+from ccdnb.predict.onnx_export import SOURCE_SHA256_KEY, export_onnx, file_sha256, onnx_path  # noqa: E402
 
 
 def _randomise_batch_norm(model, rng):
@@ -46,7 +46,7 @@ def test_an_unsupported_layer_is_refused_in_one_line(tmp_path):
     import keras
 
     from ccdnb.errors import CcdnbInputError
-    from ccdnb.onnx_export import build_onnx
+    from ccdnb.predict.onnx_export import build_onnx
 
     inputs = keras.Input((None, None, 1))
     outputs = keras.layers.Conv2D(4, 3, strides=2, padding="same")(inputs)

@@ -131,6 +131,7 @@ MOVED = {
     "ccdnb.serial_hits": "ccdnb.predict.rules.serial_hits",
     "ccdnb.ds9": "ccdnb.objects.ds9",
     "ccdnb.scaleout": "ccdnb.predict.scaleout",
+    "ccdnb.onnx_export": "ccdnb.predict.onnx_export",
 }
 
 

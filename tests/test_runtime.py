@@ -9,7 +9,7 @@ import pytest
 
 from ccdnb.errors import CcdnbInputError
 from ccdnb.model import DEFAULT_MODEL
-from ccdnb.onnx_export import onnx_path
+from ccdnb.predict.onnx_export import onnx_path
 from ccdnb.predict.runtime import OnnxModel, OpenVinoModel, engine_available, load_predictor
 
 pytest.importorskip("onnxruntime")

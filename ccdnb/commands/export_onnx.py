@@ -25,7 +25,7 @@ def run(args) -> int:
     """Export; print the ONNX file's path."""
     from ..errors import CcdnbInputError
     from ..model import resolve_model_path
-    from ..onnx_export import export_onnx
+    from ..predict.onnx_export import export_onnx
 
     try:
         import onnx  # noqa: F401

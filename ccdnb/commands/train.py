@@ -174,7 +174,7 @@ def run(args) -> int:
           f"(val_loss {card['best_metrics'].get('val_loss', float('nan')):.4f}), "
           f"{card['training_time_s']:.0f} s -> {result.model_path}")
     try:  # the frozen export that ccdnb predict runs on OpenVINO (or ONNX Runtime)
-        from ..onnx_export import export_onnx
+        from ..predict.onnx_export import export_onnx
 
         print(f"ccdnb train: ONNX export -> {export_onnx(result.model_path)}")
     except ImportError:

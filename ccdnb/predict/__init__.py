@@ -8,6 +8,8 @@
   (no seam at tile borders), and the default margin;
 - :mod:`ccdnb.predict.runtime`: the engines that run the network (Keras/TensorFlow, ONNX
   Runtime, OpenVINO), loaded once and chosen by name;
+- :mod:`ccdnb.predict.onnx_export`: a trained U-Net frozen into the ONNX file those
+  engines run without TensorFlow (``ccdnb export-onnx``);
 - :mod:`ccdnb.predict.scaleout`: many files, in this process or over a dask cluster
   (:func:`segment_files`);
 - :mod:`ccdnb.predict.rules`: the rules after the network (noise groups, signal floor,

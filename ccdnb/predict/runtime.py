@@ -1,7 +1,7 @@
 """Which engine runs a model for prediction: OpenVINO or ONNX Runtime if they can, else Keras.
 
 A ``.keras`` model may have a frozen ONNX export beside it (``model.onnx``,
-:mod:`ccdnb.onnx_export`). An export is only used when it records the SHA-256
+:mod:`ccdnb.predict.onnx_export`). An export is only used when it records the SHA-256
 of this very ``.keras`` file. With ``runtime="auto"`` (the default everywhere)
 prediction runs the export with OpenVINO when ``openvino`` is installed, with
 ONNX Runtime when only ``onnxruntime`` is, and loads the model with Keras when
@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import CcdnbInputError, one_line
-from ..onnx_export import SOURCE_SHA256_KEY
+from .onnx_export import SOURCE_SHA256_KEY
 
 __all__ = ["RUNTIMES", "OPENVINO_PRECISION", "ENGINE_PACKAGE", "OPENVINO_MAX_AUTO_TILE",
            "available_cores", "OnnxModel", "OpenVinoModel", "engine_available", "matching_export",
@@ -189,7 +189,7 @@ def matching_export(model_path, *, threads: int | None = None, runtime: str = "o
         another file's SHA-256 (a stale export of a retrained model).
     """
     from ..io.fits import file_sha256
-    from ..onnx_export import onnx_path
+    from .onnx_export import onnx_path
 
     candidate = onnx_path(model_path)
     if not candidate.is_file():
