@@ -72,12 +72,11 @@ def test_the_rate_of_every_amplifier_is_the_truth_on_its_clean_pixels(skipper):
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
                    reason="issue 31: on a 0.05 e-/pixel field the amplifier read from the right "
-                          "(glow at its right edge) reads +1.7 to +3.0 standard errors high "
-                          "(+3.9 to +7.3 %), beyond the gate on 2 of 4 frames; with the "
-                          "simulation's own class "
-                          "masks too (+1.3 to +2.1); without the columns within 40 px of the "
-                          "glow, +1.1 at most: charge of the glow's tail the quality mask "
-                          "leaves (ccdnb.objects.quality_mask, GLOW bit)")
+                          "reads up to +2.6 standard errors high (+6.4 %) on frame 2. Not the "
+                          "glow's tail any more (the test below: with the simulation's class "
+                          "masks every amplifier is within the gate): low-energy clusters "
+                          "(10-90 eV over 4-24 pixels) the shipped network calls background "
+                          "leave 90-130 e- on the clean pixels, 2-3 standard errors")
 def test_the_rate_of_a_sparse_field_is_the_truth_on_its_clean_pixels(sparse):
     run, files, report = sparse
     for sigmas, relative in deviations(run, files, report):
@@ -85,11 +84,40 @@ def test_the_rate_of_a_sparse_field_is_the_truth_on_its_clean_pixels(sparse):
 
 
 def test_the_rate_of_a_sparse_field_is_within_todays_error(sparse):
-    """Today's error on the sparse field (the gate above is missed): a regression fails."""
+    """Today's error on the sparse field (the gate above is missed): a regression fails.
+    (-0.9 to +2.6 standard errors, mean +0.8; with the glow tail's fixed threshold before
+    it, -0.2 to +3.0, mean +1.3.)"""
     run, files, report = sparse
     found = deviations(run, files, report)
-    assert len(found) == 8 and all(-1.5 <= sigmas <= 3.5 for sigmas, _ in found), found
-    assert abs(np.mean([sigmas for sigmas, _ in found])) <= 1.5
+    assert len(found) == 8 and all(-1.5 <= sigmas <= 2.8 for sigmas, _ in found), found
+    assert abs(np.mean([sigmas for sigmas, _ in found])) <= 1.0
+
+
+def test_the_glow_tail_leaves_a_sparse_field_unbiased_with_the_simulation_masks():
+    """The sparse field's frames with the simulation's own class masks: the glow's tail,
+    grown by the field's significance, leaves every amplifier's rate within the gate (the
+    glow tail left unmasked, the amplifier read from the right reads +2.1 standard errors,
+    +4.8 %, on frame 1)."""
+    from ccdnb.electron_field import measure_electron_field
+    from ccdnb.normalize import estimate_background
+    from ccdnb.objects.quality_mask import clean, quality_mask
+    from ccdnb.skipper.electron_rate import measure_electron_rate
+
+    run = simulate_run(4, (192, 256), 32, n_amplifiers=2, preset="skipper-dense",
+                       gain_adu_per_e=2.0, read_noise_adu=0.4, dark_current_e=0.05,
+                       dark_rise=2.0, bad_share=0.0)
+    for i in range(run.n_frames):
+        for k, sim in enumerate(run.frame(i)):
+            background = estimate_background(sim.image)
+            field = measure_electron_field(sim.image, background)
+            electrons = (sim.image - background.pedestal[:, None] - field.offset) / field.gain
+            keep = clean(quality_mask(sim.label, electrons,
+                                      readout_side=sim.meta["readout_side"]))
+            rate = measure_electron_rate(sim.image, clean=keep, background=background,
+                                         field=field)
+            truth = run.rate_map(i, k)[keep].mean()
+            allowed = max(RATE_TOLERANCE * truth, 2.0 * rate.error)
+            assert abs(rate.rate - truth) <= allowed, (i, k, rate.rate, rate.error, truth)
 
 
 def test_the_clean_exposure_columns(skipper):

@@ -212,9 +212,10 @@ def test_options_are_checked_and_recorded():
     assert shares["EDGE"] > 0
 
 
-def _reference_bits(classes, e, p):
+def _reference_bits(classes, e, p, given=None):
     """The bits from their definitions, over the whole frame (distance transforms,
-    filters, labels; the glow tail's rings one by one)."""
+    filters, labels; the glow tail's rings one by one). ``given``: the pixels of the bits
+    not defined here (edge, serial-register segments), which the glow tail leaves out."""
     from scipy import ndimage
 
     cluster, hot, glowing = classes == CLUSTER, classes == HOT_PIXEL, classes == GLOWING
@@ -243,28 +244,38 @@ def _reference_bits(classes, e, p):
     long_runs = np.bincount(labels.ravel(), minlength=n + 1) >= p.hot_column_min_rows
     long_runs[0] = False
     bits["HOTCOL"] = np.broadcast_to(long_runs[labels].any(axis=0), classes.shape)
-    # glow: the margin, and the rings while the tail beyond them holds significant charge
+    # glow: the margin, and the rings while the band from each holds significant charge,
+    # on the pixels every other bit leaves (HOTCOL's excess columns off here)
+    from scipy.special import gammainc, ndtr
+
     distance = ndimage.distance_transform_edt(~glowing)
+    others = bits["NEIGHBOR"] | bits["HALO"] | bits["BLEED"] | bits["HOTCOL"] | cluster | hot
+    if given is not None:
+        others |= given
+    free = ~others & ~(distance <= p.glow_margin) & np.isfinite(e)
     charge = np.clip(np.rint(np.nan_to_num(e)), 0, None)
-    background = (classes == 0) & np.isfinite(e)
-    far = background & (distance > p.glow_max_margin)
-    typical = charge[far].mean()
-    charge = np.minimum(charge, typical + 6 * np.sqrt(max(typical, 0.05)) + 2)
-    row_rate = np.where(far, charge, 0).sum(axis=1) / far.sum(axis=1)
-    spread = charge[far].var()
+    typical = charge[free].mean()
+    charge = np.minimum(charge, np.floor(typical + 6 * np.sqrt(max(typical, 0.05)) + 2))
+    dispersion = max(charge[free].var() / charge[free].mean(), 1.0)
     ring = np.ceil((distance - p.glow_margin) / p.glow_ring)
     n_rings = int(np.ceil((p.glow_max_margin - p.glow_margin) / p.glow_ring))
-    excess, variance = np.zeros(n_rings + 2), np.zeros(n_rings + 2)
-    for k in range(n_rings, 0, -1):  # the tail from ring k outwards
-        inside = background & (ring == k) & (distance <= p.glow_max_margin)
-        excess[k] = excess[k + 1] + charge[inside].sum() - row_rate[np.nonzero(inside)[0]].sum()
-        variance[k] = variance[k + 1] + spread * inside.sum()
-    sigma = p.glow_excess_sigma
-    last = 0
-    if excess[1] > sigma * np.sqrt(variance[1]):
-        last = next(k for k in range(1, n_rings + 1)
-                    if excess[k + 1] <= sigma * np.sqrt(variance[k + 1]))
-    bits["GLOW"] = distance <= p.glow_margin + last * p.glow_ring
+    last = n_rings
+    for k in range(1, n_rings + 1):
+        inner = p.glow_margin + (k - 1) * p.glow_ring  # the band: at least its distance wide
+        end = k - 1 + int(np.ceil(max(p.glow_band, inner) / p.glow_ring))
+        inside = free & (ring >= k) & (ring <= end)
+        beyond = free & (ring > end)
+        known = beyond.any(axis=1)  # rows without: interpolated between rows
+        lines = np.arange(classes.shape[0])
+        field = np.interp(lines, lines[known], np.where(beyond, charge, 0).sum(axis=1)[known]
+                          / beyond.sum(axis=1)[known])
+        rows = np.nonzero(inside)[0]
+        observed, expected = charge[inside].sum(), field[rows].sum()
+        if not (observed > expected and gammainc(observed / dispersion, expected / dispersion)
+                <= ndtr(-p.glow_excess_sigma)):
+            last = k - 1
+            break
+    bits["GLOW"] = distance <= min(p.glow_margin + last * p.glow_ring, p.glow_max_margin)
     return bits
 
 
@@ -298,9 +309,11 @@ def test_bits_match_their_whole_frame_definitions(seed):
                    readout_rows=str(rng.choice(["ascending", "descending"])),
                    readout_side=str(rng.choice(["left", "right"])))
     mask = quality_mask(classes, e, **{**options, "column_excess_sigma": None})
-    reference = _reference_bits(classes, e, MaskParameters.of(**options))
+    given = covered(mask, "EDGE") | covered(mask, "SERIAL")
+    reference = _reference_bits(classes, e, MaskParameters.of(**options), given)
     for name, want in reference.items():
         assert np.array_equal(covered(mask, name), want), name
     # the tails are seen (beyond the margin)
-    margin = _reference_bits(classes, e, MaskParameters.of(**{**options, "glow_excess_sigma": 1e9}))
+    margin = _reference_bits(classes, e, MaskParameters.of(**{**options, "glow_excess_sigma": 1e9}),
+                             given)
     assert covered(mask, "GLOW").sum() > margin["GLOW"].sum()
