@@ -34,6 +34,10 @@ def __getattr__(name):
         return getattr(importlib.import_module("ccdnb.objects.groups"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
+def __dir__():
+    return sorted(set(globals()) | set(_MOVED_TO_GROUPS))
+
 BACKGROUND = 0
 GLOWING = 1
 HOT_PIXEL = 2

@@ -4,6 +4,8 @@ every public module."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ccdnb"
@@ -147,3 +149,12 @@ def test_every_moved_module_keeps_its_old_name():
     for name in groups.__all__:
         assert getattr(classes, name) is getattr(groups, name), name
     assert not set(groups.__all__) & set(classes.__all__)
+    assert set(groups.__all__) <= set(dir(classes))
+
+
+def test_the_predict_package_reaches_its_submodules_by_attribute():
+    code = ("import ccdnb.predict as p; print(p.pipeline.STAGES[0].name, p.files.__name__, "
+            "p.rules.signal_floor.__name__, 'tiling' in dir(p))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["background", "ccdnb.predict.files",
+                                  "ccdnb.predict.rules.signal_floor", "True"]

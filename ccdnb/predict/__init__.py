@@ -32,14 +32,21 @@ _SOURCES = {
 }
 
 
+#: The submodules, reachable as attributes (``ccdnb.predict.pipeline.STAGES``) before their
+#: first import, as when this package imported them eagerly.
+_SUBMODULES = ("pipeline", "files", "tiling", "runtime", "onnx_export", "scaleout", "rules")
+
+
 def __getattr__(name):
     if name in _SOURCES:
         return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SOURCES))
+    return sorted(set(globals()) | set(_SOURCES) | set(_SUBMODULES))
 
 
 __all__ = ["predict_image", "predict_fits",  # noqa: F822 (lazy, see _SOURCES)
