@@ -175,8 +175,7 @@ KNOWN_SHORT = {
     # noise, the 1-electron peak's low tail add more on some images.
     "random": Short(0.05, 0.15, "glow along whole rows looks like row drift without overscan "
                     "columns, and faint tails of charge shift rows' zero-charge peak: pedestal "
-                    "0.11 sigma here; on the benchmark's images (since d00c0ac's electrons) "
-                    "one frame's noise is taken 8.5x and another's pedestal 6.9 sigma off"),
+                    "0.11 sigma here, 0.31 and noise up to 1.06x on the benchmark's images"),
     "glow-events": Short(0.05, 0.19, "glow along whole rows looks like row drift without "
                          "overscan columns; faint cluster tails shift rows' zero-charge "
                          "peak: pedestal 0.15 sigma here, 0.18 and noise up to 1.12x on the "

@@ -13,7 +13,8 @@ reductions do, in steps:
    that holds a fair share of the pixels (glow, hot columns and dense clusters
    make peaks only above it), then a Gaussian fit of its low side and top
    (binned, so quantised integer data fit as well) gives its offset and the
-   read noise;
+   read noise; blocks of rows with no zero-charge pixel (a glow band across
+   whole rows, as wide as its shot noise) are left out of this first fit;
 3. per row, the zero-charge peak of that row (the lowest prominent peak of its
    histogram in steps of the noise, so a baseline step covering a minority of
    the row is not taken for the pedestal) refined by the mean of the row's
@@ -22,10 +23,10 @@ reductions do, in steps:
    that would erase hot columns and glow bands, two of the classes the network
    must see;
 4. the noise is fitted again on the residuals from the per-row pedestals;
-5. a row whose pedestal sticks out far above or below both its two neighbours
-   and the running median around it is taken to hold a full-width signal (a
-   horizontal hot streak) and gets the running median instead, so the streak
-   survives; smooth drift, however strong, is left alone.
+5. rows whose pedestal jumps far above the rows on both sides (or on its one
+   side at the image's edge) are taken to hold a full-width signal (a
+   horizontal hot streak, a glow band) and get the pedestal of the rows around
+   them, so the signal survives; smooth drift, however strong, is left alone.
 
 Where a readout has overscan or prescan columns (no image charge), they give each
 row's baseline directly (``bias_columns``). NaN and inf pixels take no part in the
@@ -42,7 +43,9 @@ from scipy.special import ndtr
 
 __all__ = ["Background", "estimate_background", "fit_zero_charge_peak", "working_array",
            "image_columns",
-           "ROW_OUTLIER_SIGMA",
+           "ROW_OUTLIER_SIGMA", "EDGE_ROWS", "FIRST_FIT_BLOCKS", "FIRST_FIT_MIN_ROWS",
+           "CLEAN_BLOCK_WIDTH", "CLEAN_BLOCK_PERCENT", "LOW_QUANTILES", "GAUSS_SPAN_1_5",
+           "GAUSS_SPAN_01_05",
            "MAX_ROW_COLUMNS", "MAX_NOISE_SAMPLES", "ROUGH_ROW_PERCENT", "ROUGH_ROW_RANK",
            "PEAK_SHARE", "LOW_SIDE", "ROW_WINDOW_SIGMA", "BINS_PER_SIGMA", "MIN_ROW_PIXELS",
            "BIAS_SMOOTH_ROWS", "BIAS_EXCESS_SIGMA", "BIAS_ROW_SIGMA", "BIAS_BASE_PERCENT"]
@@ -50,6 +53,8 @@ __all__ = ["Background", "estimate_background", "fit_zero_charge_peak", "working
 #: A row whose pedestal differs from its neighbours' by more than this many
 #: sigma is treated as a full-width signal, not as detector drift.
 ROW_OUTLIER_SIGMA = 5.0
+#: Rows at each end of a block between two jumps whose median is the block's level there.
+EDGE_ROWS = 3
 #: At most this many columns per row enter the per-row statistics, and at most
 #: this many pixels the noise fit (strided subsamples: deterministic and fast;
 #: a row of 512 pixels places its level to 0.05 sigma).
@@ -104,8 +109,26 @@ def _weighted_gaussian_moments():
 #: Offset of a Gaussian's weighted mean from its centre (sigma), and how much
 #: of a move of the window the mean follows (for Newton steps on the level).
 ROW_WINDOW_MEAN, ROW_WINDOW_SLOPE = _weighted_gaussian_moments()
+#: Quantiles (fractions) of a sample's lowest pixels that give a first width of the
+#: zero-charge peak, and the distances between them on a unit Gaussian:
+#: ndtri(0.05) - ndtri(0.01) = 0.681 and ndtri(0.005) - ndtri(0.001) = 0.514 sigma.
+LOW_QUANTILES = (0.001, 0.005, 0.01, 0.05)
+GAUSS_SPAN_1_5 = 0.68
+GAUSS_SPAN_01_05 = 0.514
 #: Histogram bins per noise sigma in the peak searches.
 BINS_PER_SIGMA = 4
+#: The first fit of the zero-charge peak is checked on FIRST_FIT_BLOCKS blocks of rows
+#: (fewer on images of under 16 x FIRST_FIT_MIN_ROWS rows: each a fit of its own). A block
+#: whose peak is more than CLEAN_BLOCK_WIDTH times as wide as the CLEAN_BLOCK_PERCENT
+#: percentile of the blocks' widths holds no zero-charge pixels (a glow band across
+#: whole rows: wider by its shot noise, 20x on a bright one) and is left out of it. Blocks
+#: of a dense skipper field, whose 0-electron peak is a minority of a row, scatter by up
+#: to 40 % about the noise, so neither the narrowest block nor a tighter factor is used;
+#: a quarter of the rows must be clean.
+FIRST_FIT_BLOCKS = 16
+FIRST_FIT_MIN_ROWS = 16
+CLEAN_BLOCK_WIDTH = 2.0
+CLEAN_BLOCK_PERCENT = 25.0
 #: Fewest low-side pixels a row needs for a pedestal of its own; rows with
 #: fewer take the pedestal of their neighbours.
 MIN_ROW_PIXELS = 8
@@ -266,6 +289,24 @@ def _peak_edges(start, stop, step, quantised):
     return start + step * np.arange(n + 1)
 
 
+def _low_quantile_ranks(n):
+    """Ranks of the :data:`LOW_QUANTILES` among ``n`` sorted values."""
+    return [min(int(q * (n - 1)), n - 1) for q in LOW_QUANTILES]
+
+
+def _quantile_width(q_low, q_half, q1, q5):
+    """A first width of the zero-charge peak from the :data:`LOW_QUANTILES` of a sample.
+
+    They lie 1.7 to 2.3 sigma below the peak at any occupancy (the peak's own
+    quantiles are 1.6 to 3.1 sigma below it), since the lowest pixels are always
+    background. Where fewer than ~10 % of the pixels hold no
+    charge (a skipper CCD's field of 3 electrons per pixel) the 5 % quantile is
+    already in the 1-electron peak: the narrower of the two estimates is the
+    zero-charge peak's.
+    """
+    return min((q5 - q1) / GAUSS_SPAN_1_5, (q_half - q_low) / GAUSS_SPAN_01_05)
+
+
 def fit_zero_charge_peak(values) -> tuple[float, float]:
     """Centre and width of the zero-charge peak of a sample of pixel values.
 
@@ -289,15 +330,9 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
     v = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if v.size == 0:
         return 0.0, 0.0
-    q_low, q_half, q1, q5 = (v[min(int(q * (v.size - 1)), v.size - 1)]
-                             for q in (0.001, 0.005, 0.01, 0.05))
+    q_low, q_half, q1, q5 = v[_low_quantile_ranks(v.size)]
     quantised = _is_quantised(v)
-    # A first width from the lowest quantiles: they lie 1.7 to 2.3 sigma below
-    # the peak at any occupancy, since the lowest pixels are always background.
-    # Where fewer than ~10 % of the pixels hold no charge (a skipper CCD's field
-    # of 3 electrons per pixel) the 5 % quantile is already in the 1-electron
-    # peak: the narrower of the two estimates is the zero-charge peak's.
-    width = min((q5 - q1) / 0.68, (q_half - q_low) / 0.514)
+    width = _quantile_width(q_low, q_half, q1, q5)
     resolution = 64 * np.finfo(np.float64).eps * max(abs(q_low), abs(q5))
     if quantised:
         width = max(width, 0.5)
@@ -328,6 +363,37 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
         if converged:
             break
     return float(centre), float(width)
+
+
+def _first_peak(residual, finite):
+    """The zero-charge peak (offset, width) of the residuals from the rough row levels.
+
+    Rows with no zero-charge pixel (a glow band across the whole width) have their
+    rough level inside their own charge, so their residuals spread below 0 as wide
+    as that charge's shot noise, and on many rows they bury the peak. The residuals
+    are measured per block of rows as well (:data:`FIRST_FIT_BLOCKS`), by the
+    width of their lowest quantiles (:func:`_quantile_width`): where some blocks
+    are more than :data:`CLEAN_BLOCK_WIDTH` times as wide as most, the peak is
+    fitted again on the other blocks only.
+    """
+    use = finite
+    n_blocks = min(residual.shape[0] // FIRST_FIT_MIN_ROWS, FIRST_FIT_BLOCKS)
+    if n_blocks >= 2:
+        bounds = np.linspace(0, residual.shape[0], n_blocks + 1).astype(int)
+        widths = np.full(n_blocks, np.nan)
+        for b, (r0, r1) in enumerate(zip(bounds[:-1], bounds[1:])):
+            block = residual[r0:r1][finite[r0:r1]]
+            if block.size >= MIN_ROW_PIXELS * FIRST_FIT_MIN_ROWS:
+                block = block[:: _stride(block.size, MAX_NOISE_SAMPLES // n_blocks)]
+                ranks = _low_quantile_ranks(block.size)
+                widths[b] = _quantile_width(*np.partition(block, ranks)[ranks])
+        widths[~(widths > 0)] = np.nan
+        if not np.isnan(widths).all():
+            wide = widths > CLEAN_BLOCK_WIDTH * np.nanpercentile(widths, CLEAN_BLOCK_PERCENT)
+            if wide.any():
+                use = finite & ~np.repeat(wide, np.diff(bounds))[:, None]
+    values = residual[use]
+    return fit_zero_charge_peak(values[:: _stride(values.size, MAX_NOISE_SAMPLES)])
 
 
 def _row_peaks(sample, level, noise):
@@ -390,11 +456,15 @@ def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
     level sits on the signal. The rows are cut into blocks where the level
     jumps by more than :data:`ROW_OUTLIER_SIGMA` noise beyond the row-to-row
     steps around it (a drift, however strong, takes steps of similar size and
-    is left alone). Charge only adds, so a block that lies above the nearest
-    unflagged blocks on both sides (or on its one side at the image edge) is
-    flagged, repeatedly, so that a streak inside a band goes with the band.
+    is left alone). A block's level at either end is the median of its
+    :data:`EDGE_ROWS` rows there, so that a single row off the zero-charge peak
+    cannot stand for the block. Charge only adds, so a run of blocks that lies
+    above the nearest unflagged blocks on both sides (or on its one side at the
+    image edge) is flagged, the shortest run first and repeatedly, so that a
+    streak inside a band goes with the band, and a band whose level steps
+    inside it (a bright glow band's rows scatter by its shot noise) goes whole.
     Flagged rows get the level interpolated between the unflagged rows around
-    them. Blocks covering more than half of the rows are never flagged on
+    them. Runs covering more than half of the rows are never flagged on
     both-sided evidence alone: most rows cannot all hold signal.
     """
     from scipy.ndimage import median_filter
@@ -411,6 +481,14 @@ def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
     blocks = list(zip(bounds[:-1], bounds[1:]))
     flagged = [False] * len(blocks)
 
+    def edge_level(first, stop, end):
+        """A block's level at its first (``end`` -1) or last (+1) rows: the median of up
+        to :data:`EDGE_ROWS`, so that one row off the zero-charge peak (a row of a dense
+        skipper field on its 1-electron peak) cannot pass for the block's level."""
+        rows = pedestal[first:min(first + EDGE_ROWS, stop)] if end < 0 else \
+            pedestal[max(stop - EDGE_ROWS, first):stop]
+        return float(np.median(rows))
+
     def neighbour_level(index, direction):
         """Edge level of the nearest unflagged block in ``direction`` (+1 or -1)."""
         k = index + direction
@@ -418,20 +496,38 @@ def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
             k += direction
         if not 0 <= k < len(blocks):
             return None
-        first, stop = blocks[k]
-        return pedestal[first] if direction > 0 else pedestal[stop - 1]
+        return edge_level(*blocks[k], -direction)
+
+    lowest = [min(edge_level(first, stop, -1), edge_level(first, stop, +1))
+              for first, stop in blocks]
+
+    def flag_run_from(i):
+        """Flag the shortest run of unflagged blocks from ``i`` on that lies above the
+        nearest unflagged blocks on both sides (a band whose level steps inside it, as
+        a glow band's noisy row levels do, is such a run); True when one was flagged."""
+        before, low = neighbour_level(i, -1), np.inf
+        for j in range(i, len(blocks)):
+            if flagged[j]:
+                return False
+            low = min(low, lowest[j])
+            if before is not None and not low - before > limit:
+                return False
+            after = neighbour_level(j, +1)
+            sides = [v for v in (before, after) if v is not None]
+            rows = blocks[j][1] - blocks[i][0]
+            if not sides or (len(sides) == 2 and rows > pedestal.size // 2):
+                continue
+            if all(low - v > limit for v in sides):
+                flagged[i:j + 1] = [True] * (j + 1 - i)
+                return True
+        return False
 
     changed = True
     while changed:
         changed = False
-        for i, (first, stop) in enumerate(blocks):
-            if flagged[i]:
-                continue
-            sides = [v for v in (neighbour_level(i, -1), neighbour_level(i, +1)) if v is not None]
-            if not sides or (len(sides) == 2 and stop - first > pedestal.size // 2):
-                continue
-            if all(pedestal[first] - v > limit and pedestal[stop - 1] - v > limit for v in sides):
-                flagged[i] = changed = True
+        for i in range(len(blocks)):
+            if not flagged[i] and flag_run_from(i):
+                changed = True
     bad = np.zeros(pedestal.size, bool)
     for (first, stop), flag in zip(blocks, flagged):
         bad[first:stop] = flag
@@ -535,8 +631,7 @@ def _estimate(x, bias=None) -> Background:
     sample_finite = np.isfinite(sample)
     rough = _fill_missing_rows(_rough_row_levels(sample))
     scale = float(np.max(np.abs(rough)))
-    residual = (sample - rough[:, None])[sample_finite]
-    offset, noise = fit_zero_charge_peak(residual[:: _stride(residual.size, MAX_NOISE_SAMPLES)])
+    offset, noise = _first_peak(sample - rough[:, None], sample_finite)
     floor = _noise_floor(scale)
     if not noise > floor:  # no spread at all: every finite pixel on one level
         return Background(_protect_bright_rows(rough + offset, floor), floor)
