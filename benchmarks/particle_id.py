@@ -3,7 +3,9 @@
 Held-out images (seeds from :data:`ccdnb.particles.HELDOUT_SEED`, never trained on;
 presets cycled as :data:`ccdnb.particles.SIMULATION_PRESETS`, 256 x 256), catalogued
 as ``ccdnb predict --catalog`` does at the simulation's gain, with the shipped
-particle-ID tree (``ccdnb/models/particle_tree.json``), on two sets of clusters:
+particle naming (the tree ``ccdnb/models/particle_tree.json`` and, for the clusters it
+calls muon or electron, the boosted stage ``ccdnb/models/track_booster.json`` reading
+each track's own pixels), on two sets of clusters:
 
 - ``truth``: the clusters of the truth label (the naming alone);
 - ``predicted``: the clusters of the shipped segmentation model's masks (``--predicted``;

@@ -150,7 +150,10 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
     -------
     dict
         One array per name of :data:`MEASURED`, one entry per cluster, in
-        label order.
+        label order; and ``pixels``: ``(ids, rows, cols, signal)`` of every
+        cluster pixel (cluster number, place, charge above the pedestal), from
+        which the particle naming measures the shape of tracks
+        (:func:`ccdnb.particles.classify_clusters`).
     """
     from .normalize import estimate_background
 
@@ -163,7 +166,9 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
         empty.update(cluster=np.zeros(0, np.int32), npix=np.zeros(0, np.int64),
                      edge=np.zeros(0, bool),
                      rows=np.zeros(0, np.int64), columns=np.zeros(0, np.int64),
-                     x_peak=np.zeros(0, np.int64), y_peak=np.zeros(0, np.int64))
+                     x_peak=np.zeros(0, np.int64), y_peak=np.zeros(0, np.int64),
+                     pixels=(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                             np.zeros(0, np.int64), np.zeros(0)))
         return empty
     # Work on the cluster pixels only: a full-frame float64 copy of a 4k x 6k
     # image would cost 200 MB per temporary.
@@ -225,7 +230,7 @@ def measure_clusters(image: np.ndarray, mask: np.ndarray, background=None,
                 elongation=np.sqrt(major / minor),
                 theta=np.degrees(angle), major_extent=major_extent,
                 minor_extent=minor_extent, skewness=skew, width_gradient=width_gradient,
-                mxx=mxx, myy=myy, mxy=mxy, edge=edge)
+                mxx=mxx, myy=myy, mxy=mxy, edge=edge, pixels=(ids, rows, cols, signal))
 
 
 def per_cluster_range(ids, value, n):
@@ -257,7 +262,8 @@ def add_energies(measured: dict, calibration) -> dict:
     gain = calibration.gain
     electrons = measured["charge_adu"] / gain if gain else np.full(count, np.nan)
     energy = electrons_to_kev(electrons)
-    kind, confidence = classify_clusters(dict(measured, energy_kev=energy))
+    kind, confidence = classify_clusters(dict(measured, energy_kev=energy),
+                                         pixels=measured.get("pixels"))
     track = np.isin(kind, ("muon", "electron"))
     return dict(measured, electrons=electrons, energy_kev=energy,
                 dedx_kev_per_px=np.where(track, energy / measured["length"], np.nan),
@@ -270,7 +276,7 @@ def add_energies(measured: dict, calibration) -> dict:
 
 def build_catalog(images, masks: dict, backgrounds: dict | None = None,
                   gain: float | None = None, skipper: bool = True,
-                  calibrations: dict | None = None):
+                  calibrations: dict | None = None, track_shape: bool = False):
     """Build the cluster catalog of a file.
 
     Parameters
@@ -292,11 +298,16 @@ def build_catalog(images, masks: dict, backgrounds: dict | None = None,
     calibrations : dict, optional
         Filled with HDU index -> :class:`ccdnb.calibration.Calibration` of
         each image (see :func:`annotate_headers`).
+    track_shape : bool
+        Add the shape of every cluster's pixels that the particle naming reads
+        for tracks (:data:`ccdnb.particles.TRACK_SHAPE_COLUMNS`; for training
+        and judging it: ``ccdnb predict`` leaves them out).
 
     Returns
     -------
     astropy.table.Table
-        Columns :data:`CATALOG_COLUMNS`, one row per cluster (possibly none).
+        Columns :data:`CATALOG_COLUMNS`, one row per cluster (possibly none),
+        then the track-shape columns with ``track_shape``.
     """
     from astropy.table import Table
 
@@ -321,14 +332,19 @@ def build_catalog(images, masks: dict, backgrounds: dict | None = None,
         calibrations[image.index] = calibration
         measured = add_energies(measured, calibration)
         count = len(measured["cluster"])
+        if track_shape:
+            from .particles import track_shape as measure_shape
+
+            measured.update(measure_shape(*measured["pixels"], count))
         parts.append(dict(hdu=np.full(count, image.index, np.int32),
                           extname=np.full(count, image.label, dtype=object), **measured))
+    names = CATALOG_COLUMNS + (_shape_columns() if track_shape else ())
     columns = {name: np.concatenate([part[name] for part in parts]) if parts else np.zeros(0)
-               for name in CATALOG_COLUMNS}
+               for name in names}
     for name in ("extname", "kind", "gain_method"):
         columns[name] = columns[name].astype(str) if len(columns[name]) else \
             np.zeros(0, dtype="U1")
-    table = Table(columns, names=CATALOG_COLUMNS)
+    table = Table(columns, names=names)
     for name in ("x", "y", "charge_adu", "peak_adu", "length", "width", "elongation", "theta",
                  "major_extent", "minor_extent", "skewness", "width_gradient", "mxx", "myy",
                  "mxy", "electrons",
@@ -343,6 +359,12 @@ def build_catalog(images, masks: dict, backgrounds: dict | None = None,
     table["theta"].unit = "deg"
     table["energy_kev"].unit = "keV"
     return table
+
+
+def _shape_columns() -> tuple:
+    from .particles import TRACK_SHAPE_COLUMNS
+
+    return TRACK_SHAPE_COLUMNS
 
 
 def annotate_headers(hdulist, calibrations: dict) -> None:

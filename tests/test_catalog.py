@@ -60,10 +60,15 @@ def test_shape_energy_and_kind_columns():
     image, mask = _flat_image((80, 120)), np.zeros((80, 120), np.uint8)
     image[30, 10:30] += 50.0  # charge along one row: a serial-register hit
     mask[30, 10:30] = CLUSTER
-    for step in range(40):  # a straight diagonal track 40 pixels long, minimum-ionising
-        # (1500 e- per pixel at gain 10), diffused over three rows
-        image[39 + step // 2:42 + step // 2, 60 + step] += 15000.0 * np.array([0.2, 0.6, 0.2])
-        mask[39 + step // 2:42 + step // 2, 60 + step] = CLUSTER
+    for step in range(40):  # a straight diagonal muon 40 pixels long through 675 um of
+        # silicon: minimum-ionising (1900 e- per column at gain 10, 80 e-/um over its
+        # 950 um path), its charge diffused more the deeper it was freed (sigma 0.25 ->
+        # 1.25 px from the front surface to the back)
+        sigma, centre = 0.25 + step / 39, 40 + step // 2
+        spread = np.exp(-0.5 * (np.arange(-3, 4) / sigma) ** 2)
+        charge = 19000.0 * spread / spread.sum()
+        image[centre - 3:centre + 4, 60 + step] += charge
+        mask[centre - 3:centre + 4, 60 + step] = np.where(charge > 30.0, CLUSTER, 0)
     image[10, 100] += 20.0
     mask[10, 100] = CLUSTER
     images = [FitsImage(1, "A", None, image.astype(np.float32), None, 0)]

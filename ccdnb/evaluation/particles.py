@@ -43,7 +43,8 @@ def truth_kind(kind: str, energy_kev: float) -> str:
     return TRUTH_KINDS.get(kind, "unknown")
 
 
-def label_simulated_clusters(sim, mask=None, gain: float | None = None):
+def label_simulated_clusters(sim, mask=None, gain: float | None = None,
+                             track_shape: bool = False):
     """Catalog one simulated image with the truth kind of each cluster beside its named kind.
 
     Parameters
@@ -54,6 +55,8 @@ def label_simulated_clusters(sim, mask=None, gain: float | None = None):
         judges the naming alone, not the segmentation).
     gain : float, optional
         ADU per electron; the simulation's own when None.
+    track_shape : bool
+        Add the track-shape columns (:data:`ccdnb.particles.TRACK_SHAPE_COLUMNS`).
 
     Returns
     -------
@@ -71,7 +74,7 @@ def label_simulated_clusters(sim, mask=None, gain: float | None = None):
     mask = sim.label if mask is None else mask
     gain = float(sim.meta["gain_adu_per_e"]) if gain is None else gain
     image = FitsImage(0, "SIM", None, sim.image, None, 0)
-    table = build_catalog([image], {0: mask}, gain=gain)
+    table = build_catalog([image], {0: mask}, gain=gain, track_shape=track_shape)
     labels, n = label_clusters(mask)
     owner = np.zeros(n + 1, np.int64)
     if n:
@@ -134,7 +137,7 @@ HELDOUT_SEED = 100_000
 
 
 def simulated_clusters(n_images: int, seed: int = 0, *, presets=SIMULATION_PRESETS,
-                       shape=(256, 256), segment=None):
+                       shape=(256, 256), segment=None, track_shape=False):
     """Catalogs of simulated images with the truth kind of every cluster.
 
     Parameters
@@ -147,6 +150,8 @@ def simulated_clusters(n_images: int, seed: int = 0, *, presets=SIMULATION_PRESE
     segment : callable, optional
         ``image -> class mask`` (e.g. ``ccdnb.Segmenter().segment``): clusters as
         a model finds them; the truth label's clusters when None.
+    track_shape : bool
+        Add the track-shape columns (what the muon-or-electron stage is trained on).
 
     Returns
     -------
@@ -162,7 +167,8 @@ def simulated_clusters(n_images: int, seed: int = 0, *, presets=SIMULATION_PRESE
     for i in range(n_images):
         preset = presets[i % len(presets)]
         sim = simulate_image(preset, shape, seed + i)
-        table = label_simulated_clusters(sim, None if segment is None else segment(sim.image))
+        table = label_simulated_clusters(sim, None if segment is None else segment(sim.image),
+                                         track_shape=track_shape)
         table["preset"] = np.full(len(table), preset, dtype="U16")
         table["image"] = np.full(len(table), seed + i, dtype=np.int64)
         table["noise_e"] = np.full(len(table), sim.meta["read_noise_adu"]
