@@ -348,7 +348,8 @@ def build_catalog(images, masks: dict, backgrounds: dict | None = None,
     for name in ("x", "y", "charge_adu", "peak_adu", "length", "width", "elongation", "theta",
                  "major_extent", "minor_extent", "skewness", "width_gradient", "mxx", "myy",
                  "mxy", "electrons",
-                 "energy_kev", "dedx_kev_per_px", "kind_confidence", "gain", "gain_error"):
+                 "energy_kev", "dedx_kev_per_px", "kind_confidence", "gain", "gain_error",
+                 *names[len(CATALOG_COLUMNS):]):
         table[name] = table[name].astype(np.float32)
     for name in ("x", "y", "x_peak", "y_peak", "length", "width", "major_extent",
                  "minor_extent"):
