@@ -45,7 +45,10 @@ __all__ = ["Background", "estimate_background", "fit_zero_charge_peak", "working
            "image_columns",
            "ROW_OUTLIER_SIGMA", "EDGE_ROWS", "FIRST_FIT_BLOCKS", "FIRST_FIT_MIN_ROWS",
            "CLEAN_BLOCK_WIDTH", "CLEAN_BLOCK_PERCENT", "LOW_QUANTILES", "GAUSS_SPAN_1_5",
-           "GAUSS_SPAN_01_05",
+           "GAUSS_SPAN_01_05", "ROW_LEVEL_SPREAD", "SAG_SIGMA", "MEDIAN_SPREAD",
+           "QUANTISED_REFIT_MAX_NOISE", "PEAK_SEARCH_RANGE", "PEAK_FIT_WIDTH_RANGE",
+           "PEAK_FIT_MAX_SHIFT", "ROW_PEAK_RANGE", "STEP_MEDIAN_STEPS", "PEAK_SMOOTH_SIGMA",
+           "ROW_PEAK_SMOOTH_SIGMA", "QUANTISED_MIN_WIDTH", "QUANTISED_LOW_SIDE",
            "MAX_ROW_COLUMNS", "MAX_NOISE_SAMPLES", "ROUGH_ROW_PERCENT", "ROUGH_ROW_RANK",
            "PEAK_SHARE", "LOW_SIDE", "ROW_WINDOW_SIGMA", "BINS_PER_SIGMA", "MIN_ROW_PIXELS",
            "BIAS_SMOOTH_ROWS", "BIAS_EXCESS_SIGMA", "BIAS_ROW_SIGMA", "BIAS_BASE_PERCENT"]
@@ -76,7 +79,7 @@ LOW_SIDE = (-3.0, 0.5)
 #: Weight window of the per-row levels, in noise sigma around the level:
 #: full weight from ``[1]`` to ``[2]``, ramping linearly to zero at ``[0]`` and
 #: ``[3]``. Wider on the top than the fit's window, because a row has few pixels
-#: and each one counts (the estimate's spread is about 1.2 / sqrt(n) sigma, 1.75
+#: and each one counts (the estimate's spread is about 1.14 / sqrt(n) sigma, 1.75
 #: / sqrt(n) with the fit's window); ramps instead of hard edges make the level
 #: a continuous function of the pixels, so float rounding cannot move it.
 ROW_WINDOW_SIGMA = (-3.5, -2.5, 1.0, 2.0)
@@ -109,6 +112,48 @@ def _weighted_gaussian_moments():
 #: Offset of a Gaussian's weighted mean from its centre (sigma), and how much
 #: of a move of the window the mean follows (for Newton steps on the level).
 ROW_WINDOW_MEAN, ROW_WINDOW_SLOPE = _weighted_gaussian_moments()
+#: One row's (or column's) zero-charge level from n pixels (:func:`_row_levels`) scatters
+#: by about ROW_LEVEL_SPREAD noise sigma / sqrt(n): 1.14 measured on Gaussian noise with
+#: :data:`ROW_WINDOW_SIGMA`, rounded up.
+ROW_LEVEL_SPREAD = 1.2
+#: A column's zero-charge level counts as a baseline sag (:func:`_column_sag`) this many
+#: of its standard errors (ROW_LEVEL_SPREAD noise / sqrt(n)) below the row pedestals.
+SAG_SIGMA = 4.0
+#: Standard error of a median of k Gaussian values, in their sigma / sqrt(k):
+#: sqrt(pi / 2) = 1.2533, the median's efficiency against the mean. The bias columns'
+#: row level (:func:`_row_excess_over_bias`) is given the same, an upper bound of its
+#: ROW_LEVEL_SPREAD.
+MEDIAN_SPREAD = 1.25
+#: Quantised (integer) data whose noise is at most this many units keep the first noise
+#: estimate: residuals from rounded row levels would add more rounding than they remove.
+QUANTISED_REFIT_MAX_NOISE = 3.0
+#: Range of the histogram searched for the zero-charge peak, in first widths from the
+#: 0.1 % quantile (which lies about 3 widths below the peak): room for the peak and for a
+#: higher one above it.
+PEAK_SEARCH_RANGE = (-2.0, 20.0)
+#: A Gaussian fit of the peak is kept only where its width is within these factors of the
+#: width it started from and its centre moved by less than PEAK_FIT_MAX_SHIFT widths:
+#: beyond, the window held no Gaussian peak (a fit on a plateau or a slope runs away).
+PEAK_FIT_WIDTH_RANGE = (0.25, 4.0)
+PEAK_FIT_MAX_SHIFT = 3.0
+#: Range of each row's histogram searched for its zero-charge peak (:func:`_row_peaks`),
+#: in noise sigma around the rough level plus the image's offset, near which the peak
+#: lies: room for what the rough level missed below, and above for higher peaks, of
+#: which the lowest prominent one is taken.
+ROW_PEAK_RANGE = (-6.0, 12.0)
+#: The histograms searched for the zero-charge peak are smoothed by a Gaussian of this
+#: many noise sigma (the image's, with at least half a bin; each row's, of few pixels,
+#: more): enough to merge bins' Poisson noise into one peak, not enough to merge peaks.
+PEAK_SMOOTH_SIGMA = 0.25
+ROW_PEAK_SMOOTH_SIGMA = 0.5
+#: Quantised (integer) data: the first width is at least half a unit (the grid resolves
+#: no less), and the fit's window reaches at least these many units below and above the
+#: peak, so that it holds a few integer bins however narrow the peak.
+QUANTISED_MIN_WIDTH = 0.5
+QUANTISED_LOW_SIDE = (-3.0, 1.5)
+#: Row-to-row steps of the pedestal are compared with their running median over this many
+#: steps (:func:`_protect_bright_rows`): drift makes similar steps, a jump one apart.
+STEP_MEDIAN_STEPS = 5
 #: Quantiles (fractions) of a sample's lowest pixels that give a first width of the
 #: zero-charge peak, and the distances between them on a unit Gaussian:
 #: ndtri(0.05) - ndtri(0.01) = 0.681 and ndtri(0.005) - ndtri(0.001) = 0.514 sigma.
@@ -118,16 +163,17 @@ GAUSS_SPAN_01_05 = 0.514
 #: Histogram bins per noise sigma in the peak searches.
 BINS_PER_SIGMA = 4
 #: The first fit of the zero-charge peak is checked on FIRST_FIT_BLOCKS blocks of rows
-#: (fewer on images of under 16 x FIRST_FIT_MIN_ROWS rows: each a fit of its own). A block
-#: whose peak is more than CLEAN_BLOCK_WIDTH times as wide as the CLEAN_BLOCK_PERCENT
-#: percentile of the blocks' widths holds no zero-charge pixels (a glow band across
-#: whole rows: wider by its shot noise, 20x on a bright one) and is left out of it. Blocks
-#: of a dense skipper field, whose 0-electron peak is a minority of a row, scatter by up
-#: to 40 % about the noise, so neither the narrowest block nor a tighter factor is used;
-#: a quarter of the rows must be clean.
+#: (fewer, of FIRST_FIT_MIN_ROWS rows each, on smaller images), each measured by the
+#: width of its lowest quantiles (:func:`_quantile_width`). A block more than
+#: CLEAN_BLOCK_WIDTH times as wide as the CLEAN_BLOCK_PERCENT percentile of the blocks'
+#: widths holds no zero-charge pixels (a glow band across whole rows: wider by its shot
+#: noise, 4x to 20x on the benchmark's frames) and is left out of it. In a dense skipper
+#: field, whose 0-electron peak is a minority of a row, the blocks' widths spread up to
+#: 2x above that percentile, hence neither the narrowest block nor a tighter factor; a
+#: quarter of the rows must be clean.
 FIRST_FIT_BLOCKS = 16
 FIRST_FIT_MIN_ROWS = 16
-CLEAN_BLOCK_WIDTH = 2.0
+CLEAN_BLOCK_WIDTH = 3.0
 CLEAN_BLOCK_PERCENT = 25.0
 #: Fewest low-side pixels a row needs for a pedestal of its own; rows with
 #: fewer take the pedestal of their neighbours.
@@ -335,28 +381,31 @@ def fit_zero_charge_peak(values) -> tuple[float, float]:
     width = _quantile_width(q_low, q_half, q1, q5)
     resolution = 64 * np.finfo(np.float64).eps * max(abs(q_low), abs(q5))
     if quantised:
-        width = max(width, 0.5)
+        width = max(width, QUANTISED_MIN_WIDTH)
     elif not width > resolution:  # no spread the float grid can resolve
         return float(q1), 0.0
-    edges = _peak_edges(q_low - 2.0 * width, q_low + 20.0 * width, width / BINS_PER_SIGMA,
-                        quantised)
+    edges = _peak_edges(q_low + PEAK_SEARCH_RANGE[0] * width,
+                        q_low + PEAK_SEARCH_RANGE[1] * width, width / BINS_PER_SIGMA, quantised)
     counts = _counts(v, edges)
     step = edges[1] - edges[0]
-    smooth = gaussian_filter1d(counts, min(max(0.25 * width / step, 0.5), 0.25 * BINS_PER_SIGMA))
+    smooth = gaussian_filter1d(counts, min(max(PEAK_SMOOTH_SIGMA * width / step, 0.5),
+                                           PEAK_SMOOTH_SIGMA * BINS_PER_SIGMA))
     k = int(_lowest_prominent_peak(smooth))
     centre = 0.5 * (edges[k] + edges[k + 1])
     if quantised and np.count_nonzero(counts[max(k - 3, 0):k + 4]) < 2:
         return centre, 0.0  # every pixel of the peak on one value: no measurable noise
     for _ in range(8):
         if quantised:  # a few integer bins on each side, whatever the width
-            low, high = min(LOW_SIDE[0] * width, -3.0), max(LOW_SIDE[1] * width, 1.5)
+            low = min(LOW_SIDE[0] * width, QUANTISED_LOW_SIDE[0])
+            high = max(LOW_SIDE[1] * width, QUANTISED_LOW_SIDE[1])
             edges = _peak_edges(centre + low, centre + high, 1.0, True)
         else:  # bins anchored on the peak: the fit moves exactly with the data
             edges = centre + width * np.arange(LOW_SIDE[0] * BINS_PER_SIGMA,
                                                LOW_SIDE[1] * BINS_PER_SIGMA + 1) / BINS_PER_SIGMA
         fit = _binned_gaussian_fit(v, centre, width, edges)
-        if fit is None or not (0.25 * width < fit[1] < 4.0 * width
-                               and abs(fit[0] - centre) < 3.0 * width):
+        low_width, high_width = PEAK_FIT_WIDTH_RANGE
+        if fit is None or not (low_width * width < fit[1] < high_width * width
+                               and abs(fit[0] - centre) < PEAK_FIT_MAX_SHIFT * width):
             break  # no Gaussian peak in this window: keep the last good estimate
         converged = abs(fit[1] - width) < 1e-6 * width and abs(fit[0] - centre) < 1e-6 * width
         centre, width = fit
@@ -400,7 +449,7 @@ def _row_peaks(sample, level, noise):
     """Per row, the lowest prominent peak of the row's histogram (in noise steps)."""
     from scipy.ndimage import gaussian_filter1d
 
-    lo, hi = -6.0, 12.0
+    lo, hi = ROW_PEAK_RANGE
     n_bins = int((hi - lo) * BINS_PER_SIGMA)
     z = (sample - level[:, None]) / noise
     bins = np.floor((z - lo) * BINS_PER_SIGMA)
@@ -408,7 +457,8 @@ def _row_peaks(sample, level, noise):
     rows = np.broadcast_to(np.arange(sample.shape[0])[:, None], sample.shape)
     flat = rows[ok] * n_bins + bins[ok].astype(np.int64)
     counts = np.bincount(flat, minlength=sample.shape[0] * n_bins).reshape(-1, n_bins)
-    smooth = gaussian_filter1d(counts.astype(float), 0.5 * BINS_PER_SIGMA, axis=1, mode="constant")
+    smooth = gaussian_filter1d(counts.astype(float), ROW_PEAK_SMOOTH_SIGMA * BINS_PER_SIGMA,
+                               axis=1, mode="constant")
     k = _lowest_prominent_peak(smooth)
     return level + (lo + (k + 0.5) / BINS_PER_SIGMA) * noise
 
@@ -474,7 +524,8 @@ def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
         return pedestal
     limit = ROW_OUTLIER_SIGMA * noise
     steps = np.diff(pedestal)
-    jumps = np.flatnonzero(np.abs(steps - median_filter(steps, size=5, mode="nearest")) > limit) + 1
+    usual = median_filter(steps, size=STEP_MEDIAN_STEPS, mode="nearest")
+    jumps = np.flatnonzero(np.abs(steps - usual) > limit) + 1
     if jumps.size == 0:
         return pedestal
     bounds = np.concatenate([[0], jumps, [pedestal.size]])
@@ -547,7 +598,7 @@ def _refit_noise(sample, pedestal, noise, floor):
     """
     finite = np.isfinite(sample)
     quantised = _is_quantised(sample[finite][:10_000])
-    if quantised and noise <= 3.0:
+    if quantised and noise <= QUANTISED_REFIT_MAX_NOISE:
         return noise
     residual = sample - (np.round(pedestal) if quantised else pedestal)[:, None]
     sag = _column_sag(residual, finite, noise)
@@ -577,8 +628,7 @@ def _column_sag(residual, finite, noise):
     ok = finite[rows].T
     level = _row_levels(columns, ok, np.zeros(columns.shape[0]), noise, iterations=3)
     n = np.count_nonzero(ok, axis=1)
-    # Significant: 4 standard errors of a column's level below zero.
-    significant = level < -4.0 * 1.2 * noise / np.sqrt(np.maximum(n, 1))
+    significant = level < -SAG_SIGMA * ROW_LEVEL_SPREAD * noise / np.sqrt(np.maximum(n, 1))
     if not significant.any():
         return None
     return np.where(significant, level, 0.0)
@@ -736,11 +786,12 @@ def _row_excess_over_bias(bias, pedestal, noise):
     # image's clean rows (its lowest tenth) is localised glow.
     base = float(np.percentile(smooth, BIAS_BASE_PERCENT))
     excess, smooth = excess - base, smooth - base
-    # One row's bias level from n pixels scatters by ~1.25 noise / sqrt(n); the running
-    # median of k rows by ~1.25 / sqrt(k) of that. A row far above its bias columns (a
-    # horizontal streak, bright glow) keeps its own excess; fainter ones the smoothed.
-    row_uncertainty = 1.25 * noise / np.sqrt(max(bias.shape[1], 1))
-    smooth_uncertainty = 1.25 * row_uncertainty / np.sqrt(BIAS_SMOOTH_ROWS)
+    # One row's bias level from n pixels scatters by at most MEDIAN_SPREAD noise / sqrt(n);
+    # the running median of k rows by MEDIAN_SPREAD / sqrt(k) of that. A row far above its
+    # bias columns (a horizontal streak, bright glow) keeps its own excess; fainter ones
+    # the smoothed.
+    row_uncertainty = MEDIAN_SPREAD * noise / np.sqrt(max(bias.shape[1], 1))
+    smooth_uncertainty = MEDIAN_SPREAD * row_uncertainty / np.sqrt(BIAS_SMOOTH_ROWS)
     faint = np.where(smooth > BIAS_EXCESS_SIGMA * smooth_uncertainty, smooth, 0.0)
     return np.where(excess > BIAS_ROW_SIGMA * row_uncertainty, excess, faint)
 
