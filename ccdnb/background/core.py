@@ -532,13 +532,14 @@ def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
     blocks = list(zip(bounds[:-1], bounds[1:]))
     flagged = [False] * len(blocks)
 
-    def edge_level(first, stop, end):
-        """A block's level at its first (``end`` -1) or last (+1) rows: the median of up
-        to :data:`EDGE_ROWS`, so that one row off the zero-charge peak (a row of a dense
-        skipper field on its 1-electron peak) cannot pass for the block's level."""
-        rows = pedestal[first:min(first + EDGE_ROWS, stop)] if end < 0 else \
-            pedestal[max(stop - EDGE_ROWS, first):stop]
-        return float(np.median(rows))
+    # A block's level at its first and last rows: the median of up to EDGE_ROWS, so that
+    # one row off the zero-charge peak (a row of a dense skipper field on its 1-electron
+    # peak) cannot pass for the block's level.
+    tops = [float(np.median(pedestal[first:min(first + EDGE_ROWS, stop)]))
+            for first, stop in blocks]
+    bottoms = [float(np.median(pedestal[max(stop - EDGE_ROWS, first):stop]))
+               for first, stop in blocks]
+    lowest = [min(top, bottom) for top, bottom in zip(tops, bottoms)]
 
     def neighbour_level(index, direction):
         """Edge level of the nearest unflagged block in ``direction`` (+1 or -1)."""
@@ -547,10 +548,7 @@ def _protect_bright_rows(pedestal: np.ndarray, noise: float) -> np.ndarray:
             k += direction
         if not 0 <= k < len(blocks):
             return None
-        return edge_level(*blocks[k], -direction)
-
-    lowest = [min(edge_level(first, stop, -1), edge_level(first, stop, +1))
-              for first, stop in blocks]
+        return tops[k] if direction > 0 else bottoms[k]
 
     def flag_run_from(i):
         """Flag the shortest run of unflagged blocks from ``i`` on that lies above the
