@@ -8,7 +8,7 @@ from ..errors import CcdnbInputError
 from . import parse_number
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "parse_stage_names", "parse_quality_options",
-           "run"]
+           "dead_notes", "run"]
 
 HELP = "segment FITS files: write DIR/<stem>.masks.fits per input file"
 DESCRIPTION = """\
@@ -19,6 +19,10 @@ DIR/<stem>.masks.fits (<stem>: the file name without .fits/.fit/.fts/.fz).
 Input: primary and extension images, fpack/tile-compressed (.fz) HDUs,
 integer data with BZERO/BSCALE, any size; NaN/inf pixels are tolerated
 (counted in NNONFIN; their class is background). Inputs are never modified.
+A dead amplifier's HDU (no finite pixel, or every finite pixel the same value)
+is not segmented: its mask is all background, marked CCDNBDEA with the reason,
+without pedestal or noise keywords, no catalog rows; one "note:" line on
+stderr names it. A file whose every image HDU is dead is an error.
 
 Output layout mirrors the input: HDU i of the masks file belongs to HDU i of
 the input. Each image HDU gives a uint8 mask HDU with the same EXTNAME (the
@@ -210,6 +214,31 @@ def parse_quality_options(values) -> dict:
     return options
 
 
+def dead_notes(masks_file, input_name) -> list[str]:
+    """One line per dead amplifier of a written masks file (its ``CCDNBDEA`` HDUs).
+
+    Read from the file itself, so that it holds wherever the file was segmented
+    (this process or a dask worker).
+    """
+    from astropy.io import fits
+
+    from ..io.fits import DEAD_KEYWORD
+
+    notes = []
+    try:
+        with fits.open(masks_file, mode="readonly", memmap=False) as hdul:
+            for index, hdu in enumerate(hdul):
+                reason = hdu.header.get(DEAD_KEYWORD)
+                if reason is None or "CLASS0" not in hdu.header:  # mask HDUs only
+                    continue
+                name = hdu.header.get("EXTNAME", "PRIMARY" if index == 0 else "unnamed")
+                notes.append(f"{input_name}: HDU {index} ({name}) is a dead amplifier "
+                             f"({reason}): not segmented, mask all background")
+    except OSError:  # the file is written; a note that cannot be read is no failure
+        return []
+    return notes
+
+
 def _connect(address: str):
     """A dask Client of the scheduler at ``address``; CcdnbInputError when impossible."""
     from ..predict.scaleout import _import_distributed
@@ -251,6 +280,8 @@ def run(args) -> int:
     def report(result):
         if result.ok:
             tqdm.write(result.output, file=sys.stdout)
+            for note in dead_notes(result.output, result.input):
+                tqdm.write(f"ccdnb: note: {note}", file=sys.stderr)
         else:
             tqdm.write(f"ccdnb: error: {result.error}", file=sys.stderr)
 

@@ -7,6 +7,9 @@ float, any size. NaN/inf pixels are kept and counted. Anything that cannot be
 segmented raises :class:`~ccdnb.errors.CcdnbInputError` with one line naming
 the file and the problem: a missing path, an empty, text, truncated or corrupt
 file, no image data, 1-D or 3-D data, an image without a finite pixel.
+With ``keep_dead=True`` (``ccdnb predict``) a dead amplifier's image (no finite
+pixel, or every finite pixel the same value) is kept, marked
+(:attr:`FitsImage.dead`), and only a file whose every image is dead is refused.
 Inputs are opened read-only and without memory mapping (scaled data would
 otherwise be converted in a mapped buffer).
 
@@ -20,7 +23,9 @@ HDU layout, so that HDU ``i`` of the masks file belongs to HDU ``i`` of the inpu
   and without BUNIT/DATAMIN/DATAMAX, which would be wrong for a mask; keywords
   ``CLASS0..CLASS3`` name the classes, ``CCDNBVER`` the ccdnb version,
   ``CCDNBMOD``/``CCDNBMID`` the model file and its card's id, ``NNONFIN`` the
-  number of NaN/inf input pixels (their mask is background);
+  number of NaN/inf input pixels (their mask is background); a dead amplifier's
+  HDU (:attr:`FitsImage.dead`) is all background, marked ``CCDNBDEA`` with the
+  reason, and has no pedestal or read-noise keywords (nothing can be measured);
 * every other HDU (a table, an empty primary or extension) becomes an empty
   placeholder HDU with the same EXTNAME, marked ``CCDNBSKP``, so indices line up;
 * optional extras follow the mirrored HDUs: one ``<EXTNAME>_PROB`` cube
@@ -59,7 +64,7 @@ from ..skipper.raw import AVERAGED_KEYWORD, average_raw_samples
 from .atomic import atomic_outputs  # noqa: F401  (the one atomic writer; re-exported)
 
 __all__ = ["FITS_SUFFIXES", "COMPRESSED_SUFFIX", "STRUCTURAL_KEYWORDS", "STRUCTURAL_NUMBERED",
-           "PROBABILITY_SUFFIX", "QUALITY_SUFFIX", "CATALOG_EXTNAME", "FitsImage",
+           "PROBABILITY_SUFFIX", "QUALITY_SUFFIX", "CATALOG_EXTNAME", "DEAD_KEYWORD", "FitsImage",
            "BIAS_KEYWORDS", "bias_columns_from_header", "HduSummary", "FitsContents",
            "output_stem", "masks_path", "read_fits_images", "hdulist_name", "file_sha256",
            "Provenance", "copy_header", "build_masks_hdulist", "write_masks", "write_hdulist"]
@@ -88,6 +93,8 @@ PROBABILITY_SUFFIX = "_PROB"
 #: EXTNAME suffix of the quality bit mask of an image HDU (`ccdnb predict --quality`).
 QUALITY_SUFFIX = "_QUALITY"
 CATALOG_EXTNAME = "CATALOG"
+#: Header keyword of a dead amplifier's mask HDU: why it was not segmented.
+DEAD_KEYWORD = "CCDNBDEA"
 
 
 @dataclass
@@ -109,6 +116,9 @@ class FitsImage:
     """Number of NaN/inf pixels."""
     compressed: bool = False
     """True for a tile-compressed (``CompImageHDU``) HDU."""
+    dead: str | None = None
+    """Why the amplifier is dead (``no finite pixel``, ``constant 0``), None when it holds
+    data; set only by ``read_fits_images(..., keep_dead=True)``."""
 
     @property
     def bias_columns(self) -> list[slice] | None:
@@ -242,7 +252,26 @@ def _image_data(hdu, path: Path, index: int, extname: str):
     return None if data is None or data.size == 0 else np.asarray(data)
 
 
-def _read_hdu(hdu, index: int, path: Path):
+def _dead_reason(pixels: np.ndarray, n_nonfinite: int) -> str | None:
+    """Why an image holds no data (no finite pixel, one value everywhere), or None."""
+    if n_nonfinite == pixels.size:
+        return "no finite pixel"
+    finite = pixels[np.isfinite(pixels)] if n_nonfinite else pixels.reshape(-1)
+    value = finite[0]
+    if (finite != value).any():
+        return None
+    return f"constant {float(value):.6g}"
+
+
+def _dead_line(image) -> str:
+    """The dead image's problem, as a clause after its file name."""
+    where = f"HDU {image.index} ({image.extname or 'unnamed'})"
+    if image.dead == "no finite pixel":
+        return f"{where} has no finite pixel (all NaN/inf)"
+    return f"{where} is {image.dead} (every finite pixel the same value)"
+
+
+def _read_hdu(hdu, index: int, path: Path, keep_dead: bool = False):
     """Return ``(HduSummary, FitsImage or None)`` for one HDU; raise on unusable image data."""
     from astropy.io import fits
 
@@ -261,13 +290,14 @@ def _read_hdu(hdu, index: int, path: Path):
     # A raw skipper image (NSAMP samples per pixel along the row) is averaged first.
     pixels, nsamp = average_raw_samples(pixels, hdu.header, where=f"{path}: {where}")
     n_nonfinite = int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
-    if n_nonfinite == pixels.size:
+    if n_nonfinite == pixels.size and not keep_dead:
         raise CcdnbInputError(f"{path}: {where} has no finite pixel (all NaN/inf)")
+    dead = _dead_reason(pixels, n_nonfinite) if keep_dead else None
     compressed = isinstance(hdu, fits.CompImageHDU)
     header = hdu.header.copy()
     if nsamp > 1:
         header[AVERAGED_KEYWORD] = (nsamp, "ccdnb averaged this many samples per pixel")
-    image = FitsImage(index, extname, extver, pixels, header, n_nonfinite, compressed)
+    image = FitsImage(index, extname, extver, pixels, header, n_nonfinite, compressed, dead)
     kind = "compressed image" if compressed else "image"
     return HduSummary(index, extname, extver, kind, image.header), image
 
@@ -284,7 +314,7 @@ def _trailing_bytes(hdul, path: Path) -> int:
     return len(tail) if tail.strip(b"\0") else 0
 
 
-def read_fits_images(source) -> FitsContents:
+def read_fits_images(source, *, keep_dead: bool = False) -> FitsContents:
     """Read every 2-D image HDU of a FITS file or of an open HDUList.
 
     Parameters
@@ -293,6 +323,12 @@ def read_fits_images(source) -> FitsContents:
         A FITS file (``.fits``, ``.fit``, ``.fts``, fpack ``.fz``...), or an
         HDUList in memory (its ``filename()``, when it has one, names it in
         messages; it is not closed).
+    keep_dead : bool
+        Keep a dead amplifier's image (no finite pixel, or every finite pixel
+        the same value) with :attr:`FitsImage.dead` naming why, instead of
+        refusing the file for an image without a finite pixel (``ccdnb
+        predict``; ``ccdnb monitor`` reads with the default). A file whose
+        every image is dead is refused either way: nothing to segment.
 
     Returns
     -------
@@ -307,15 +343,15 @@ def read_fits_images(source) -> FitsContents:
         One line naming the file and the problem: missing, empty, not FITS,
         truncated or corrupt, no image HDU, an image HDU that is not 2-D (1-D
         rows or 3-D cubes: split cubes into 2-D HDUs first), or an image
-        without a single finite pixel. Astropy's warnings on the way are
-        caught, never shown.
+        without a single finite pixel (with ``keep_dead``: every image dead).
+        Astropy's warnings on the way are caught, never shown.
     """
     from astropy.io import fits  # imported before catching: astropy's logger hooks warnings
 
     if isinstance(source, fits.HDUList):
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
-            return _read_hdulist(source, hdulist_name(source))
+            return _read_hdulist(source, hdulist_name(source), keep_dead=keep_dead)
     if isinstance(source, fits.hdu.base._BaseHDU):
         raise CcdnbInputError("read_fits_images takes a file or an HDUList; "
                               "wrap a single HDU as fits.HDUList([hdu])")
@@ -323,7 +359,7 @@ def read_fits_images(source) -> FitsContents:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # astropy reports truncation only as a warning
         with _open_checked(path) as hdul:
-            contents = _read_hdulist(hdul, path, require_images=False)
+            contents = _read_hdulist(hdul, path, require_images=False, keep_dead=keep_dead)
             trailing = _trailing_bytes(hdul, path)
     truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
     if truncated:
@@ -342,10 +378,11 @@ def hdulist_name(hdulist) -> str:
     return str(name) if name else "<HDUList in memory>"
 
 
-def _read_hdulist(hdul, path, *, require_images: bool = True) -> FitsContents:
+def _read_hdulist(hdul, path, *, require_images: bool = True,
+                  keep_dead: bool = False) -> FitsContents:
     hdus, images = [], []
     for index, hdu in enumerate(hdul):
-        summary, image = _read_hdu(hdu, index, path)
+        summary, image = _read_hdu(hdu, index, path, keep_dead)
         hdus.append(summary)
         if image is not None:
             images.append(image)
@@ -359,6 +396,9 @@ def _require_images(contents: FitsContents) -> None:
     if not contents.images:
         listing = ", ".join(f"{h.extname or h.index}: {h.kind}" for h in contents.hdus)
         raise CcdnbInputError(f"{contents.path}: no image data in any HDU ({listing or 'no HDU'})")
+    if all(image.dead for image in contents.images):
+        raise CcdnbInputError(f"{contents.path}: nothing to segment: "
+                              + "; ".join(_dead_line(image) for image in contents.images))
 
 
 def file_sha256(path, *, chunk_size: int = 1 << 20) -> str:
@@ -403,6 +443,8 @@ class Provenance:
 
         known, backgrounds = dict(backgrounds or {}), {}
         for image in contents.images:
+            if image.dead:  # nothing to measure: no pedestal or noise is recorded
+                continue
             background = known.get(image.index)
             if background is None:
                 background = estimate_background(image.data, bias_columns=image.bias_columns)
@@ -528,6 +570,10 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
         for class_id, name in enumerate(CLASS_NAMES):
             header[f"CLASS{class_id}"] = (name, f"mask value {class_id}")
         header["NNONFIN"] = (image.n_nonfinite, "NaN/inf input pixels (mask: background)")
+        if image.dead:
+            header[DEAD_KEYWORD] = (image.dead, "dead amplifier: not segmented, all background")
+            header.add_history(f"ccdnb: dead amplifier ({image.dead}): not segmented, "
+                               f"mask all background")
         if rates and image.index in rates:
             for key, value, comment in rates[image.index].header_cards():
                 header[key] = (value, comment)
@@ -558,6 +604,8 @@ def build_masks_hdulist(contents: FitsContents, masks: dict, *, model_name=None,
             _provenance(hdu.header, model_name, model_id)
             if image.extver is not None:
                 hdu.header["EXTVER"] = image.extver
+            if image.dead:
+                hdu.header[DEAD_KEYWORD] = (image.dead, "dead amplifier: every pixel unusable")
             hdus.append(hdu)
     if catalog is not None:
         table = fits.BinTableHDU(catalog, name=CATALOG_EXTNAME)

@@ -4,7 +4,11 @@
 (:mod:`ccdnb.io.fits`), segments each one with :func:`ccdnb.predict.pipeline.predict_image`
 (the stage list) and returns the masks HDUList in memory (optionally with probabilities
 and a cluster catalog, :mod:`ccdnb.catalog`, and always with the provenance of every mask
-and the log of every stage). :func:`predict_file` writes exactly that HDUList to
+and the log of every stage). A dead amplifier's image (no finite pixel, or one value
+everywhere: :attr:`ccdnb.io.fits.FitsImage.dead`) is not run through the pipeline: its
+mask is all background, its probabilities background 1, its quality mask all
+``NONFINITE``, its rate not measured, and it gives no catalog row
+(:func:`dead_products`). :func:`predict_file` writes exactly that HDUList to
 ``<stem>.masks.fits`` atomically, so the file and the in-memory result cannot differ. The
 public API (:func:`ccdnb.segment`, :func:`ccdnb.segment_fits`, :class:`ccdnb.Segmenter`)
 and ``ccdnb predict`` are thin callers of these functions.
@@ -38,9 +42,9 @@ from ..model import DEFAULT_MODEL_NAME
 from .pipeline import check_stage_names, predict_image, tile_for
 from .tiling import DEFAULT_MARGIN, TileGrid
 
-__all__ = ["SegmentedFile", "quality_options_for", "segment_contents", "predict_fits",
-           "predict_file", "segment_to_file", "read_input", "catalog_path", "ensure_output_dir",
-           "check_tiling", "seam_shares"]
+__all__ = ["SegmentedFile", "quality_options_for", "dead_products", "segment_contents",
+           "predict_fits", "predict_file", "segment_to_file", "read_input", "catalog_path",
+           "ensure_output_dir", "check_tiling", "seam_shares"]
 
 
 def catalog_path(in_path, out_dir) -> Path:
@@ -133,6 +137,52 @@ def quality_options_for(image, options) -> dict:
     return out
 
 
+def dead_products(image, *, probabilities: bool = False, quality=None):
+    """What a dead amplifier's image gives in place of the pipeline's products.
+
+    Nothing of a dead amplifier (:attr:`ccdnb.io.fits.FitsImage.dead`) can be measured,
+    so nothing is made up: the mask is all background (the class of non-finite pixels,
+    as the ``nonfinite`` stage gives), the probabilities background 1, every pixel of
+    the quality mask carries the ``NONFINITE`` bit (unusable) and the rate is NaN with
+    the reason.
+
+    Parameters
+    ----------
+    image : ccdnb.io.fits.FitsImage
+    probabilities : bool
+        Return the probabilities.
+    quality : dict, optional
+        The quality options (:func:`quality_options_for`); None: no quality mask and no rate.
+
+    Returns
+    -------
+    tuple
+        ``(mask, probabilities or None, (quality mask, parameters, with_charge) or None,
+        rate or None)``.
+    """
+    from ..background.core import image_columns
+    from ..classes import BACKGROUND, N_CLASSES
+    from ..objects.quality_mask import QUALITY_BITS, MaskParameters
+    from ..skipper.electron_rate import ElectronRate
+
+    shape = image.data.shape
+    mask = np.full(shape, BACKGROUND, dtype=np.uint8)
+    probs = None
+    if probabilities:
+        probs = np.broadcast_to(np.eye(N_CLASSES, dtype=np.float32)[BACKGROUND],
+                                (*shape, N_CLASSES))
+    if quality is None:
+        return mask, probs, None, None
+    unusable = next(b.bit for b in QUALITY_BITS if b.name == "NONFINITE")
+    bits = np.full(shape, 1 << unusable, dtype=np.uint16)
+    parameters = MaskParameters.of(**quality_options_for(image, quality))
+    area = int(np.count_nonzero(image_columns(shape[1], image.bias_columns))) * shape[0]
+    rate = ElectronRate(rate=float("nan"), error=float("nan"),
+                        method=f"not measured: dead amplifier ({image.dead})",
+                        clean_pixels=0, image_pixels=area)
+    return mask, probs, (bits, parameters, False), rate
+
+
 def segment_contents(model, contents, *, model_name=None, model_id=None, input_sha256=None,
                      probabilities: bool = False, catalog: bool = False,
                      tile: int | None = None, margin: int = DEFAULT_MARGIN,
@@ -149,27 +199,35 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
     ``catalog`` does too (:func:`quality_options_for`);
     ``gain`` (ADU per electron) is the catalog's for every image instead of the one
     measured from it (:func:`ccdnb.catalog.build_catalog`).
+    A dead amplifier's image is not segmented (:func:`dead_products`).
     """
     from ..background import estimate_background
 
-    if tile is None and contents.images:  # one tile size per file, sized to its largest image
-        tile = tile_for(model, max((image.data.shape for image in contents.images),
+    live = [image for image in contents.images if not image.dead]
+    if tile is None and live:  # one tile size per file, sized to its largest image
+        tile = tile_for(model, max((image.data.shape for image in live),
                                    key=lambda shape: shape[0] * shape[1]), margin)
     known = {}
     if defects is not None:  # checked before any work
-        for image in contents.images:
+        for image in live:
             # a file of one image fits a map of one amplifier whatever their names
-            lone = len(contents.images) == 1 and image.label not in defects.hot_share
+            lone = len(live) == 1 and image.label not in defects.hot_share
             known[image.index] = defects.for_image(None if lone else image.label,
                                                    image.data.shape)
-    total = sum(len(TileGrid.for_image(image.data.shape, tile, margin))
-                for image in contents.images)
+    total = sum(len(TileGrid.for_image(image.data.shape, tile, margin)) for image in live)
     masks, probs, backgrounds, stage_logs, fields = {}, {}, {}, {}, {}
     qualities, rates = {}, {}
     wants_rate = quality is not None or catalog
     label = Path(str(contents.path)).name
     with _tile_progress(progress, label, total) as bar:
         for image in contents.images:
+            if image.dead:
+                masks[image.index], probs[image.index], dead_quality, dead_rate = dead_products(
+                    image, probabilities=probabilities,
+                    quality=(quality or {}) if wants_rate else None)
+                if dead_quality is not None:
+                    qualities[image.index], rates[image.index] = dead_quality, dead_rate
+                continue
             start = bar.n
             backgrounds[image.index] = estimate_background(image.data,
                                                            bias_columns=image.bias_columns)
@@ -193,7 +251,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
     if catalog:
         from ..catalog import build_catalog
 
-        table = build_catalog(contents.images, masks, backgrounds=backgrounds, gain=gain,
+        table = build_catalog(live, masks, backgrounds=backgrounds, gain=gain,
                               calibrations=calibrations)
     provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256,
                                     backgrounds=backgrounds, stage_logs=stage_logs)
@@ -207,7 +265,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
 
         annotate_headers(hdulist, calibrations)
     if defects is not None:
-        for image in contents.images:
+        for image in live:
             hdulist[image.index].header["CCDNBDEF"] = (
                 True, "settled with a run defect map (ccdnb.defects)")
     return SegmentedFile(hdulist=hdulist, catalog=table, contents=contents, masks=masks,
@@ -275,17 +333,19 @@ def predict_fits(model, source, *, model_name=None, model_id=None, probabilities
                          quality=quality).hdulist
 
 
-def read_input(source) -> tuple:
+def read_input(source, *, keep_dead: bool = False) -> tuple:
     """Read a FITS file or HDUList for segmentation: ``(contents, sha256)``.
 
     ``contents`` is :func:`ccdnb.io.fits.read_fits_images`'s; ``sha256`` the
     file's checksum for the provenance (None for an HDUList). Separate from the
     segmentation so that a many-file run can read the next file while the
     network works on this one (:func:`ccdnb.predict.scaleout.segment_files`).
+    ``keep_dead`` keeps dead amplifiers' images, marked, instead of refusing the
+    file (``ccdnb predict``; the monitor reads with the default and handles them).
     """
     from astropy.io import fits
 
-    contents = read_fits_images(source)
+    contents = read_fits_images(source, keep_dead=keep_dead)
     return contents, (None if isinstance(source, fits.HDUList) else file_sha256(source))
 
 
@@ -301,7 +361,7 @@ def _predict_fits(model, source, *, model_name, model_id, probabilities, catalog
 
         MaskParameters.of(**quality)
     defects = as_defect_map(defects)
-    contents, sha256 = preread if preread is not None else read_input(source)
+    contents, sha256 = preread if preread is not None else read_input(source, keep_dead=True)
     return segment_contents(model, contents, model_name=model_name or getattr(model, "name", None),
                             model_id=model_id, input_sha256=sha256,
                             probabilities=probabilities, catalog=catalog, tile=tile,

@@ -262,6 +262,12 @@ class PredictTask:
 
         return [masks_path(in_path, out_dir)]
 
+    def read_input(self, in_path):
+        """:func:`ccdnb.predict.read_input`, keeping dead amplifiers (masked, not segmented)."""
+        from .files import read_input
+
+        return read_input(in_path, keep_dead=True)
+
     def run(self, in_path, out_dir, segmenter, preread, options) -> Path:
         from .files import predict_file
 
