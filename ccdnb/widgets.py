@@ -198,7 +198,7 @@ def cluster_boxes(mask) -> np.ndarray:
     """
     from scipy import ndimage
 
-    from .catalog import label_clusters
+    from .objects.catalog import label_clusters
 
     labels, n = label_clusters(mask)
     boxes = np.zeros((n, 4), dtype=np.int64)
@@ -254,7 +254,7 @@ def catalog_rows(image, mask, *, max_rows=CATALOG_MAX_ROWS) -> list[dict]:
         Keys ``cluster``, ``x``, ``y``, ``npix``, ``charge_adu``, ``peak_adu``, ``box``;
         at most ``max_rows``.
     """
-    from .catalog import measure_clusters
+    from .objects.catalog import measure_clusters
 
     measured = measure_clusters(image, mask)
     boxes = cluster_boxes(mask)

@@ -132,6 +132,8 @@ MOVED = {
     "ccdnb.noise_groups": "ccdnb.predict.rules.noise_groups",
     "ccdnb.serial_hits": "ccdnb.predict.rules.serial_hits",
     "ccdnb.ds9": "ccdnb.objects.ds9",
+    "ccdnb.catalog": "ccdnb.objects.catalog",
+    "ccdnb.particles": "ccdnb.objects.particles",
     "ccdnb.scaleout": "ccdnb.predict.scaleout",
     "ccdnb.onnx_export": "ccdnb.predict.onnx_export",
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..particles import KINDS, LOW_ENERGY_KEV
+from ..objects.particles import KINDS, LOW_ENERGY_KEV
 
 __all__ = ["TRUTH_KINDS", "POINT_KINDS", "WORM_MIN_RANGE_PX", "truth_kind",
            "label_simulated_clusters", "confusion_matrix", "SIMULATION_PRESETS", "HELDOUT_SEED",
@@ -68,8 +68,8 @@ def label_simulated_clusters(sim, mask=None, gain: float | None = None,
         share of the owner's labelled pixels inside the cluster): a cluster
         with both near 1 is one whole object, neither a fragment nor a merger.
     """
-    from ..catalog import build_catalog, label_clusters
-    from ..fitsio import FitsImage
+    from ..io.fits import FitsImage
+    from ..objects.catalog import build_catalog, label_clusters
 
     mask = sim.label if mask is None else mask
     gain = float(sim.meta["gain_adu_per_e"]) if gain is None else gain

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL, label_groups
+from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ..errors import CcdnbInputError, one_line
+from ..objects.groups import label_groups
 from .reading import finite_number as _number
 from .reading import input_type
 
@@ -91,7 +92,7 @@ def _header_gain(gain, headers) -> tuple:
 
 def samples_averaged(header) -> int:
     """Samples per pixel ccdnb averaged on reading (a raw skipper file), else 1."""
-    from ..skipper_raw import AVERAGED_KEYWORD
+    from ..skipper.raw import AVERAGED_KEYWORD
 
     value = _number(header.get(AVERAGED_KEYWORD)) if header is not None else None
     return int(value) if value is not None and value >= 1 else 1
@@ -273,7 +274,7 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
 
 def frame_path(in_path, report_dir) -> Path:
     """``REPORT/frames/<stem>.npz``: a frame's statistics and bright/glowing pixels."""
-    from ..fitsio import output_stem
+    from ..io.fits import output_stem
 
     return Path(report_dir) / "frames" / f"{output_stem(in_path)}.npz"
 
@@ -303,7 +304,7 @@ def _save_npz(path, arrays) -> Path:
     """Write ``arrays`` as an ``.npz`` (what :func:`numpy.load` reads) atomically."""
     import zipfile
 
-    from ..io_utils import atomic_path
+    from ..io.atomic import atomic_path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +318,7 @@ def _save_npz(path, arrays) -> Path:
 
 
 def _rows_array(rows) -> np.ndarray:
-    from ..io_utils import jsonable
+    from ..io.atomic import jsonable
 
     return np.array(json.dumps(jsonable(rows)))
 
@@ -409,7 +410,7 @@ def _read_masks(in_path, source_dir, contents):
     """The masks ``ccdnb predict`` wrote for ``in_path`` in ``source_dir``, by HDU index."""
     from astropy.io import fits
 
-    from ..fitsio import masks_path
+    from ..io.fits import masks_path
 
     path = masks_path(in_path, source_dir)
     if not path.is_file():
@@ -533,7 +534,7 @@ class MonitorTask:
         return write_frame(frame_path(in_path, out_dir), rows, bright, glowing, kept)
 
     def _second_pass(self, in_path, out_dir, frame) -> Path:
-        from ..scaleout import worker_defect_map
+        from ..predict.scaleout import worker_defect_map
         from .exposure import rate_columns
 
         path = frame_path(in_path, out_dir)
@@ -560,8 +561,8 @@ class MonitorTask:
             out.append(new)
             settled[image.index] = exposure.mask
         if self.rewrite_masks and settled:
-            from ..fitsio import masks_path, write_hdulist
-            from ..io_utils import atomic_path
+            from ..io.atomic import atomic_path
+            from ..io.fits import masks_path, write_hdulist
 
             own = masks_dir(out_dir)
             source = own if masks_path(in_path, own).is_file() else self.source_masks
@@ -578,7 +579,7 @@ def _measurable(row) -> bool:
 def _second_pass_inputs(in_path, out_dir, frame, source_masks) -> tuple:
     """``(rows, {amp: AmplifierInputs}, {hdu: image})`` of a monitored frame; an amplifier
     of an older report (no inputs kept) gets its masks from disk, measured again."""
-    from ..fitsio import masks_path
+    from ..io.fits import masks_path
 
     path = frame_path(in_path, out_dir)
     if not path.is_file():
@@ -690,7 +691,7 @@ def _rewrite_masks(in_path, source, target_dir, masks, write_hdulist, atomic_pat
     """Write the settled masks into ``target_dir`` with the headers of the masks in ``source``."""
     from astropy.io import fits
 
-    from ..fitsio import masks_path
+    from ..io.fits import masks_path
 
     target = masks_path(in_path, target_dir)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -179,7 +179,7 @@ def read_run_frame(path) -> RunFrame:
         Whatever :func:`ccdnb.predict.read_input` raises for a file that is
         unusable for another reason than dead amplifiers.
     """
-    from ..fitsio import file_sha256, read_fits_images
+    from ..io.fits import file_sha256, read_fits_images
     from ..predict import read_input
 
     path = Path(path)

@@ -278,7 +278,7 @@ def write_html(report_dir, rows, outliers, defect_map, *, failures=(), notes=(),
     ``notes`` the :class:`ccdnb.monitoring.notes.RunNote` of what the run held.
     """
     from .. import __version__
-    from ..io_utils import write_text_atomic
+    from ..io.atomic import write_text_atomic
 
     n_frames = len({r["file"] for r in rows})
     amps = sorted({r["amplifier"] for r in rows})

@@ -185,7 +185,7 @@ def _defect_map(rows, outliers, report_dir, min_share, min_frames):
 def _write_tables(report_dir, rows, outliers) -> dict:
     from astropy.table import Table
 
-    from ..io_utils import atomic_path
+    from ..io.atomic import atomic_path
     from .table import frame_table, write_frame_table
 
     paths = {"table": report_dir / "frames.csv", "table_fits": report_dir / "frames.fits",
@@ -275,7 +275,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     """
     from ..defects import DEFAULT_MIN_FRAMES, DEFAULT_MIN_SHARE
     from ..predict import check_tiling, ensure_output_dir
-    from ..scaleout import _import_distributed, process_files, start_local_cluster
+    from ..predict.scaleout import _import_distributed, process_files, start_local_cluster
     from .frame import MonitorTask, masks_dir
     from .notes import run_notes
     from .outliers import DEFAULT_SIGMAS, find_outliers

@@ -143,7 +143,7 @@ def frame_table(rows):
 
 def write_frame_table(table, csv_path, fits_path) -> None:
     """Write ``table`` (:func:`frame_table`) to ``csv_path`` and ``fits_path``, each atomically."""
-    from ..io_utils import atomic_path
+    from ..io.atomic import atomic_path
 
     with atomic_path(csv_path, suffix=".csv") as tmp:
         table.write(tmp, format="ascii.csv", overwrite=True)

@@ -46,10 +46,11 @@ def evaluate_run(run, report, files) -> dict:
     """
     from astropy.io import fits
 
-    from ..classes import CLUSTER, label_groups
+    from ..classes import CLUSTER
     from ..defects import settle_with_defects
     from ..evaluation.events import cluster_detection, false_cluster_components
-    from ..fitsio import masks_path
+    from ..io.fits import masks_path
+    from ..objects.groups import label_groups
 
     dmap = report.defect_map
     out = dict.fromkeys(("found", "wanted", "false_flags", "flags", "false_single",

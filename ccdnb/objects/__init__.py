@@ -2,6 +2,10 @@
 
 - :mod:`ccdnb.objects.groups`: the 8-connected groups of a class mask (one cluster, one
   catalog row, one event), and giving chosen groups back to background;
+- :mod:`ccdnb.objects.catalog`: one row per cluster (position, size, charge in ADU,
+  electrons and keV, shape, particle kind);
+- :mod:`ccdnb.objects.particles`: the particle kinds (muon, electron, alpha, X-ray,
+  low-energy, serial-register hit) from a cluster's measurements;
 - :mod:`ccdnb.objects.ds9`: DS9 region files of a frame's clusters, coloured by kind;
 - :mod:`ccdnb.objects.quality_mask`: the quality bit mask of an amplifier, of the kind
   a search for few-electron events applies (cluster, halo, bleed trail, hot pixel, hot

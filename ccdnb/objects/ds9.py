@@ -60,7 +60,7 @@ def format_angle(angle: float) -> str:
 
 def _labels(table):
     """Kind, colour and label text of every row (as :func:`catalog_regions` makes them)."""
-    from ..particles import KIND_COLOURS
+    from .particles import KIND_COLOURS
 
     kinds = np.asarray(table["kind"]).astype(str)
     energy = np.asarray(table["energy_kev"], dtype=np.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..particles import KIND_COLOURS, KINDS
+from ..objects.particles import KIND_COLOURS, KINDS
 
 __all__ = ["PLOT_COLOURS", "plot_spectrum", "plot_confusion", "plot_catalog_kinds",
            "plot_gain_fit"]

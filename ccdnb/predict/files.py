@@ -249,7 +249,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
 
     table, calibrations = None, {}
     if catalog:
-        from ..catalog import build_catalog
+        from ..objects.catalog import build_catalog
 
         table = build_catalog(live, masks, backgrounds=backgrounds, gain=gain,
                               calibrations=calibrations)
@@ -261,7 +261,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
                                   quality=qualities if quality is not None else None,
                                   rates=rates)
     if calibrations:  # the gain behind the catalog's electrons and keV
-        from ..catalog import annotate_headers
+        from ..objects.catalog import annotate_headers
 
         annotate_headers(hdulist, calibrations)
     if defects is not None:

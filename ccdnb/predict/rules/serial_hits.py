@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...catalog import per_cluster_span
 from ...classes import CLUSTER, HOT_PIXEL
 from ...normalize import input_significance
+from ...objects.catalog import per_cluster_span
 from ...objects.groups import class_groups
 
 __all__ = ["SERIAL_MIN_PIXELS", "SERIAL_CHANCE", "MIN_NOISE_E", "scatter_chance",
