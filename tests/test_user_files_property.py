@@ -277,6 +277,12 @@ def _amplifiers(*names):
 @given(description=fits_files(), catalog=st.booleans(), probabilities=st.booleans())
 @example(description=_amplifiers("SCI", "SCI"), catalog=True, probabilities=False)
 @example(description=_amplifiers("AMP/3", "../up"), catalog=True, probabilities=False)
+# a constant image alone (nothing to segment: refused), and beside a live one (a note)
+@example(description=("primary", [(np.array([[128]], np.uint8), None, None, {})], "none", 0.5),
+         catalog=False, probabilities=False)
+@example(description=("extension", [(np.array([[128]], np.uint8), None, None, {}),
+                                    (np.array([[128, 126]], np.uint8), None, None, {})],
+                      "none", 0.5), catalog=True, probabilities=False)
 def test_predict_writes_the_masks_or_one_error_line_and_nothing(folders, description, catalog,
                                                                 probabilities):
     from ccdnb.fitsio import output_stem, read_fits_images
@@ -288,8 +294,8 @@ def test_predict_writes_the_masks_or_one_error_line_and_nothing(folders, descrip
     code, stdout, stderr = run_predict([path, "--out-dir", out_dir, "--quiet", *options])
     written = sorted(p.name for p in out_dir.iterdir()) if out_dir.exists() else []
     event(f"exit {code}")
-    try:
-        read_fits_images(path)
+    try:  # predict keeps dead amplifiers (no finite pixel, or one value) among live ones
+        dead = [image for image in read_fits_images(path, keep_dead=True).images if image.dead]
     except CcdnbInputError:
         readable = False
     else:
@@ -302,7 +308,12 @@ def test_predict_writes_the_masks_or_one_error_line_and_nothing(folders, descrip
         assert written == [], written  # no partial output
         return
     assert code == 0, stderr
-    assert stderr == "" and stdout.strip() == str(out_dir / "frame.masks.fits")
+    # one note per dead amplifier, nothing else
+    notes = stderr.strip().splitlines()
+    assert len(notes) == len(dead) and all(
+        line.startswith(f"ccdnb: note: {path}: HDU {image.index} ") and "dead amplifier" in line
+        for line, image in zip(notes, dead)), stderr
+    assert stdout.strip() == str(out_dir / "frame.masks.fits")
     with fits.open(out_dir / "frame.masks.fits") as masks, fits.open(path) as source:
         assert len(masks) >= len(source)
         images = {index: hdu for index, hdu in enumerate(masks) if "CLASS0" in hdu.header}
