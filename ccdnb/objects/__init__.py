@@ -19,8 +19,8 @@ import importlib
 
 #: Public name -> the submodule that defines it.
 _SOURCES = {
-    **dict.fromkeys(("EIGHT_CONNECTED", "label_groups", "class_groups", "release_pixels",
-                     "count_neighbours"), "groups"),
+    **dict.fromkeys(("EIGHT_CONNECTED", "label_groups", "class_groups", "flat_groups",
+                     "release_pixels", "count_neighbours"), "groups"),
     **dict.fromkeys(("QUALITY_BITS", "QualityBit", "MaskParameters", "quality_mask", "clean",
                      "bit_shares", "quality_header_cards", "quality_hdu"), "quality_mask"),
 }
@@ -37,5 +37,6 @@ def __dir__():
 
 
 __all__ = ["QUALITY_BITS", "QualityBit", "MaskParameters",  # noqa: F822 (lazy, see _SOURCES)
-           "EIGHT_CONNECTED", "label_groups", "class_groups", "release_pixels", "count_neighbours",
+           "EIGHT_CONNECTED", "label_groups", "class_groups", "flat_groups", "release_pixels",
+           "count_neighbours",
            "bit_shares", "clean", "quality_hdu", "quality_header_cards", "quality_mask"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..classes import BACKGROUND
 
-__all__ = ["EIGHT_CONNECTED", "label_groups", "class_groups", "release_pixels",
+__all__ = ["EIGHT_CONNECTED", "label_groups", "class_groups", "flat_groups", "release_pixels",
            "count_neighbours"]
 
 #: 8-connectivity: diagonal neighbours belong to the same group (for
@@ -66,30 +66,53 @@ def class_groups(mask, cls):
     n : int
         Number of groups.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     mask = np.asarray(mask)
     flat = np.flatnonzero(mask == cls)
     rows, cols = np.divmod(flat, mask.shape[1])
     if flat.size == 0:
         return rows, cols, np.zeros(0, np.int32), 0
+    group, n = flat_groups(flat, mask.shape[1])
+    return rows, cols, group, n
+
+
+def flat_groups(index, width):
+    """The 8-connected groups of some pixels of an image, given by flat index.
+
+    Parameters
+    ----------
+    index : ndarray of int
+        Flat (row-major) indices of the pixels, ascending, as :func:`numpy.flatnonzero`
+        gives them.
+    width : int
+        The image's width.
+
+    Returns
+    -------
+    group : ndarray of int32
+        The group of each pixel, ``0..n-1``: the partition of :func:`label_groups`.
+    n : int
+        Number of groups.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows, cols = np.divmod(np.asarray(index, dtype=np.int64), width)
     # a row stride of W + 2 keeps the pixels either side of a row's ends apart
-    stride = mask.shape[1] + 2
-    index = rows.astype(np.int64) * stride + cols  # ascending, as flatnonzero
-    pixels = np.arange(index.size)
+    stride = width + 2
+    key = rows * stride + cols  # ascending, as index
+    pixels = np.arange(key.size)
     first, second = [], []
     for step in (1, stride - 1, stride, stride + 1):  # right, and the row below
-        at = np.searchsorted(index, index + step)
-        hit = at < index.size
-        hit[hit] = index[at[hit]] == index[hit] + step
+        at = np.searchsorted(key, key + step)
+        hit = at < key.size
+        hit[hit] = key[at[hit]] == key[hit] + step
         first.append(pixels[hit])
         second.append(at[hit])
     first, second = np.concatenate(first), np.concatenate(second)
     graph = coo_matrix((np.ones(first.size, np.int8), (first, second)),
-                       shape=(index.size, index.size))
+                       shape=(key.size, key.size))
     n, group = connected_components(graph, directed=False)
-    return rows, cols, group.astype(np.int32), int(n)
+    return group.astype(np.int32), int(n)
 
 
 def release_pixels(mask, classes, chosen) -> int:

@@ -55,6 +55,7 @@ import numpy as np
 from ..background.core import image_columns
 from ..classes import CLUSTER, GLOWING, HOT_PIXEL
 from ..errors import CcdnbInputError
+from .groups import flat_groups
 
 __all__ = ["QUALITY_BITS", "QualityBit", "MaskParameters", "bit_shares", "clean",
            "quality_hdu", "quality_header_cards", "quality_mask"]
@@ -380,29 +381,6 @@ def _trail(index, shape, length, axis, forward):
     return painted[~_in_sorted(painted, index)]
 
 
-def _groups(index, width):
-    """The 8-connected groups of the pixels ``index`` (flat, ascending): (group of each
-    pixel, number of groups); the partition of :func:`ccdnb.classes.label_groups`."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    rows, cols = np.divmod(index, width)
-    stride = width + 2  # keeps the pixels either side of a row's ends apart
-    key = rows * stride + cols
-    pixels = np.arange(key.size)
-    first, second = [], []
-    for step in (1, stride - 1, stride, stride + 1):  # right, and the row below
-        at = np.minimum(np.searchsorted(key, key + step), key.size - 1)
-        hit = key[at] == key + step
-        first.append(pixels[hit])
-        second.append(at[hit])
-    first, second = np.concatenate(first), np.concatenate(second)
-    graph = coo_matrix((np.ones(first.size, np.int8), (first, second)),
-                       shape=(key.size, key.size))
-    n, group = connected_components(graph, directed=False)
-    return group, int(n)
-
-
 def _glow_boxes(glow, shape, reach):
     """Boxes around the glowing pixels ``glow`` (flat) that hold every pixel within
     ``reach`` px of them: ``(rows, cols, own)`` each, ``own`` the box's pixels it
@@ -616,7 +594,7 @@ def _serial_segments(shape, serial, cluster, min_pixels, margin):
     pixels = _flat_nonzero(serial) if serial is not None else cluster
     if pixels.size == 0:
         return pixels
-    group, n = _groups(pixels, shape[1])
+    group, n = flat_groups(pixels, shape[1])
     rows, cols = np.divmod(pixels, shape[1])
     if serial is None:
         size = np.bincount(group, minlength=n)
