@@ -228,3 +228,42 @@ def test_settling_turns_defect_clusters_into_hot_pixels(report):
     settled = settle_with_defects(raw, hot)
     assert (settled[hot & (raw > 1)] == HOT_PIXEL).all()
 
+
+
+def test_the_second_pass_gives_the_same_rows_on_several_threads(run_files, report, tmp_path):
+    """The second pass runs on several frames at once (MonitorTask.threads): its rows are
+    those of one frame after the other, whatever order the frames finish in."""
+    import shutil
+
+    from ccdnb.monitoring.frame import MonitorTask, read_frame
+    from ccdnb.predict.scaleout import process_files
+
+    _, files = run_files
+    rows = {}
+    for threads in (1, 3):
+        copy = tmp_path / f"report{threads}"
+        shutil.copytree(report.report_dir, copy)
+        task = MonitorTask(defects=copy / "defects.fits")
+        task.threads = threads
+        before = {p: p.stat().st_mtime_ns for p in (copy / "frames").iterdir()}
+        summary = process_files(files, copy, task, progress=False)
+        assert summary.ok and not summary.skipped
+        assert all(p.stat().st_mtime_ns > t for p, t in before.items())  # every frame redone
+        rows[threads] = [read_frame(copy / "frames" / f"{f.stem}.npz") for f in files]
+    assert len(rows[1]) == 12
+    for one, three in zip(rows[1], rows[3]):
+        assert [r["amplifier"] for r in one] == ["CCD_A", "CCD_B"]
+        assert _same_rows(one, three)
+
+
+def _same_rows(a, b) -> bool:
+    """Rows equal value by value, NaN equal to NaN."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for key in x:
+            if isinstance(x[key], float) and np.isnan(x[key]):
+                assert isinstance(y[key], float) and np.isnan(y[key]), key
+            else:
+                assert x[key] == y[key], key
+    return True

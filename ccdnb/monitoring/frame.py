@@ -16,6 +16,7 @@ atomically; the ``.npz`` last, so a frame whose ``.npz`` exists is done.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,8 @@ from .reading import input_type
 
 __all__ = ["MonitorTask", "amplifier_statistics", "dead_amplifier_statistics", "input_type",
            "samples_averaged", "frame_path", "masks_dir", "write_frame", "read_frame",
-           "frame_exposure", "AmplifierInputs", "EV_PER_PAIR", "NOT_YET_MEASURED"]
+           "frame_exposure", "AmplifierInputs", "EV_PER_PAIR", "NOT_YET_MEASURED",
+           "SECOND_PASS_THREADS"]
 
 #: Energy to make one electron-hole pair in silicon (eV).
 EV_PER_PAIR = 3.77
@@ -39,6 +41,9 @@ RATE_MAX_SIGMA = 5.0
 #: ``rate_method`` of a row of the first pass: the rate is measured once the run's defect
 #: map exists (:class:`MonitorTask`, second pass).
 NOT_YET_MEASURED = "measured in the second pass, with the run's defect map"
+#: Frames the second pass works on at once in one process (threads; at most the cores):
+#: it needs no network, and its NumPy/SciPy work releases the GIL for most of the time.
+SECOND_PASS_THREADS = 4
 #: A column is a hot column when at least this share of its rows is hot pixel.
 HOT_COLUMN_SHARE = 0.5
 #: Header keywords of the time, the exposure and the gain (ADU per electron).
@@ -465,6 +470,12 @@ class MonitorTask:
         (``--rewrite-masks``).
     quality : dict, optional
         Options of the quality mask (:class:`ccdnb.objects.quality_mask.MaskParameters`).
+
+    Attributes
+    ----------
+    threads : int
+        Files :func:`ccdnb.predict.scaleout.process_files` may do at once in one process:
+        up to :data:`SECOND_PASS_THREADS` in the second pass, else 1.
     """
 
     def __init__(self, source_masks=None, gain=None, defects=None, bright_sigma: float = 3.0,
@@ -476,6 +487,9 @@ class MonitorTask:
         self.rewrite_masks = bool(rewrite_masks)
         self.quality = dict(quality or {})
         self.needs_model = source_masks is None and defects is None
+        # the second pass runs on several frames at once (process_files, without workers)
+        self.threads = (min(SECOND_PASS_THREADS, os.cpu_count() or 1)
+                        if defects is not None else 1)
 
     def outputs(self, in_path, out_dir) -> list:
         return [frame_path(in_path, out_dir)]

@@ -82,15 +82,12 @@ def _panel(ax, rows, amps, flagged, figure, label, error):
 def plot_trends(rows, outliers, path) -> Path:
     """The trend plot: one panel per figure of :data:`TREND_PANELS`, one line per amplifier
     in frame time order (the rate with its error bars)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     flagged = {(o["frame"], o["amplifier"]) for o in outliers}
     amps = sorted({r["amplifier"] for r in rows})
-    fig, axes = plt.subplots(len(TREND_PANELS), 1, figsize=(9, 2.0 * len(TREND_PANELS)),
-                             sharex=True, constrained_layout=True)
+    fig = _report_figure((9, 2.0 * len(TREND_PANELS)))
+    axes = fig.subplots(len(TREND_PANELS), 1, sharex=True)
+    # fixed margins: a constrained layout costs a second drawing of the figure
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.045, top=0.975, hspace=0.12)
     xlabel = "frame"
     for ax, (figure, label, error) in zip(np.atleast_1d(axes), TREND_PANELS):
         xlabel = _panel(ax, rows, amps, flagged, figure, label, error)
@@ -99,8 +96,15 @@ def plot_trends(rows, outliers, path) -> Path:
         np.atleast_1d(axes)[0].legend(fontsize=7, ncol=min(len(amps), 4))
     np.atleast_1d(axes)[0].set_title("run trends (red rings: outliers)", fontsize=9)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return Path(path)
+
+
+def _report_figure(size):
+    """A figure of the run report: matplotlib's object alone, without pyplot (no global
+    figure registry to import and close, and safe beside other threads)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size)
 
 
 def _finish(fig, ax, own, path):
@@ -216,16 +220,12 @@ def plot_quality_mask(quality, path=None, *, title="quality mask", ax=None):
 
 def plot_defect_map(defect_map, path) -> Path:
     """Per amplifier: the share of frames each pixel is bright, and the flagged defects."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     from ..classes import GLOWING, HOT_PIXEL
 
     amps = defect_map.amplifiers or ["none"]
-    fig, axes = plt.subplots(2, len(amps), figsize=(3.6 * len(amps), 7), squeeze=False,
-                             constrained_layout=True)
+    fig = _report_figure((3.6 * len(amps), 7))
+    axes = fig.subplots(2, len(amps), squeeze=False)
+    fig.subplots_adjust(left=0.08, right=0.95, bottom=0.04, top=0.9, hspace=0.25, wspace=0.3)
     for column, amp in enumerate(amps):
         top, bottom = axes[0, column], axes[1, column]
         if amp not in defect_map.hot_share:
@@ -246,7 +246,6 @@ def plot_defect_map(defect_map, path) -> Path:
     fig.suptitle(f"run defect map: {defect_map.n_frames} frames, defect when bright in "
                  f">= {defect_map._threshold():.0%} of them", fontsize=9)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return Path(path)
 
 

@@ -580,6 +580,10 @@ def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record
 
     from .files import read_input
 
+    threads = int(getattr(task, "threads", 1) or 1)
+    if threads > 1 and segmenter is None and len(todo) > 1:
+        _process_in_threads(todo, files, out_path, out_dir, options, record, task, threads)
+        return
     read = getattr(task, "read_input", read_input)  # a task may read its files its own way
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdnb-read") as reader:
         upcoming = reader.submit(read, files[todo[0]]) if todo else None
@@ -589,6 +593,22 @@ def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record
                 upcoming = reader.submit(read, files[todo[position + 1]])
             record(_segment_one(index, files[index], files[index], out_path, out_dir, None,
                                 options, segmenter=segmenter, preread=current, task=task))
+
+
+def _process_in_threads(todo, files, out_path, out_dir, options, record, task, threads):
+    """Do a task that needs no network (``task.threads > 1``) on ``threads`` files at once.
+
+    Such work (the monitor's second pass: settling, quality mask, rate) is NumPy and
+    SciPy on whole frames, which release the GIL for most of it; in one process it
+    would leave every core but one idle. Results are recorded as files finish.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ccdnb-task") as pool:
+        futures = [pool.submit(_segment_one, index, files[index], files[index], out_path,
+                               out_dir, None, options, task=task) for index in todo]
+        for future in as_completed(futures):
+            record(future.result())  # _segment_one turns every error into its result
 
 
 def _run_distributed(summary, files, todo, settled, out_dir, model, options, client,
