@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -123,13 +121,13 @@ MAX_SPEED_RATIO = 1.2
 
 
 def _run_timed(command) -> tuple[float, float]:
-    """Run ``command``; return (wall seconds, CPU seconds of the child: user and system)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        sys.exit(f"{' '.join(command[2:4])} failed with status {status}")
-    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+    """Run ``command``; (wall seconds, CPU seconds of the child: user and system), timed as
+    ``benchmarks/predict_speed.py`` times its processes."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from predict_speed import run_process
+
+    seconds, _, _, cpu = run_process(command)
+    return seconds, cpu
 
 
 def speed(frames: int, size: int, seed: int, work: Path, workers: int | None,
