@@ -15,7 +15,7 @@
 Submodules load on first use.
 """
 
-import importlib
+from .._lazy import lazy_names
 
 #: Public name -> the submodule that defines it.
 _SOURCES = {
@@ -26,14 +26,7 @@ _SOURCES = {
 }
 
 
-def __getattr__(name):
-    if name in _SOURCES:
-        return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_SOURCES))
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES)
 
 
 __all__ = ["QUALITY_BITS", "QualityBit", "MaskParameters",  # noqa: F822 (lazy, see _SOURCES)

@@ -19,7 +19,7 @@ Submodules load on first use, so that importing one (the tiling, say) never pays
 the others.
 """
 
-import importlib
+from .._lazy import lazy_names
 
 #: Public name -> the submodule that defines it.
 _SOURCES = {
@@ -37,16 +37,7 @@ _SOURCES = {
 _SUBMODULES = ("pipeline", "files", "tiling", "runtime", "onnx_export", "scaleout", "rules")
 
 
-def __getattr__(name):
-    if name in _SOURCES:
-        return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_SOURCES) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, _SUBMODULES)
 
 
 __all__ = ["predict_image", "predict_fits",  # noqa: F822 (lazy, see _SOURCES)

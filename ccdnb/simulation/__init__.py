@@ -11,7 +11,7 @@ The names below are the simulation's public interface; docs/internals.md
 describes the arrays and the ``meta`` keys.
 """
 
-import importlib
+from .._lazy import lazy_names
 
 #: Public name -> the submodule that defines it. Submodules are imported on first
 #: use (module ``__getattr__``), so that ``ccdnb predict`` and ``ccdnb --help``,
@@ -30,14 +30,7 @@ _SOURCES = {
 }
 
 
-def __getattr__(name):
-    if name in _SOURCES:
-        return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_SOURCES))
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES)
 
 
 __all__ = [  # noqa: F822 (defined lazily, see _SOURCES)

@@ -9,7 +9,7 @@
 Submodules load on first use, so that importing one never pays for the others.
 """
 
-import importlib
+from .._lazy import lazy_names
 
 #: Public name -> the submodule that defines it.
 _SOURCES = {
@@ -18,14 +18,7 @@ _SOURCES = {
 }
 
 
-def __getattr__(name):
-    if name in _SOURCES:
-        return getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_SOURCES))
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES)
 
 
 __all__ = ["SENSEI_EDGES", "ElectronRate", "RateProfile",  # noqa: F822 (lazy, see _SOURCES)

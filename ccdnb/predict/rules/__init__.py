@@ -15,16 +15,9 @@ off by name.
 Submodules load on first use.
 """
 
-import importlib
+from ..._lazy import lazy_names
 
 __all__ = ["noise_groups", "serial_hits", "signal_floor"]
 
 
-def __getattr__(name):
-    if name in __all__:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, submodules=__all__)
