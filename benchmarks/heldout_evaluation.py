@@ -431,6 +431,105 @@ def visible_clusters(dataset, masks, calibrated, sigma=VISIBLE_SIGMA):
             "model": events.electron_efficiency_table(found[visible], energy[visible])}
 
 
+#: Read noise (electrons) up to which an image's pixels are counted in electrons for
+#: :func:`one_frame_limits`'s oracle (a wrong whole electron on under 10 % of the pixels).
+RESOLVED_NOISE_E = 0.3
+
+
+def _lone_hot_pixel_ids(instances, objects):
+    """Ids of the one-pixel hot pixels of one image (kind ``pixel``, one labelled pixel)."""
+    from ccdnb.classes import HOT_PIXEL
+
+    hot = objects[(objects["cls"] == HOT_PIXEL) & (objects["kind"] == "pixel")]
+    size = np.bincount(instances.ravel(), minlength=int(hot["id"].max(initial=0)) + 1)
+    return set(int(i) for i in hot["id"] if i < size.size and size[i] == 1)
+
+
+def one_frame_limits(dataset, masks, sigma=VISIBLE_SIGMA):
+    """Where issue 33's gates ask what one frame cannot tell, and the model's figures there.
+
+    Two things no finder that sees one frame can do, whatever its network:
+
+    - see a cluster the single-electron field hides: on images that resolve electrons
+      (read noise at most :data:`RESOLVED_NOISE_E`), a cluster counts as *visible* when an
+      oracle told its truth footprint sees it over the field at ``sigma``
+      (:func:`ccdnb.evaluation.skipper_finder.footprint_chance`, as for ``skipper-dense``);
+      on the other images every cluster is visible;
+    - tell a one-pixel hot pixel from a one-pixel hit: the simulator draws both as one
+      bright pixel (hot pixels log-uniform from 3 sigma to saturation, hits from 10 to
+      1000 sigma), and only a run's defect map separates them. Clusters predicted on
+      such a hot pixel alone are counted apart.
+
+    Returns
+    -------
+    dict
+        ``bright`` (clusters >= 5 sigma), ``bright_visible``, ``found_bright`` and
+        ``found_bright_visible`` (shares found as cluster), ``false_per_mpix`` and
+        ``false_on_lone_hot_pixels_per_mpix``.
+    """
+    from scipy import ndimage
+    from scipy.special import ndtr
+
+    from ccdnb.classes import CLUSTER
+    from ccdnb.evaluation import events
+    from ccdnb.evaluation.skipper_finder import calibrate_electrons, footprint_chance
+    from ccdnb.objects.groups import EIGHT_CONNECTED, label_groups
+
+    found, clusters = events.cluster_detection(masks, dataset.instances, dataset.objects)
+    meta = getattr(dataset, "meta", None) or [{}] * len(dataset.images)
+    visible = np.ones(len(clusters), dtype=bool)
+    for image in np.unique(clusters["image"]):
+        gain, noise = meta[image].get("gain_adu_per_e"), meta[image].get("read_noise_adu")
+        if not gain or noise is None or noise / gain > RESOLVED_NOISE_E:
+            continue
+        rows = np.flatnonzero(clusters["image"] == image)
+        calibrated = calibrate_electrons(dataset.images[image], gain=gain)
+        visible[rows] = footprint_chance(calibrated, dataset.instances[image],
+                                         clusters["id"][rows]) < ndtr(-sigma)
+    n_false = n_lone = 0
+    objects = dataset.objects
+    for image in range(len(dataset.images)):
+        own = objects[objects["image"] == image]
+        instances = np.asarray(dataset.instances[image])
+        components, n = label_groups(np.asarray(masks[image]) == CLUSTER)
+        if n == 0:
+            continue
+        truth = np.isin(instances, own["id"][own["cls"] == CLUSTER])
+        near = ndimage.binary_dilation(truth, structure=EIGHT_CONNECTED)
+        false = np.ones(n + 1, dtype=bool)
+        false[0] = False
+        false[components[near]] = False
+        n_false += int(false.sum())
+        lone = _lone_hot_pixel_ids(instances, own)
+        on = (components > 0) & false[components] & (instances > 0)
+        owners = {}
+        for c, i in zip(components[on], instances[on]):
+            owners.setdefault(int(c), set()).add(int(i))
+        n_lone += sum(1 for ids in owners.values() if len(ids) == 1 and ids <= lone)
+    megapixels = np.asarray(dataset.labels).size / 1e6
+    bright = clusters["peak_sigma"] >= 5.0
+
+    def share(flags):
+        return _number(float(flags.mean())) if flags.size else None
+
+    return {"sigma": sigma, "bright": int(bright.sum()),
+            "bright_visible": int((bright & visible).sum()),
+            "found_bright": share(found[bright]),
+            "found_bright_visible": share(found[bright & visible]),
+            "false_per_mpix": n_false / megapixels,
+            "false_on_lone_hot_pixels_per_mpix": n_lone / megapixels}
+
+
+def format_one_frame_limits(limits) -> str:
+    return (f"one frame's limits: clusters >= 5 sigma found {_fmt(limits['found_bright'])} "
+            f"of {limits['bright']}; of the {limits['bright_visible']} an oracle sees over "
+            f"the single-electron field ({limits['sigma']:g} sigma, images of read noise <= "
+            f"{RESOLVED_NOISE_E} e-) {_fmt(limits['found_bright_visible'])}; false clusters "
+            f"{limits['false_per_mpix']:.1f} per Mpix, of which "
+            f"{limits['false_on_lone_hot_pixels_per_mpix']:.1f} on one-pixel hot pixels "
+            f"alone (one frame cannot tell them from one-pixel hits)")
+
+
 def skipper_evaluation(dataset, masks, skip_tuning=False):
     """The model beside the skipper experiments' cluster finder, in electrons.
 
@@ -681,6 +780,10 @@ def evaluate_set(spec, data, args, model, model_path):
               f"model {_fmt(_eff(metrics, 3, 5))}, tuned baseline "
               f"{_fmt(_eff(tuned_metrics, 3, 5))}; >= 5 sigma: model {_fmt(_eff(metrics, 5))}, "
               f"tuned baseline {_fmt(_eff(tuned_metrics, 5))}")
+    start = time.perf_counter()
+    limits = one_frame_limits(dataset, masks)
+    seconds["one_frame_limits"] = time.perf_counter() - start
+    print(format_one_frame_limits(limits))
     gates = check_gates(spec.name, metrics, tuned, tuned_metrics, masks)
     print("gates (issue 11):")
     print(format_gates(gates))
@@ -698,7 +801,7 @@ def evaluate_set(spec, data, args, model, model_path):
               "image_shape": [int(h), int(w)], "n_clusters": n_clusters,
               "model": metrics, "baseline": base,
               "baseline_tuned": None if tuned is None else {**tuned, "metrics": tuned_metrics},
-              "gates": gates, "seconds": seconds}
+              "one_frame_limits": limits, "gates": gates, "seconds": seconds}
     if skipper is not None:
         record["skipper_finder"] = skipper
     return record
@@ -720,8 +823,18 @@ def summary_table(results) -> str:
                      ">=5 sigma": _fmt(_eff(m, 5)), "3-5 sigma": _fmt(_eff(m, 3, 5)),
                      "lost %": "-" if lost is None else f"{100 * lost:.2f}",
                      "false/Mpix": f"{m['false_clusters_per_mpix']:.2f}",
+                     ">=5 sigma seen": _fmt(record.get("one_frame_limits", {})
+                                            .get("found_bright_visible")),
+                     "false/Mpix not 1-px hot": _limits_false(record),
                      "gates PASS/MISS": f"{statuses.count('PASS')}/{statuses.count('MISS')}"})
     return format_table(rows)
+
+
+def _limits_false(record) -> str:
+    limits = record.get("one_frame_limits")
+    if not limits:
+        return "-"
+    return f"{limits['false_per_mpix'] - limits['false_on_lone_hot_pixels_per_mpix']:.2f}"
 
 
 def main(argv=None) -> int:

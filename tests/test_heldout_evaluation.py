@@ -139,3 +139,44 @@ def test_the_card_records_every_gate_that_heldout_compare_reads(bench, tmp_path)
     sets = compare.load_sets(card)
     assert sets["thesis"]["f1"] == {"cluster": 0.9} and sets["thesis"]["false"] == 3.0
     assert sets["thesis"]["gates"] == gates
+
+
+def test_one_frame_limits_split_off_the_hidden_clusters_and_lone_hot_pixels(bench):
+    """A field of 1 e-/pixel hides a 4-electron cluster over 9 pixels (the oracle does not see
+    it) but not one of 60; a cluster predicted on a one-pixel hot pixel is counted apart
+    from one predicted on the field's own charge."""
+    rng = np.random.default_rng(2)
+    electrons = rng.poisson(1.0, SHAPE).astype(np.float64)
+    labels = np.zeros(SHAPE, dtype=np.uint8)
+    instances = np.zeros(SHAPE, dtype=np.int32)
+    electrons[10:13, 10:13] += 4 / 9
+    electrons[50:53, 50:53] += 60 / 9
+    electrons[100, 100] += 200
+    for ident, rows, cols, cls in ((1, slice(10, 13), slice(10, 13), CLUSTER),
+                                   (2, slice(50, 53), slice(50, 53), CLUSTER),
+                                   (3, 100, 100, HOT_PIXEL)):
+        labels[rows, cols] = cls
+        instances[rows, cols] = ident
+    objects = np.zeros(3, dtype=OBJECT_DTYPE)
+    for row, (ident, cls, kind) in enumerate(((1, CLUSTER, "lowe"), (2, CLUSTER, "diffuse"),
+                                              (3, HOT_PIXEL, "pixel"))):
+        objects[row]["id"], objects[row]["cls"], objects[row]["kind"] = ident, cls, kind
+        objects[row]["peak_sigma"] = 40.0
+    images = 300.0 + GAIN * (electrons + 0.12 * rng.standard_normal(SHAPE))
+    dataset = SimpleNamespace(images=images[None], labels=labels[None],
+                              instances=instances[None], objects=objects,
+                              meta=[{"gain_adu_per_e": GAIN, "read_noise_adu": 0.24}])
+    masks = np.zeros((1,) + SHAPE, dtype=np.uint8)
+    masks[0, 50:53, 50:53] = CLUSTER  # the bright cluster found, the hidden one missed
+    masks[0, 100, 100] = CLUSTER  # the hot pixel taken for a hit
+    masks[0, 120, 5:7] = CLUSTER  # two field pixels taken for a cluster
+    limits = bench.one_frame_limits(dataset, masks)
+    megapixels = SHAPE[0] * SHAPE[1] / 1e6
+    assert limits["bright"] == 2 and limits["bright_visible"] == 1
+    assert limits["found_bright"] == pytest.approx(0.5)
+    assert limits["found_bright_visible"] == pytest.approx(1.0)
+    assert limits["false_per_mpix"] == pytest.approx(2 / megapixels)
+    assert limits["false_on_lone_hot_pixels_per_mpix"] == pytest.approx(1 / megapixels)
+    # at a read noise that resolves no electrons, every cluster is visible
+    dataset.meta = [{"gain_adu_per_e": GAIN, "read_noise_adu": 2.0}]
+    assert bench.one_frame_limits(dataset, masks)["bright_visible"] == 2
