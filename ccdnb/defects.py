@@ -35,7 +35,7 @@ import numpy as np
 
 from .classes import CLUSTER, GLOWING, HOT_PIXEL
 from .errors import CcdnbInputError, one_line
-from .objects.groups import label_groups
+from .objects.groups import flat_groups
 
 __all__ = ["DefectMap", "DefectAccumulator", "settle_with_defects", "bright_pixels",
            "as_defect_map", "geometry_key", "amplifier_hdu_name", "DEFAULT_MIN_SHARE",
@@ -295,27 +295,36 @@ def settle_with_defects(mask, hot_defects, *, max_hit_pixels: int = MAX_HIT_PIXE
         Background and glowing pixels are left alone: a defect that is off in
         this frame is not drawn.
     """
-    from scipy import ndimage
-
     mask = np.asarray(mask)
     hot_defects = np.asarray(hot_defects, bool)
     out = mask.copy()
-    bright = (mask == HOT_PIXEL) | (mask == CLUSTER)
-    groups, n = label_groups(bright)
-    if n == 0:
+    height, width = mask.shape
+    # the hot-pixel and cluster pixels alone (a few per cent of a frame), by flat index
+    kind = mask.reshape(-1)
+    index = np.flatnonzero((kind == HOT_PIXEL) | (kind == CLUSTER))
+    if index.size == 0:
         return out
-    size = np.bincount(groups.ravel(), minlength=n + 1)
-    on = np.bincount(groups[hot_defects & bright], minlength=n + 1)
-    hot_count = np.bincount(groups[mask == HOT_PIXEL], minlength=n + 1)
-    beside = ndimage.binary_dilation(hot_defects, structure=np.ones((3, 3), bool))
-    away = np.bincount(groups[bright & ~beside], minlength=n + 1)
+    group, n = flat_groups(index, width)
+    is_hot = kind[index] == HOT_PIXEL
+    on_defect = hot_defects.reshape(-1)[index]
+    # beside a defect: one of the 3 x 3 pixels around is one (outside the frame: none)
+    rows, cols = np.divmod(index, width)
+    beside = np.zeros(index.size, dtype=bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            r, c = rows + dr, cols + dc
+            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            beside[inside] |= hot_defects[r[inside], c[inside]]
+    size = np.bincount(group, minlength=n)
+    on = np.bincount(group[on_defect], minlength=n)
+    hot_count = np.bincount(group[is_hot], minlength=n)
+    away = np.bincount(group[~beside], minlength=n)
     # a halo hugs its defect: every pixel off it touches it, and they are few
     halo = (on > 0) & (away == 0) & (size - on <= MAX_HALO_PIXELS)
     hit = (on == 0) & (hot_count > 0) & (size <= max_hit_pixels)
-    halo[0] = hit[0] = False
-    out[bright & hot_defects] = HOT_PIXEL
-    out[halo[groups]] = HOT_PIXEL
-    out[hit[groups] & (mask == HOT_PIXEL)] = CLUSTER
+    settled = out.reshape(-1)
+    settled[index[on_defect | halo[group]]] = HOT_PIXEL
+    settled[index[hit[group] & is_hot]] = CLUSTER
     return out
 
 
