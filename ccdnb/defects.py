@@ -328,12 +328,17 @@ def settle_with_defects(mask, hot_defects, *, max_hit_pixels: int = MAX_HIT_PIXE
     return out
 
 
-def bright_pixels(mask, image, background, *, sigma: float = 3.0) -> np.ndarray:
+def bright_pixels(mask, image, background, *, sigma: float = 3.0, field="measure") -> np.ndarray:
     """Pixels a frame shows as signal: labelled hot pixel or cluster and ``sigma`` above the row
-    pedestal (the network's halo around a bright pixel is not a defect of its own)."""
+    pedestal (the network's halo around a bright pixel is not a defect of its own).
+
+    ``field`` is the image's single-electron field where the caller measured it already
+    (None: the image resolves no electrons); by default it is measured here
+    (:func:`ccdnb.normalize.standardize_image`).
+    """
     from .normalize import standardize_image
 
-    z = standardize_image(image, background)
+    z = standardize_image(image, background, field)
     return ((mask == HOT_PIXEL) | (mask == CLUSTER)) & (z >= sigma)
 
 

@@ -540,7 +540,7 @@ class MonitorTask:
             row["input_type"] = frame.input_types.get(image.index, row["input_type"])
             rows.append(row)
             bright[image.label] = bright_pixels(given.classes, image.data, given.background,
-                                                sigma=self.bright_sigma)
+                                                sigma=self.bright_sigma, field=given.field)
             glowing[image.label] = given.classes == GLOWING
             kept[image.label] = given
         rows.extend(_dead_rows(in_path, frame, primary))
