@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_trends", "plot_rate_trend", "plot_defect_map", "plot_quality_mask",
-           "write_html", "TREND_PANELS", "SUMMARY_COLUMNS", "BIT_COLOURS"]
+           "write_html", "TREND_PANELS", "SUMMARY_COLUMNS", "BIT_COLOURS",
+           "DEFECT_PLOT_PIXELS"]
 
 #: (figure, axis label, its error's column or None) of the trend plot's panels.
 TREND_PANELS = (
@@ -218,32 +219,58 @@ def plot_quality_mask(quality, path=None, *, title="quality mask", ax=None):
     return _finish(fig, ax, own, path)
 
 
+#: The defect map's panels show at most this many pixels along a side (blocks by their
+#: largest value beyond it).
+DEFECT_PLOT_PIXELS = 512
+
+
+def _block_max(a, factor):
+    """``a`` in blocks of ``factor`` x ``factor`` pixels, each its largest value (edges padded
+    with the smallest)."""
+    a = np.asarray(a)
+    if factor <= 1:
+        return a
+    h, w = -(-a.shape[0] // factor) * factor, -(-a.shape[1] // factor) * factor
+    padded = np.full((h, w), a.min() if a.size else 0, dtype=a.dtype)
+    padded[:a.shape[0], :a.shape[1]] = a
+    return padded.reshape(h // factor, factor, w // factor, factor).max(axis=(1, 3))
+
+
 def plot_defect_map(defect_map, path) -> Path:
     """Per amplifier: the share of frames each pixel is bright, and the flagged defects."""
     from ..classes import GLOWING, HOT_PIXEL
 
     amps = defect_map.amplifiers or ["none"]
-    fig = _report_figure((3.6 * len(amps), 7))
+    width = max(3.6 * len(amps), 4.2)
+    fig = _report_figure((width, 7))
     axes = fig.subplots(2, len(amps), squeeze=False)
-    fig.subplots_adjust(left=0.08, right=0.95, bottom=0.04, top=0.9, hspace=0.25, wspace=0.3)
+    # margins in inches: room for four-digit tick labels and the two-line title
+    fig.subplots_adjust(left=0.55 / width, right=1 - 0.15 / width, bottom=0.04, top=0.89,
+                        hspace=0.25, wspace=0.45)
     for column, amp in enumerate(amps):
         top, bottom = axes[0, column], axes[1, column]
         if amp not in defect_map.hot_share:
             top.set_axis_off()
             bottom.set_axis_off()
             continue
-        shown = top.imshow(defect_map.hot_share[amp], origin="lower", cmap="magma", vmin=0,
-                           vmax=1, interpolation="nearest")
+        share = defect_map.hot_share[amp]
+        # drawn a few hundred pixels wide: blocks of pixels by their largest value, so
+        # that a one-pixel defect stays visible (and Agg resamples less)
+        factor = max(1, -(-max(share.shape) // DEFECT_PLOT_PIXELS))
+        shown = top.imshow(_block_max(share, factor), origin="lower", cmap="magma", vmin=0,
+                           vmax=1, interpolation="nearest",
+                           extent=(-0.5, share.shape[1] - 0.5, -0.5, share.shape[0] - 0.5))
         top.set_title(f"{amp}: share of frames bright", fontsize=8)
         flags = defect_map.flag(amp)
-        rgb = np.zeros(flags.shape + (3,))
-        rgb[flags == GLOWING] = (0.35, 1.0, 0.25)
-        rgb[flags == HOT_PIXEL] = (0.0, 0.5, 1.0)
-        bottom.imshow(rgb, origin="lower", interpolation="nearest")
+        rgb = np.zeros(_block_max(flags, factor).shape + (3,))
+        rgb[_block_max(flags == GLOWING, factor)] = (0.35, 1.0, 0.25)
+        rgb[_block_max(flags == HOT_PIXEL, factor)] = (0.0, 0.5, 1.0)
+        bottom.imshow(rgb, origin="lower", interpolation="nearest",
+                      extent=(-0.5, flags.shape[1] - 0.5, -0.5, flags.shape[0] - 0.5))
         bottom.set_title(f"{amp}: {int((flags == HOT_PIXEL).sum())} defect pixels (blue), "
                          f"{int((flags == GLOWING).sum())} glowing (green)", fontsize=8)
         fig.colorbar(shown, ax=top, shrink=0.8)
-    fig.suptitle(f"run defect map: {defect_map.n_frames} frames, defect when bright in "
+    fig.suptitle(f"run defect map: {defect_map.n_frames} frames,\ndefect when bright in "
                  f">= {defect_map._threshold():.0%} of them", fontsize=9)
     fig.savefig(path, dpi=90)
     return Path(path)
