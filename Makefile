@@ -82,7 +82,10 @@ default-model: $(STAMP)
 	$(BIN)/ccdnb export-onnx ccdnb/models/default.keras
 	-$(BIN)/python benchmarks/heldout_evaluation.py --json $(DEFAULT_MODEL_RUN)/heldout.json
 
-# A retraining candidate (issue 33; neither try shipped, docs/ablation.md holds both tables).
+# A retraining candidate (issue 33; none of four tries shipped, docs/ablation.md holds their
+# tables; the third and fourth are this recipe with --learning-rate 0.00003 --seed 11
+# --max-minutes 62, and with --loss weighted_cce --class-weight-power 0.25
+# --learning-rate 0.00005 --seed 12 --max-minutes 40).
 # The first try (weighted cross-entropy, power 0.5, lr 2e-4, 70 minutes) lost up to 0.05 of
 # per-class F1 on conventional sets and 0.25 of glow F1 on skipper frames. This recipe is the
 # second try: the model of 2026-11-27 (commit 830d71c) fine-tuned with plain cross-entropy at
