@@ -467,13 +467,10 @@ def one_frame_limits(dataset, masks, sigma=VISIBLE_SIGMA):
         ``found_bright_visible`` (shares found as cluster), ``false_per_mpix`` and
         ``false_on_lone_hot_pixels_per_mpix``.
     """
-    from scipy import ndimage
     from scipy.special import ndtr
 
-    from ccdnb.classes import CLUSTER
     from ccdnb.evaluation import events
     from ccdnb.evaluation.skipper_finder import calibrate_electrons, footprint_chance
-    from ccdnb.objects.groups import EIGHT_CONNECTED, label_groups
 
     found, clusters = events.cluster_detection(masks, dataset.instances, dataset.objects)
     meta = getattr(dataset, "meta", None) or [{}] * len(dataset.images)
@@ -491,15 +488,8 @@ def one_frame_limits(dataset, masks, sigma=VISIBLE_SIGMA):
     for image in range(len(dataset.images)):
         own = objects[objects["image"] == image]
         instances = np.asarray(dataset.instances[image])
-        components, n = label_groups(np.asarray(masks[image]) == CLUSTER)
-        if n == 0:
-            continue
-        truth = np.isin(instances, own["id"][own["cls"] == CLUSTER])
-        near = ndimage.binary_dilation(truth, structure=EIGHT_CONNECTED)
-        false = np.ones(n + 1, dtype=bool)
-        false[0] = False
-        false[components[near]] = False
-        n_false += int(false.sum())
+        components, false = events.false_cluster_labels(masks[image], instances, own)
+        n_false += int(np.count_nonzero(false))
         lone = _lone_hot_pixel_ids(instances, own)
         on = (components > 0) & false[components] & (instances > 0)
         owners = {}

@@ -123,7 +123,9 @@ MAX_SPEED_RATIO = 1.2
 def _run_timed(command) -> tuple[float, float]:
     """Run ``command``; (wall seconds, CPU seconds of the child: user and system), timed as
     ``benchmarks/predict_speed.py`` times its processes."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:  # imported, not run as a script
+        sys.path.insert(0, here)
     from predict_speed import run_process
 
     seconds, _, _, cpu = run_process(command)

@@ -229,7 +229,6 @@ def test_settling_turns_defect_clusters_into_hot_pixels(report):
     assert (settled[hot & (raw > 1)] == HOT_PIXEL).all()
 
 
-
 def test_the_second_pass_gives_the_same_rows_on_several_threads(run_files, report, tmp_path):
     """The second pass runs on several frames at once (MonitorTask.threads): its rows are
     those of one frame after the other, whatever order the frames finish in."""

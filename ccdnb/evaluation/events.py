@@ -36,7 +36,8 @@ __all__ = ["SIGNIFICANCE_BINS", "ENERGY_BINS_KEV", "ELECTRON_BINS", "EV_PER_ELEC
            "ALL_KINDS", "ON_GLOW", "ON_HOT_PIXEL", "NON_BACKGROUND", "cluster_detection",
            "efficiency_table", "kind_selections", "kind_efficiency_table", "select_efficiency",
            "electron_bin_name", "electron_efficiency_table", "band_efficiency",
-           "false_cluster_components", "object_recall", "significance_map", "signal_lost"]
+           "false_cluster_components", "false_cluster_labels", "object_recall",
+           "significance_map", "signal_lost"]
 
 #: Edges of the peak-significance bins (read-noise sigma) of the cluster efficiency.
 SIGNIFICANCE_BINS = (0.0, 3.0, 5.0, 10.0, 100.0, np.inf)
@@ -368,25 +369,51 @@ def false_cluster_components(pred, instances, objects, *, on_background_only=Fal
         "Next to" keeps a prediction that spills one pixel beyond the 1-sigma
         footprint of a real cluster from counting as false.
     """
-    from scipy import ndimage
-
     pred, instances = _stack(pred), _stack(instances)
-    clusters = _objects_of(objects, CLUSTER)
     total = 0
     for image in range(pred.shape[0]):
-        components, n = label_groups(pred[image] == CLUSTER)
-        if n == 0:
-            continue
-        if on_background_only:
-            truth = instances[image] > 0
-        else:
-            truth = np.isin(instances[image], clusters["id"][clusters["image"] == image])
-        near_truth = ndimage.binary_dilation(truth, structure=EIGHT_CONNECTED)
-        counted = np.bincount(components.ravel(), minlength=n + 1) >= min_pixels
-        counted[0] = False
-        counted[components[near_truth]] = False
-        total += int(np.count_nonzero(counted))
+        _, false = false_cluster_labels(pred[image], instances[image],
+                                        objects[objects["image"] == image],
+                                        on_background_only=on_background_only,
+                                        min_pixels=min_pixels)
+        total += int(np.count_nonzero(false))
     return total
+
+
+def false_cluster_labels(pred, instances, objects, *, on_background_only=False,
+                         min_pixels=1):
+    """The predicted cluster components of one image and which of them are false.
+
+    Parameters
+    ----------
+    pred, instances : array_like of int, shape (H, W)
+    objects : structured ndarray
+        The image's objects (fields ``id``, ``cls``).
+    on_background_only, min_pixels
+        As for :func:`false_cluster_components`.
+
+    Returns
+    -------
+    components : ndarray of int32, shape (H, W)
+        :func:`ccdnb.objects.groups.label_groups` of ``pred == CLUSTER``.
+    false : ndarray of bool, shape (n + 1,)
+        Per component label (0 is no component), whether it counts as false.
+    """
+    from scipy import ndimage
+
+    pred, instances = np.asarray(pred), np.asarray(instances)
+    components, n = label_groups(pred == CLUSTER)
+    false = np.bincount(components.ravel(), minlength=n + 1) >= min_pixels
+    false[0] = False
+    if n == 0:
+        return components, false
+    if on_background_only:
+        truth = instances > 0
+    else:
+        truth = np.isin(instances, objects["id"][objects["cls"] == CLUSTER])
+    near_truth = ndimage.binary_dilation(truth, structure=EIGHT_CONNECTED)
+    false[components[near_truth]] = False
+    return components, false
 
 
 def object_recall(pred, instances, objects, cls, *, min_fraction=0.5) -> np.ndarray:

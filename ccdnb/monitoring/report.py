@@ -262,9 +262,10 @@ def plot_defect_map(defect_map, path) -> Path:
                            extent=(-0.5, share.shape[1] - 0.5, -0.5, share.shape[0] - 0.5))
         top.set_title(f"{amp}: share of frames bright", fontsize=8)
         flags = defect_map.flag(amp)
-        rgb = np.zeros(_block_max(flags, factor).shape + (3,))
-        rgb[_block_max(flags == GLOWING, factor)] = (0.35, 1.0, 0.25)
-        rgb[_block_max(flags == HOT_PIXEL, factor)] = (0.0, 0.5, 1.0)
+        glowing, hot = _block_max(flags == GLOWING, factor), _block_max(flags == HOT_PIXEL, factor)
+        rgb = np.zeros(hot.shape + (3,))
+        rgb[glowing] = (0.35, 1.0, 0.25)
+        rgb[hot] = (0.0, 0.5, 1.0)
         bottom.imshow(rgb, origin="lower", interpolation="nearest",
                       extent=(-0.5, flags.shape[1] - 0.5, -0.5, flags.shape[0] - 0.5))
         bottom.set_title(f"{amp}: {int((flags == HOT_PIXEL).sum())} defect pixels (blue), "
