@@ -269,8 +269,12 @@ class MaskParameters:
 _BLOCK_PIXELS = 1 << 20
 #: Side (px) of the coarse blocks that find the boxes around the glow.
 _GLOW_BLOCK = 32
-#: Rings of the glow's tail tested first (more where the tail goes on beyond them).
+#: Rings of the glow's tail tested first, and the factor their number grows by where the tail
+#: goes on beyond them (the rings found do not depend on either: only the work does).
 _GLOW_FIRST_RINGS = 16
+_GLOW_RINGS_GROWTH = 2
+#: Largest table of ring numbers by squared distance (:func:`_ring_numbers`).
+_RING_TABLE_SIZE = 1 << 22
 
 
 def _flat_nonzero(a):
@@ -429,21 +433,46 @@ def _clean_charge(electrons, out, cap=None):
     return count, total, squares
 
 
-def _glow_distances(classes, glow, reach):
-    """Flat indices of the pixels within ``reach`` px of the glowing pixels ``glow``
-    (flat) and their distance to the nearest: distance transforms in boxes around the
-    glow only."""
+def _ring_numbers(squared, margin, ring_width, reach):
+    """The ring ``ceil((distance - margin) / ring_width)`` of each squared distance (px^2),
+    where ``margin < distance <= reach``, else 0 (int32). Up to ``_RING_TABLE_SIZE``
+    squared distances by a table (the float distances of a whole box cost as much as its
+    distance transform), beyond by the formula; the two agree bit for bit."""
+    top = int(np.floor(reach * reach))
+    if top + 2 <= _RING_TABLE_SIZE:
+        distance = np.sqrt(np.arange(top + 2, dtype=np.float64))
+    else:
+        distance = np.sqrt(squared.astype(np.float64))
+    ring = np.ceil((distance - margin) / ring_width).astype(np.int32)
+    ring[(distance <= margin) | (distance > reach)] = 0
+    return ring[np.minimum(squared, top + 1)] if top + 2 <= _RING_TABLE_SIZE else ring
+
+
+def _glow_rings(classes, glow, reach, margin, ring_width):
+    """The rings around the glowing pixels ``glow`` (flat) out to ``reach`` px, in boxes
+    around the glow (distance transforms there only): ``(rows, cols, ring, squared)`` per
+    box, ``squared`` the squared distance (px^2) of each pixel of the box to the nearest
+    glowing pixel and ``ring`` (the box's shape) its ring (:func:`_ring_numbers`) where the
+    box answers for the pixel, else 0."""
     from scipy import ndimage
 
-    width = classes.shape[1]
-    index, distance = [], []
+    boxes = []
     for rows, cols, own in _glow_boxes(glow, classes.shape, reach):
-        d = ndimage.distance_transform_edt(classes[rows, cols] != GLOWING)
-        near = own & (d <= reach)
-        r, c = np.nonzero(near)
-        index.append((r + rows.start) * width + (c + cols.start))
-        distance.append(d[near])
-    return np.concatenate(index), np.concatenate(distance)
+        nearest = ndimage.distance_transform_edt(classes[rows, cols] != GLOWING,
+                                                 return_distances=False, return_indices=True)
+        # squared distances in int32 while they fit (box sides below 2**15)
+        kind = np.int32 if max(nearest.shape[1:]) < 1 << 15 else np.int64
+        squared = nearest[0].astype(kind, copy=False)
+        squared -= np.arange(squared.shape[0], dtype=kind)[:, None]
+        squared *= squared
+        across = nearest[1].astype(kind, copy=False)
+        across -= np.arange(across.shape[1], dtype=kind)[None, :]
+        across *= across
+        squared += across
+        ring = _ring_numbers(squared, margin, ring_width, reach)
+        ring *= own
+        boxes.append((rows, cols, ring, squared))
+    return boxes
 
 
 def _band_significance(count, total, near_count, near_total, last, dispersion):
@@ -523,29 +552,35 @@ def _glow_tail(electrons, out, classes, glow, p):
     threshold = float(ndtr(-p.glow_excess_sigma))
     # rings to test: a first reach, widened where the tail goes on beyond it
     tested = min(n_rings, _GLOW_FIRST_RINGS)
-    flat_out = out.reshape(-1)
     while True:
         last_ring = int(band_last[tested - 1])
         reach = p.glow_margin + last_ring * p.glow_ring
-        index, distance = _glow_distances(classes, glow, reach)
-        ring = np.ceil((distance - p.glow_margin) / p.glow_ring).astype(np.int64)
-        use = (ring >= 1) & (flat_out[index] == 0)
-        charge = np.asarray(electrons[np.divmod(index[use], width)], dtype=np.float32)
-        finite = np.isfinite(charge)
-        charge = np.minimum(np.maximum(np.rint(charge[finite]), np.float32(0)), cap)
-        key = ring[use][finite] * height + index[use][finite] // width
+        boxes = _glow_rings(classes, glow, reach, p.glow_margin, p.glow_ring)
         size = (last_ring + 1) * height
-        near_count = np.bincount(key, minlength=size).astype(np.float64).reshape(-1, height)
-        near_total = np.bincount(key, weights=charge, minlength=size).reshape(-1, height)
-        chance = _band_significance(count, total, near_count, near_total,
-                                    band_last[:tested], dispersion)
+        near_count, near_total = np.zeros(size), np.zeros(size)
+        for rows, cols, ring, _ in boxes:
+            # the clean pixels of the rings with a finite charge, keyed by ring and row
+            charge = np.asarray(electrons[rows, cols], dtype=np.float32)
+            use = (ring > 0) & (out[rows, cols] == 0) & np.isfinite(charge)
+            line = np.broadcast_to(np.arange(rows.start, rows.stop)[:, None], use.shape)
+            key = ring[use].astype(np.int64) * height + line[use]
+            charge = np.minimum(np.maximum(np.rint(charge[use]), np.float32(0)), cap)
+            near_count += np.bincount(key, minlength=size)
+            near_total += np.bincount(key, weights=charge, minlength=size)
+        chance = _band_significance(count, total, near_count.reshape(-1, height),
+                                    near_total.reshape(-1, height), band_last[:tested],
+                                    dispersion)
         quiet = ~(chance <= threshold)
         if quiet.any() or tested == n_rings:
             last = int(np.argmax(quiet)) if quiet.any() else tested
             break
-        tested = min(n_rings, 4 * tested)
+        tested = min(n_rings, _GLOW_RINGS_GROWTH * tested)
     outer = min(p.glow_margin + last * p.glow_ring, p.glow_max_margin)
-    return index[(distance > p.glow_margin) & (distance <= outer)]
+    index = [empty]
+    for rows, cols, ring, squared in boxes:
+        r, c = np.nonzero((ring > 0) & (squared <= outer * outer))
+        index.append((r + rows.start) * width + (c + cols.start))
+    return np.concatenate(index)
 
 
 def _vertical_runs(hot, shape, min_rows):
