@@ -10,7 +10,10 @@ file of a run, in this process or on a dask worker: segment it (or read the
 masks ``ccdnb predict`` wrote), write ``REPORT/masks/<stem>.masks.fits``, and
 write ``REPORT/frames/<stem>.npz`` with the statistics and the frame's bright
 and glowing pixels (packed bits) for the run's defect map. Both are written
-atomically; the ``.npz`` last, so a frame whose ``.npz`` exists is done.
+atomically; the ``.npz`` last, so a frame whose ``.npz`` exists is done. The
+second pass writes the frame's rows measured again, on the settled masks, to
+``REPORT/frames/<stem>.settled.json`` (the ``.npz`` keeps the frame's own: a rerun
+finds the outliers and the defect map on the same rows as the first run).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from .reading import finite_number as _number
 from .reading import input_type
 
 __all__ = ["MonitorTask", "amplifier_statistics", "dead_amplifier_statistics", "input_type",
-           "samples_averaged", "frame_path", "masks_dir", "write_frame", "read_frame",
-           "frame_exposure", "AmplifierInputs", "EV_PER_PAIR", "NOT_YET_MEASURED",
+           "samples_averaged", "frame_path", "settled_path", "masks_dir", "write_frame",
+           "read_frame", "frame_exposure", "AmplifierInputs", "EV_PER_PAIR", "NOT_YET_MEASURED",
            "SECOND_PASS_THREADS"]
 
 #: Energy to make one electron-hole pair in silicon (eV).
@@ -284,6 +287,13 @@ def frame_path(in_path, report_dir) -> Path:
     return Path(report_dir) / "frames" / f"{output_stem(in_path)}.npz"
 
 
+def settled_path(frame_file) -> Path:
+    """``REPORT/frames/<stem>.settled.json`` beside a frame's ``.npz`` (:func:`frame_path`):
+    its rows as the second pass measured them."""
+    frame_file = Path(frame_file)
+    return frame_file.with_name(f"{frame_file.stem}.settled.json")
+
+
 def masks_dir(report_dir) -> Path:
     return Path(report_dir) / "masks"
 
@@ -335,6 +345,7 @@ def write_frame(path, rows: list, bright: dict, glowing: dict, inputs: dict | No
     amplifier has none (a dead one) gets no maps. ``inputs`` maps an amplifier to
     its :class:`AmplifierInputs` (the second pass's).
     """
+    Path(settled_path(path)).unlink(missing_ok=True)  # the rows of an earlier second pass
     arrays = {"rows": _rows_array(rows)}
     for n, row in enumerate(rows):
         amp = row["amplifier"]
@@ -372,17 +383,21 @@ def _inputs(data, n) -> AmplifierInputs | None:
                            field=field)
 
 
-def read_frame(path, *, pixels: bool = False, inputs: bool = False):
+def read_frame(path, *, pixels: bool = False, inputs: bool = False, settled: bool = False):
     """A frame's ``.npz``: its rows; with ``pixels`` also ``{amp: (bright, glowing)}``; with
     ``inputs`` also ``{amp: AmplifierInputs}`` (amplifiers of an older report lack them).
 
-    The rows are typed (:func:`ccdnb.monitoring.table.typed_row`): JSON has no
-    NaN, so an unknown number comes back as NaN, not None.
+    The rows are the frame's own (first pass); with ``settled``, those the second pass
+    measured on the settled masks (:func:`settled_path`) where it has run. They are typed
+    (:func:`ccdnb.monitoring.table.typed_row`): JSON has no NaN, so an unknown number
+    comes back as NaN, not None.
     """
     from .table import typed_row
 
+    second = settled_path(path)
     with np.load(path, allow_pickle=False) as data:
-        rows = [typed_row(row) for row in json.loads(str(data["rows"]))]
+        text = second.read_text() if settled and second.is_file() else str(data["rows"])
+        rows = [typed_row(row) for row in json.loads(text)]
         if not pixels and not inputs:
             return rows
         maps, given = {}, {}
@@ -403,12 +418,12 @@ def read_frame(path, *, pixels: bool = False, inputs: bool = False):
         return out
 
 
-def _replace_rows(path, rows) -> Path:
-    """Rewrite a frame's ``.npz`` with new rows, its arrays kept."""
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files if name != "rows"}
-    arrays["rows"] = _rows_array(rows)
-    return _save_npz(path, arrays)
+def _write_settled(path, rows) -> Path:
+    """Write a frame's rows of the second pass beside its ``.npz`` (atomically; the
+    ``.npz``, its arrays compressed, is not written again)."""
+    from ..io.atomic import write_text_atomic
+
+    return write_text_atomic(settled_path(path), str(_rows_array(rows)))
 
 
 def _read_masks(in_path, source_dir, contents):
@@ -492,7 +507,8 @@ class MonitorTask:
                         if defects is not None else 1)
 
     def outputs(self, in_path, out_dir) -> list:
-        return [frame_path(in_path, out_dir)]
+        path = frame_path(in_path, out_dir)
+        return [settled_path(path) if self.defects is not None else path]
 
     def read_input(self, in_path):
         """Read ``in_path`` for :meth:`run` (:func:`ccdnb.monitoring.reading.read_run_frame`);
@@ -581,7 +597,7 @@ class MonitorTask:
             own = masks_dir(out_dir)
             source = own if masks_path(in_path, own).is_file() else self.source_masks
             _rewrite_masks(in_path, source, own, settled, write_hdulist, atomic_path)
-        return _replace_rows(path, out)
+        return _write_settled(path, out)
 
 
 def _measurable(row) -> bool:

@@ -149,13 +149,15 @@ def _name_geometries(rows) -> list:
     return rows
 
 
-def _read_rows(summary, report_dir, files) -> list:
+def _read_rows(summary, report_dir, files, settled: bool = False) -> list:
+    """The run table's rows of the files done: the frames' own, or with ``settled`` those of
+    the second pass."""
     from .frame import frame_path, read_frame
 
     rows = []
     for name, result in zip(files, summary.results):
         if result is not None and result.ok:
-            for row in read_frame(frame_path(name, report_dir)):
+            for row in read_frame(frame_path(name, report_dir), settled=settled):
                 row["file"] = name
                 rows.append(row)
     return _order_rows(_name_geometries(rows))
@@ -322,7 +324,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
                                    runtime=runtime)
             for name, error in settle.failures:
                 summary.results[files.index(name)].error = error
-            rows = _read_rows(summary, report_dir, files)
+            rows = _read_rows(summary, report_dir, files, settled=True)
         outliers = find_outliers(rows, sigmas=sigmas)
     finally:
         if own_client is not None:
