@@ -515,12 +515,13 @@ class MonitorTask:
         :func:`ccdnb.scaleout.process_files` calls it ahead, while the frame before is done."""
         from .reading import read_run_frame
 
-        return read_run_frame(in_path)
+        return read_run_frame(in_path, provenance=self.defects is None)
 
     def run(self, in_path, out_dir, segmenter, preread, options) -> Path:
         from .reading import RunFrame, read_run_frame
 
-        frame = preread if isinstance(preread, RunFrame) else read_run_frame(in_path)
+        frame = (preread if isinstance(preread, RunFrame)
+                 else read_run_frame(in_path, provenance=self.defects is None))
         if self.defects is not None:
             return self._second_pass(in_path, out_dir, frame)
         return self._first_pass(in_path, out_dir, frame, segmenter, options)

@@ -162,12 +162,16 @@ def stored_types(path) -> dict:
         return {}
 
 
-def read_run_frame(path) -> RunFrame:
+def read_run_frame(path, *, provenance: bool = True) -> RunFrame:
     """Read one file of a run; image HDUs without a finite pixel are dead, not an error.
 
     Parameters
     ----------
     path : str or Path
+    provenance : bool
+        Also the file's SHA-256 (the masks header's) and the pixel types it stores
+        (:func:`stored_types`). The monitor's second pass takes both from the first
+        pass's rows, and reads without (``sha256`` None, ``input_types`` empty).
 
     Returns
     -------
@@ -180,19 +184,25 @@ def read_run_frame(path) -> RunFrame:
         unusable for another reason than dead amplifiers.
     """
     from ..io.fits import file_sha256, read_fits_images
-    from ..predict import read_input
 
     path = Path(path)
+
+    def checksum():
+        return file_sha256(path) if provenance else None
+
+    def types():
+        return stored_types(path) if provenance else {}
+
     try:
-        contents, sha256 = read_input(path)
+        contents = read_fits_images(path)
     except CcdnbInputError:
         dead, n_images, primary = _dead_hdus(path)
         if not dead:
             raise
     else:
-        return RunFrame(contents, sha256, input_types=stored_types(path))
+        return RunFrame(contents, checksum(), input_types=types())
     if len(dead) == n_images:  # nothing left to segment
-        return RunFrame(None, file_sha256(path), dead, primary, stored_types(path))
+        return RunFrame(None, checksum(), dead, primary, types())
     with _without(path, dead) as hdul:
         contents = read_fits_images(hdul)
-    return RunFrame(contents, file_sha256(path), dead, input_types=stored_types(path))
+    return RunFrame(contents, checksum(), dead, input_types=types())
