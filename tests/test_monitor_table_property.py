@@ -141,7 +141,8 @@ def test_any_frame_gives_a_table_that_writes_or_one_input_error(hdulist, segment
         path = folder / "frame.fits"
         hdulist.writeto(path)
         try:
-            MonitorTask().run(str(path), folder / "report", segmenter, None, {})
+            finish = MonitorTask().run(str(path), folder / "report", segmenter, None, {})
+            finish()  # the first pass's step after the network: statistics, the .npz
         except CcdnbInputError as err:  # the one error a user may meet: one line, the file named
             message = str(err)
             assert "\n" not in message and str(path) in message

@@ -215,3 +215,60 @@ def test_the_serial_path_never_imports_dask(tmp_path, model_path, frames):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+class _TwoStepTask:
+    """A task whose ``run`` returns its finishing step (as the monitor's first pass does):
+    the step of a file waits until the next file has begun, and fails for ``bad``."""
+
+    needs_model, threads = False, 1
+
+    def __init__(self, bad):
+        self.bad, self.begun, self.threads_seen = bad, set(), {}
+
+    def outputs(self, in_path, out_dir):
+        return [out_dir / f"{in_path.rsplit('/', 1)[-1]}.out"]
+
+    def read_input(self, in_path):
+        return None
+
+    def run(self, in_path, out_dir, segmenter, preread, options):
+        import threading
+        from pathlib import Path
+
+        name = Path(in_path).name
+        self.begun.add(name)
+        position = int(name[-1])
+
+        def finish():
+            self.threads_seen[name] = threading.current_thread().name
+            following = f"f{position + 1}"
+            if position < 3:  # the next file is begun while this one finishes
+                for _ in range(200):
+                    if following in self.begun:
+                        break
+                    threading.Event().wait(0.05)
+                assert following in self.begun, f"{following} not begun while {name} finished"
+            if name == self.bad:
+                raise ValueError("cannot finish\nthis file")
+            out = Path(out_dir) / f"{name}.out"
+            out.write_text(name)
+            return out
+
+        return finish
+
+
+def test_a_finishing_step_runs_while_the_next_file_begins(tmp_path):
+    files = []
+    for i in range(4):
+        files.append(tmp_path / f"f{i}")
+        files[-1].write_text("x")
+    task = _TwoStepTask(bad="f2")
+    seen = []
+    summary = scaleout.process_files(files, tmp_path / "out", task, progress=False,
+                                     callback=lambda r: seen.append(r.input))
+    assert seen == [str(f) for f in files]  # recorded in file order
+    assert [p.name for p in summary.written] == ["f0.out", "f1.out", "f3.out"]
+    (name, error), = summary.failures
+    assert name == str(files[2]) and "cannot finish" in error and "\n" not in error
+    assert set(task.threads_seen.values()) == {"ccdnb-finish_0"}

@@ -517,7 +517,9 @@ class MonitorTask:
 
         return read_run_frame(in_path, provenance=self.defects is None)
 
-    def run(self, in_path, out_dir, segmenter, preread, options) -> Path:
+    def run(self, in_path, out_dir, segmenter, preread, options):
+        """The second pass's ``.settled.json``; in the first pass, the step that writes the
+        ``.npz`` (the masks are written when this returns)."""
         from .reading import RunFrame, read_run_frame
 
         frame = (preread if isinstance(preread, RunFrame)
@@ -526,8 +528,10 @@ class MonitorTask:
             return self._second_pass(in_path, out_dir, frame)
         return self._first_pass(in_path, out_dir, frame, segmenter, options)
 
-    def _first_pass(self, in_path, out_dir, frame, segmenter, options) -> Path:
-        from ..defects import bright_pixels
+    def _first_pass(self, in_path, out_dir, frame, segmenter, options):
+        """Segment the frame (or read its masks); return the step that measures it and
+        writes its ``.npz`` (:func:`ccdnb.scaleout.process_files` runs that step while the
+        network works on the next frame)."""
         from ..predict import segment_to_file
 
         contents, inputs = frame.contents, {}
@@ -544,6 +548,11 @@ class MonitorTask:
         else:
             inputs = _measured_inputs(contents, _read_masks(in_path, self.source_masks,
                                                             contents))
+        return lambda: self._measure_frame(in_path, out_dir, frame, contents, inputs)
+
+    def _measure_frame(self, in_path, out_dir, frame, contents, inputs) -> Path:
+        """The first pass's figures of a segmented frame, written to its ``.npz``."""
+        from ..defects import bright_pixels
 
         primary = _primary_header(frame, contents)
         rows, bright, glowing, kept = [], {}, {}, {}

@@ -251,8 +251,9 @@ class PredictTask:
     A task is a picklable object (dask sends it to the workers) with
     ``needs_model`` (load a Segmenter first), ``outputs(in_path, out_dir)``
     (the files it writes, to find duplicates and finished files) and
-    ``run(in_path, out_dir, segmenter, preread, options) -> Path`` (the main output).
-    :mod:`ccdnb.monitoring` has its own.
+    ``run(in_path, out_dir, segmenter, preread, options) -> Path`` (the main output; or
+    a callable that finishes the file and returns it, run apart where it can be:
+    :func:`_segment_one`). :mod:`ccdnb.monitoring` has its own.
     """
 
     needs_model = True
@@ -296,29 +297,51 @@ def worker_defect_map(path):
 
 def _segment_one(index, in_path, shown, out_dir, shown_out_dir, model, options,
                  tf_threads=None, segmenter=None, preread=None, runtime="auto",
-                 task=None) -> FileResult:
+                 task=None, finisher=None):
     """Do ``task`` (default: segment) on one file; every error becomes the result's ``error``.
 
     ``preread`` is a future of :func:`ccdnb.predict.read_input` of ``in_path``
     (read while the previous file was segmented); its errors are this file's.
+    A task's ``run`` may return, instead of its output, the step that finishes the
+    file (a callable giving the output): with a ``finisher`` (an executor) that step
+    runs there, while this thread goes on to the next file, and the result is a
+    future of the :class:`FileResult`; without, it runs here.
     """
     task = task or PredictTask()
     result = FileResult(index=index, input=shown, worker=_process_name())
     start = time.perf_counter()
-    try:
+
+    def begin():
+        nonlocal segmenter
         if segmenter is None and task.needs_model:
             segmenter, _ = _worker_segmenter(model, tf_threads, runtime)
         contents = preread.result() if preread is not None else None
-        out_path = task.run(in_path, out_dir, segmenter, contents, options)
+        return task.run(in_path, out_dir, segmenter, contents, options)
+
+    def end(out_path):
+        if callable(out_path):  # the task's finishing step
+            out_path = _attempt(result, in_path, shown, out_path)
+        if result.error is None:
+            result.output = str(Path(shown_out_dir) / Path(out_path).relative_to(out_dir))
+            result.pixels = _count_pixels(in_path)
+        result.seconds = time.perf_counter() - start
+        return result
+
+    out_path = _attempt(result, in_path, shown, begin)
+    if callable(out_path) and finisher is not None and result.error is None:
+        return finisher.submit(end, out_path)
+    return end(out_path)
+
+
+def _attempt(result, in_path, shown, step):
+    """``step()``; an error becomes ``result.error`` (one line, the file as shown)."""
+    try:
+        return step()
     except CcdnbInputError as err:
         result.error = str(err).replace(str(in_path), shown)
     except Exception as err:  # one bad file never stops the others
         result.error = f"{shown}: {type(err).__name__}: {one_line(err)}"
-    else:
-        result.output = str(Path(shown_out_dir) / Path(out_path).relative_to(out_dir))
-        result.pixels = _count_pixels(in_path)
-    result.seconds = time.perf_counter() - start
-    return result
+    return None
 
 
 # ---------------------------------------------------------------- client side
@@ -574,9 +597,12 @@ def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record
     """Segment ``files[todo]`` in this process, reading each next file during the current one.
 
     The network runs with its own threads and releases the GIL, so one reader
-    thread hides the FITS reading and checksum of every file but the first.
+    thread hides the FITS reading and checksum of every file but the first, and
+    one finishing thread the finishing step of a task that has one (the monitor's
+    statistics of the frame before; see :func:`_segment_one`). Results are recorded
+    in file order, in this thread.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from .files import read_input
 
@@ -585,14 +611,26 @@ def _segment_serially(todo, files, out_path, out_dir, segmenter, options, record
         _process_in_threads(todo, files, out_path, out_dir, options, record, task, threads)
         return
     read = getattr(task, "read_input", read_input)  # a task may read its files its own way
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdnb-read") as reader:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdnb-read") as reader, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdnb-finish") as finisher:
         upcoming = reader.submit(read, files[todo[0]]) if todo else None
+        finishing = None  # the file before, finishing while this one is segmented
         for position, index in enumerate(todo):
             current = upcoming
             if position + 1 < len(todo):
                 upcoming = reader.submit(read, files[todo[position + 1]])
-            record(_segment_one(index, files[index], files[index], out_path, out_dir, None,
-                                options, segmenter=segmenter, preread=current, task=task))
+            outcome = _segment_one(index, files[index], files[index], out_path, out_dir, None,
+                                   options, segmenter=segmenter, preread=current, task=task,
+                                   finisher=finisher)
+            if finishing is not None:  # at most one file waits to finish
+                record(finishing.result())
+                finishing = None
+            if isinstance(outcome, Future):
+                finishing = outcome
+            else:
+                record(outcome)
+        if finishing is not None:
+            record(finishing.result())
 
 
 def _process_in_threads(todo, files, out_path, out_dir, options, record, task, threads):
