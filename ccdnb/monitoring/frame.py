@@ -27,14 +27,14 @@ import numpy as np
 
 from ..classes import BACKGROUND, CLUSTER, GLOWING, HOT_PIXEL
 from ..errors import CcdnbInputError, one_line
-from ..objects.groups import label_groups
+from ..objects.groups import flat_groups
 from .reading import finite_number as _number
 from .reading import input_type
 
 __all__ = ["MonitorTask", "amplifier_statistics", "dead_amplifier_statistics", "input_type",
            "samples_averaged", "frame_path", "settled_path", "masks_dir", "write_frame",
-           "read_frame", "frame_exposure", "AmplifierInputs", "EV_PER_PAIR", "NOT_YET_MEASURED",
-           "SECOND_PASS_THREADS"]
+           "read_frame", "frame_exposure", "settled_statistics", "AmplifierInputs",
+           "EV_PER_PAIR", "NOT_YET_MEASURED", "SECOND_PASS_THREADS"]
 
 #: Energy to make one electron-hole pair in silicon (eV).
 EV_PER_PAIR = 3.77
@@ -236,18 +236,11 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
     sums, counts = _rate_profile(residual, mask, noise)
     n_used = int(counts.sum()) if background_known else 0
     dark_adu = float(sums.sum() / n_used) if n_used else np.nan
-    to_e = (lambda v: v / gain_value) if gain_value else (lambda v: np.nan)
 
     n_pixels = mask.size
     shares = np.bincount(mask.ravel(), minlength=4)[:4] / n_pixels
-    hot = mask == HOT_PIXEL
-    clusters = mask == CLUSTER
-    _, n_clusters = label_groups(clusters)
-    charge_adu = float(np.nansum(residual[clusters]))
     row = {"status": status}
     row.update(_frame_keys(headers, header, height, width))
-    exposure_s = row["exposure_s"]
-    mpix = n_pixels / 1e6
     row.update({
         "pedestal_adu": level,
         "read_noise_adu": noise if background_known else np.nan,
@@ -257,27 +250,69 @@ def amplifier_statistics(image, mask, background, *, header=None, primary_header
         "dark_adu": dark_adu,
         "share_background": float(shares[BACKGROUND]),
         "share_glowing": float(shares[GLOWING]),
-        "share_hot": float(shares[HOT_PIXEL]),
-        "share_cluster": float(shares[CLUSTER]),
-        "hot_pixels": int(hot.sum()),
-        "hot_columns": int((hot.mean(axis=0) >= HOT_COLUMN_SHARE).sum()),
         "glow_pixels": int(shares[GLOWING] * n_pixels + 0.5),
-        "clusters": int(n_clusters),
-        "clusters_single_frame": int(n_clusters),
-        "masks_method": masks_method,
-        "clusters_per_mpix": n_clusters / mpix,
-        "clusters_per_mpix_hour": (n_clusters / mpix / (exposure_s / 3600.0)
-                                   if exposure_s > 0 else np.nan),
-        "cluster_charge_adu": charge_adu,
-        "cluster_energy_kev": float(to_e(charge_adu)) * EV_PER_PAIR / 1000.0,
         "nonfinite": n_nonfinite,
     })
+    row.update(_hot_and_cluster_figures(image, pedestal, mask, exposure_s=row["exposure_s"],
+                                        gain=row["gain_adu_per_e"], masks_method=masks_method))
+    row["clusters_single_frame"] = row["clusters"]
     if not background_known:
         rate = no_rate_columns(why_not, readout_s=readout_time(headers))
     else:
         rate = no_rate_columns(NOT_YET_MEASURED, readout_s=readout_time(headers))
     row.update(rate)
     return row
+
+
+def _hot_and_cluster_figures(image, pedestal, mask, *, exposure_s, gain, masks_method) -> dict:
+    """The figures of ``mask``'s hot-pixel and cluster pixels: those settling with a defect
+    map changes (it moves pixels between the two classes only). Found among those pixels
+    alone (a small share of a frame), by flat index."""
+    height, width = mask.shape
+    kind = np.ascontiguousarray(mask).reshape(-1)
+    index = np.flatnonzero((kind == HOT_PIXEL) | (kind == CLUSTER))
+    is_hot = kind[index] == HOT_PIXEL
+    hot, cluster = index[is_hot], index[~is_hot]
+    n_clusters = flat_groups(cluster, width)[1] if cluster.size else 0
+    rows = cluster // width
+    residual = (np.asarray(image, np.float32).reshape(-1)[cluster]
+                - np.asarray(pedestal, np.float64).astype(np.float32)[rows])
+    charge_adu = float(np.nansum(residual))
+    per_column = np.bincount(hot % width, minlength=width) / height
+    mpix = mask.size / 1e6
+    return {
+        "share_hot": float(hot.size / mask.size),
+        "share_cluster": float(cluster.size / mask.size),
+        "hot_pixels": int(hot.size),
+        "hot_columns": int((per_column >= HOT_COLUMN_SHARE).sum()),
+        "clusters": int(n_clusters),
+        "masks_method": masks_method,
+        "clusters_per_mpix": n_clusters / mpix,
+        "clusters_per_mpix_hour": (n_clusters / mpix / (exposure_s / 3600.0)
+                                   if exposure_s > 0 else np.nan),
+        "cluster_charge_adu": charge_adu,
+        "cluster_energy_kev": (charge_adu / gain * EV_PER_PAIR / 1000.0
+                               if np.isfinite(gain) and gain > 0 else np.nan),
+    }
+
+
+def settled_statistics(row, image, settled, pedestal, masks_method) -> dict:
+    """A first pass's row (:func:`amplifier_statistics`) measured again on the frame's
+    classes settled with the run's defect map.
+
+    Settling moves pixels between hot pixel and cluster only
+    (:func:`ccdnb.defects.settle_with_defects`): the figures of those two classes are
+    measured again (``share_hot``, ``share_cluster``, ``hot_pixels``, ``hot_columns``,
+    ``clusters`` and their rates, charge and energy), ``masks_method`` says how the
+    mask was settled; every other figure is the row's. ``clusters_single_frame`` keeps
+    the frame's own count.
+    """
+    new = dict(row)
+    new.update(_hot_and_cluster_figures(image, pedestal, np.asarray(settled),
+                                        exposure_s=row["exposure_s"],
+                                        gain=row["gain_adu_per_e"], masks_method=masks_method))
+    new["clusters_single_frame"] = row.get("clusters_single_frame", row["clusters"])
+    return new
 
 
 def frame_path(in_path, report_dir) -> Path:
@@ -589,13 +624,18 @@ class MonitorTask:
                 continue
             known, how = _known_defects(defect_map, image, frame.contents)
             exposure = _clean_exposure(image, given, self.gain, primary, known, self.quality)
-            new = dict(row)
-            new.update(amplifier_statistics(image.data, exposure.mask, given.background,
-                                            header=image.header, primary_header=primary,
-                                            gain=self.gain, field=given.field,
-                                            masks_method=how))
-            new["input_type"] = row["input_type"]
-            new["clusters_single_frame"] = row.get("clusters_single_frame", row["clusters"])
+            if _first_pass_columns() <= set(row):
+                new = settled_statistics(row, image.data, exposure.mask,
+                                         given.background.pedestal, how)
+            else:  # a row of an older report, without some columns: measured whole again
+                new = dict(row)
+                new.update(amplifier_statistics(image.data, exposure.mask, given.background,
+                                                header=image.header, primary_header=primary,
+                                                gain=self.gain, field=given.field,
+                                                masks_method=how))
+                new["input_type"] = row["input_type"]
+                new["clusters_single_frame"] = row.get("clusters_single_frame",
+                                                       row["clusters"])
             new.update(rate_columns(exposure.rate, exposure_s=new["exposure_s"],
                                     readout_s=new["readout_s"]))
             out.append(new)
@@ -608,6 +648,11 @@ class MonitorTask:
             source = own if masks_path(in_path, own).is_file() else self.source_masks
             _rewrite_masks(in_path, source, own, settled, write_hdulist, atomic_path)
         return _write_settled(path, out)
+
+
+def _first_pass_columns() -> set:
+    """The columns of a row of the first pass (:func:`amplifier_statistics`)."""
+    return set(dead_amplifier_statistics((1, 1)))
 
 
 def _measurable(row) -> bool:
