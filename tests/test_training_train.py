@@ -134,3 +134,52 @@ def test_training_runs_under_mirrored_strategy_on_two_cpu_devices(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "replicas 2" in done.stdout
     assert (tmp_path / "model.keras").is_file()
+
+
+def test_a_teacher_network_is_blended_into_the_targets(trained, tiny, tmp_path, capsys):
+    """Knowledge distillation: the targets are (1 - w) * one-hot + w * the teacher's
+    probabilities on the same inputs; the truth's class stays the largest."""
+    import shutil
+
+    from ccdnb.classes import N_CLASSES
+    from ccdnb.predict.onnx_export import export_onnx
+    from ccdnb.predict.runtime import open_model
+    from ccdnb.training.augment import AugmentedSequence
+
+    out, _ = trained
+    teacher = tmp_path / "teacher.keras"
+    shutil.copy(out / "model.keras", teacher)
+    shutil.copy(out / "model.card.json", tmp_path / "teacher.card.json")
+    plain = AugmentedSequence(tiny.images, tiny.labels, batch_size=3, shuffle=False)
+    with pytest.raises(Exception, match="export"):  # a teacher runs from its ONNX export
+        open_model(teacher, "onnx")
+    export_onnx(teacher)
+    predictor = open_model(teacher, "onnx").predictor
+    taught = AugmentedSequence(tiny.images, tiny.labels, batch_size=3, shuffle=False,
+                               teacher=predictor, teacher_weight=0.3)
+    x, y = taught.batch(0, 0)
+    x0, one_hot = plain.batch(0, 0)
+    np.testing.assert_array_equal(x, x0)
+    probabilities = predictor.predict_on_batch(x)
+    np.testing.assert_allclose(y, 0.7 * one_hot + 0.3 * probabilities, atol=1e-6)
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, atol=1e-5)
+    assert y.shape[-1] == N_CLASSES and (y.argmax(-1) == one_hot.argmax(-1)).all()
+    with pytest.raises(ValueError, match="teacher_weight"):
+        AugmentedSequence(tiny.images, tiny.labels, batch_size=3, teacher=predictor,
+                          teacher_weight=0.8)
+    # the command: the teacher and its share recorded in the card; bad ones refused
+    data = tmp_path / "train.npz"
+    save_dataset(data, tiny)
+    common = ["train", "--data", str(data), "--out-dir", str(tmp_path / "student"),
+              "--epochs", "1", "--batch-size", "2", "--steps-per-epoch", "1", "--quiet"]
+    assert main(common + ["--pretrained", str(teacher), "--teacher", str(teacher),
+                          "--teacher-weight", "0.4"]) == 0
+    card = json.loads((tmp_path / "student" / "model.card.json").read_text())
+    assert card["teacher"]["model"] == str(teacher) and card["teacher"]["weight"] == 0.4
+    assert "--teacher-weight 0.4" in card["command"]
+    capsys.readouterr()
+    assert main(common + ["--teacher", str(teacher), "--teacher-weight", "0.9"]) == 2
+    assert main(common + ["--teacher", str(out / "model.keras")]) == 2  # no ONNX export
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("ccdnb: error: ") for line in err)
+    assert "--teacher-weight" in err[0] and "export-onnx" in err[1]

@@ -69,6 +69,12 @@ def add_arguments(parser):
     parser.add_argument("--max-minutes", default=None,
                         help="wall-clock budget: stop after the first epoch past it, keeping "
                              "the best epoch (default: none)")
+    parser.add_argument("--teacher", default=None, metavar="MODEL",
+                        help="a trained model (shipped name or .keras with its ONNX export) "
+                             "whose probabilities are blended into the targets: knowledge "
+                             "distillation, a fine-tune that keeps what it got right")
+    parser.add_argument("--teacher-weight", default="0.5",
+                        help="the teacher's share of the targets, in (0, 0.5] (default: 0.5)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -79,10 +85,13 @@ def command_line(args) -> str:
     words = ["ccdnb", "train", "--data", *args.data]
     for option in ("out_dir", "architecture", "epochs", "batch_size", "steps_per_epoch",
                    "optimizer", "learning_rate", "loss", "validation_split", "augment",
-                   "crop_size", "seed", "pretrained", "max_minutes", "class_weight_power"):
+                   "crop_size", "seed", "pretrained", "max_minutes", "class_weight_power",
+                   "teacher"):
         value = getattr(args, option)
         if value is not None:
             words += ["--" + option.replace("_", "-"), str(value)]
+    if getattr(args, "teacher", None) is not None:
+        words += ["--teacher-weight", str(args.teacher_weight)]
     words += [flag for flag in ("--multi-gpu", "--mixed-precision")
               if getattr(args, flag[2:].replace("-", "_"))]
     return shlex.join(words)
@@ -128,6 +137,13 @@ def run(args) -> int:
         max_minutes = parse_number(args.max_minutes, "--max-minutes", float, 0.0)
     if args.pretrained and not Path(args.pretrained).is_file():
         raise CcdnbInputError(f"--pretrained {args.pretrained}: file not found")
+    teacher_weight = parse_number(args.teacher_weight, "--teacher-weight", float, 0.0)
+    if not 0.0 < teacher_weight <= 0.5:
+        raise CcdnbInputError(f"--teacher-weight {args.teacher_weight!r}: must be in (0, 0.5]")
+    if args.teacher is not None:  # one clear error before the data is read
+        from ..predict.runtime import open_model
+
+        open_model(args.teacher, "onnx")
 
     from ..simulation import concatenate_datasets, load_dataset
 
@@ -164,6 +180,7 @@ def run(args) -> int:
                              strategy=strategy, pretrained=args.pretrained,
                              data_info=data_info, max_minutes=max_minutes,
                              class_weight_power=class_weight_power,
+                             teacher=args.teacher, teacher_weight=teacher_weight,
                              verbose=0 if args.quiet else 1,
                              card_extra={"command": command_line(args)})
     except ValueError as err:

@@ -429,6 +429,15 @@ class AugmentedSequence(keras.utils.PyDataset):
     seed : int
         Order, crops and augmentation of batch ``i`` in epoch ``e`` depend only on
         ``(seed, e, i)``: the same in any worker and on any re-run.
+    teacher : object with ``predict_on_batch``, optional
+        A trained network (:func:`ccdnb.predict.runtime.open_model`'s predictor) whose
+        class probabilities on each batch's inputs are blended into the targets:
+        ``y = (1 - teacher_weight) * one_hot + teacher_weight * teacher(x)``. With
+        cross-entropy this is knowledge distillation (Hinton et al. 2015, at temperature
+        1): a fine-tune learns the truth while it keeps what the teacher got right.
+    teacher_weight : float
+        The teacher's share of the targets, in (0, 0.5] (the truth's class stays the
+        targets' largest, so the IoU metrics read the truth).
     **kwargs
         Passed to :class:`keras.utils.PyDataset` (``workers``,
         ``use_multiprocessing``, ``max_queue_size``).
@@ -441,7 +450,8 @@ class AugmentedSequence(keras.utils.PyDataset):
     """
 
     def __init__(self, images, labels, *, batch_size, augmenter=None, crop_size=None,
-                 steps_per_epoch=None, shuffle=True, seed=0, **kwargs):
+                 steps_per_epoch=None, shuffle=True, seed=0, teacher=None,
+                 teacher_weight=0.5, **kwargs):
         super().__init__(**kwargs)
         self.images = np.asarray(images)
         self.labels = np.asarray(labels)
@@ -466,6 +476,9 @@ class AugmentedSequence(keras.utils.PyDataset):
             self._prepared = _per_image(normalize_image, self.images)
         else:
             self._prepared = standardize_images(self.images)
+        if teacher is not None and not 0.0 < float(teacher_weight) <= 0.5:
+            raise ValueError(f"teacher_weight must be in (0, 0.5], got {teacher_weight}")
+        self.teacher, self.teacher_weight = teacher, float(teacher_weight)
         self.steps_per_epoch = None if not steps_per_epoch else int(steps_per_epoch)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
@@ -509,7 +522,7 @@ class AugmentedSequence(keras.utils.PyDataset):
         -------
         x : ndarray of float32, shape (B, h, w, 1)
         y : ndarray of float32, shape (B, h, w, 4)
-            One-hot masks.
+            One-hot masks (blended with the teacher's probabilities where there is one).
         """
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range for {len(self)} batches")
@@ -537,7 +550,12 @@ class AugmentedSequence(keras.utils.PyDataset):
         if len({x.shape for x in xs}) > 1:
             raise ValueError(f"augmented images differ in shape {sorted({x.shape for x in xs})}; "
                              "90-degree rotations of non-square images need a square crop_size")
-        return np.stack(xs)[..., None].astype(np.float32), one_hot(np.stack(ys)).astype(np.float32)
+        x = np.stack(xs)[..., None].astype(np.float32)
+        y = one_hot(np.stack(ys)).astype(np.float32)
+        if self.teacher is not None:
+            taught = np.asarray(self.teacher.predict_on_batch(x), dtype=np.float32)
+            y = (1.0 - self.teacher_weight) * y + self.teacher_weight * taught
+        return x, y
 
     def _crop(self, x, label, rng):
         height, width = self.crop_size

@@ -3,7 +3,9 @@
 :func:`train_model` follows the thesis's recipe: 21 % of the images held out
 for validation (never augmented), early stopping on the validation loss
 (patience 20, best weights restored), learning rate divided by 10 after 5
-epochs without improvement, the best model checkpointed, every epoch logged to
+epochs without improvement, optionally a teacher network's probabilities blended
+into the targets (knowledge distillation, for fine-tunes that must keep what the
+network they start from got right), the best model checkpointed, every epoch logged to
 ``history.csv``. Augmented batches are made on the fly by
 :class:`ccdnb.training.augment.AugmentedSequence`, so the dataset is never copied per
 epoch, and reach Keras through :func:`batches_dataset`. Inside a :mod:`tf.distribute`
@@ -220,7 +222,8 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
                 validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
                 strategy=None, pretrained=None, data_info=None, card_extra=None,
                 max_minutes=None, class_weight_power=1.0, class_weight_scale=None,
-                deterministic=True, verbose=1) -> TrainingResult:
+                teacher=None, teacher_weight=0.5, deterministic=True,
+                verbose=1) -> TrainingResult:
     """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
 
     Parameters
@@ -276,6 +279,13 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     pretrained : str or Path, optional
         A saved model of the same architecture to start from
         (:func:`ccdnb.model.load_pretrained_weights`).
+    teacher : str or Path, optional
+        A trained model (a shipped name or a ``.keras`` file with its ONNX export beside
+        it) whose probabilities are blended into the targets, training and validation
+        alike (knowledge distillation; :class:`~ccdnb.training.augment.AugmentedSequence`):
+        a fine-tune that keeps what the teacher got right. Run by ONNX Runtime.
+    teacher_weight : float
+        The teacher's share of the targets, in (0, 0.5].
     card_extra : dict, optional
         More entries for the model card (``ccdnb train`` records its command line).
     data_info : dict, optional
@@ -327,14 +337,22 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     # one, every epoch is made of full batches (the last one wraps around the images).
     train_steps = steps_per_epoch or (math.ceil(len(train_idx) / batch_size) if replicas > 1
                                       else None)
+    taught = {}
+    if teacher is not None:  # an engine apart from TensorFlow: it runs inside tf.data
+        from ..predict.runtime import open_model
+
+        opened = open_model(teacher, "onnx")
+        taught = {"teacher": opened.predictor, "teacher_weight": teacher_weight}
     train_data = AugmentedSequence(images[train_idx], labels[train_idx], batch_size=batch_size,
                                    augmenter=augmenter, crop_size=crop_size,
-                                   steps_per_epoch=train_steps, shuffle=True, seed=seed)
+                                   steps_per_epoch=train_steps, shuffle=True, seed=seed,
+                                   **taught)
     val_data = None
     if len(val_idx):
         val_steps = math.ceil(len(val_idx) / batch_size) if replicas > 1 else None
         val_data = AugmentedSequence(images[val_idx], labels[val_idx], batch_size=batch_size,
-                                     steps_per_epoch=val_steps, shuffle=False, seed=seed)
+                                     steps_per_epoch=val_steps, shuffle=False, seed=seed,
+                                     **taught)
     monitor = "val_loss" if val_data is not None else "loss"
 
     with strategy.scope():
@@ -394,6 +412,8 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         "class_weight_power": class_weight_power,
         "class_weight_scale": (None if class_weight_scale is None
                                else [float(v) for v in class_weight_scale]),
+        "teacher": ({"model": str(teacher), "model_id": opened.model_id,
+                     "weight": float(teacher_weight)} if teacher is not None else None),
         **(card_extra or {}),
     }
     save_model(model, model_path, card)
