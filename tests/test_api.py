@@ -202,7 +202,24 @@ def test_every_masks_header_records_its_provenance(tmp_path, model_path):
             history = "\n".join(str(line) for line in header["HISTORY"])
             assert sha[:20] in history.replace("\n", "") and "tiles 48 px, margin 8 px" in history
             assert "read noise" in history and "pedestal" in history
+            # the engine and the arithmetic it ran in
+            assert header["CCDNBENG"] in ("openvino", "onnxruntime", "keras")
+            assert header["CCDNBPRC"] == "f32" and "in f32" in history
         assert hdul[0].header["CCDNBIN"] == "run 7.fits"  # the empty primary too
+
+
+def test_the_masks_header_states_the_arithmetic_the_engine_chose(tmp_path):
+    """bfloat16 asked for: the header says what ran (f32 on a CPU without bfloat16)."""
+    pytest.importorskip("openvino")
+    import openvino as ov
+
+    path = _write(tmp_path / "f.fits", fits.PrimaryHDU(detector_image((64, 64), seed=3)))
+    assert main(["predict", str(path), "--out-dir", str(tmp_path), "--runtime",
+                 "openvino-bf16", "--quiet"]) == 0
+    has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    with fits.open(tmp_path / "f.masks.fits") as hdul:
+        assert hdul[0].header["CCDNBENG"] == "openvino-bf16"
+        assert hdul[0].header["CCDNBPRC"] == ("bf16" if has_bf16 else "f32")
 
 
 def test_seam_shares_find_an_excess_beside_tile_borders():

@@ -28,11 +28,13 @@ Output layout mirrors the input: HDU i of the masks file belongs to HDU i of
 the input. Each image HDU gives a uint8 mask HDU with the same EXTNAME (the
 primary stays primary; compressed stays compressed), carrying the input
 header plus CLASS0..CLASS3, CCDNBVER, CCDNBMOD (model file), CCDNBMID (model
-id/hash) and the provenance: CCDNBIN/CCDNBSHA (input file name and SHA-256),
-CCDNBTIL/CCDNBMRG (tile, margin), CCDNBPED/CCDNBRN (the image's pedestal, median
-over rows, and read noise in ADU), also as HISTORY lines, and one HISTORY
-line per stage of the pipeline with the pixels it changed. Tables and empty
-HDUs give empty placeholder HDUs (CCDNBSKP).
+id/hash), CCDNBENG/CCDNBPRC (the engine and the arithmetic it ran in: f32, or bf16
+where --runtime openvino-bf16 runs on a CPU with bfloat16) and the provenance:
+CCDNBIN/CCDNBSHA (input file name and SHA-256), CCDNBTIL/CCDNBMRG (tile,
+margin), CCDNBPED/CCDNBRN (the image's pedestal, median over rows, and read
+noise in ADU), also as HISTORY lines, and one HISTORY line per stage of the
+pipeline with the pixels it changed. Tables and empty HDUs give empty
+placeholder HDUs (CCDNBSKP).
 The same masks are available in Python: ccdnb.segment_fits(FILE) returns this
 HDUList in memory, ccdnb.segment(array) one mask.
   --probabilities  appends one <EXTNAME>_PROB HDU per image: a (4, H, W)

@@ -22,7 +22,8 @@ HDU layout, so that HDU ``i`` of the masks file belongs to HDU ``i`` of the inpu
   structural keywords (BITPIX, NAXISn, BZERO, BSCALE, BLANK, compression, ...)
   and without BUNIT/DATAMIN/DATAMAX, which would be wrong for a mask; keywords
   ``CLASS0..CLASS3`` name the classes, ``CCDNBVER`` the ccdnb version,
-  ``CCDNBMOD``/``CCDNBMID`` the model file and its card's id, ``NNONFIN`` the
+  ``CCDNBMOD``/``CCDNBMID`` the model file and its card's id, ``CCDNBENG``/``CCDNBPRC``
+  the engine that ran it and the arithmetic it ran in, ``NNONFIN`` the
   number of NaN/inf input pixels (their mask is background); a dead amplifier's
   HDU (:attr:`FitsImage.dead`) is all background, marked ``CCDNBDEA`` with the
   reason, and has no pedestal or read-noise keywords (nothing can be measured);
@@ -429,10 +430,16 @@ class Provenance:
     stage_logs: dict = field(default_factory=dict)
     """HDU index -> ``[(stage, mask pixels changed or None when skipped), ...]``
     (:func:`ccdnb.predict.pipeline.run_stages`)."""
+    engine: str | None = None
+    """The engine that ran the network (``openvino``, ``openvino-bf16``, ``onnxruntime``,
+    ``keras``; :func:`ccdnb.predict.runtime.engine_of`)."""
+    precision: str | None = None
+    """The arithmetic it ran in (``f32``, ``bf16``): what the engine chose, which is
+    ``f32`` where bfloat16 was asked for on a CPU without it."""
 
     @classmethod
     def measure(cls, contents: FitsContents, *, tile: int, margin: int, sha256=None,
-                backgrounds=None, stage_logs=None):
+                backgrounds=None, stage_logs=None, engine=None, precision=None):
         """Collect the facts, with the background of every image of ``contents``.
 
         ``backgrounds`` (image index -> :class:`ccdnb.normalize.Background`) are
@@ -453,7 +460,7 @@ class Provenance:
             median = float(np.median(finite)) if finite.size else float("nan")
             backgrounds[image.index] = (median, float(background.noise))
         return cls(Path(str(contents.path)).name, sha256, int(tile), int(margin), backgrounds,
-                   dict(stage_logs or {}))
+                   dict(stage_logs or {}), engine, precision)
 
     def apply(self, header, index: int) -> None:
         """Add the keywords and HISTORY lines of image HDU ``index`` to ``header``."""
@@ -462,9 +469,14 @@ class Provenance:
         header["CCDNBSHA"] = (checksum, "checksum of the input file")
         header["CCDNBTIL"] = (self.tile, "tile side (pixels) fed to the model")
         header["CCDNBMRG"] = (self.margin, "tile margin (pixels) discarded on stitching")
+        if self.engine:
+            header["CCDNBENG"] = (self.engine, "engine that ran the network")
+        if self.precision:
+            header["CCDNBPRC"] = (self.precision, "arithmetic the network ran in")
+        ran = f", {self.engine} in {self.precision}" if self.engine and self.precision else ""
         history = [f"ccdnb {__version__}: segmented {self.input_name} ({checksum})",
                    f"ccdnb: model {header.get('CCDNBMOD', 'unknown')}, "
-                   f"tiles {self.tile} px, margin {self.margin} px"]
+                   f"tiles {self.tile} px, margin {self.margin} px{ran}"]
         if index in self.backgrounds:
             pedestal, noise = self.backgrounds[index]
             header["CCDNBPED"] = (_finite_or_nan(pedestal),

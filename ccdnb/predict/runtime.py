@@ -38,8 +38,8 @@ from ..errors import CcdnbInputError, one_line
 from .onnx_export import SOURCE_SHA256_KEY
 
 __all__ = ["RUNTIMES", "OPENVINO_PRECISION", "ENGINE_PACKAGE", "OPENVINO_MAX_AUTO_TILE",
-           "available_cores", "OnnxModel", "OpenVinoModel", "engine_available", "matching_export",
-           "load_predictor", "tensorflow_threads", "OpenedModel", "open_model"]
+           "engine_of", "available_cores", "OnnxModel", "OpenVinoModel", "engine_available",
+           "matching_export", "load_predictor", "tensorflow_threads", "OpenedModel", "open_model"]
 
 _TF_THREADS_SET: list = []
 
@@ -141,6 +141,11 @@ class OpenVinoModel:
         self.source_sha256 = self.metadata.get(SOURCE_SHA256_KEY)
         self.name = network.get_friendly_name() or self.path.stem
         self.precision = precision
+        try:  # what OpenVINO runs in: f32 where bf16 was asked for on a CPU without it
+            used = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        except Exception:
+            used = precision
+        self.precision_used = {"f32": "f32", "bf16": "bf16"}.get(str(used), str(used))
         self.runtime = "openvino" if precision == "f32" else f"openvino-{precision}"
         self.any_batch_size = True  # compiled for dynamic shapes
         # its throughput holds from 576- to 2112-pixel tiles (benchmarks/engine_compare.py),
@@ -159,6 +164,21 @@ class OpenVinoModel:
 
     def __repr__(self) -> str:
         return f"OpenVinoModel({str(self.path)!r}, precision={self.precision!r})"
+
+
+def engine_of(predictor) -> tuple:
+    """``(engine, precision)`` of a loaded predictor (an engine, a Keras model, or a
+    :class:`ccdnb.Segmenter` holding one): ``openvino``/``openvino-bf16``/``onnxruntime``/
+    ``keras``, and the arithmetic it runs in (``f32``, ``bf16``; for Keras its compute
+    dtype policy)."""
+    predictor = getattr(predictor, "model", predictor) if hasattr(predictor, "segment") \
+        else predictor
+    engine = getattr(predictor, "runtime", None)
+    if engine is None:  # a Keras model
+        policy = getattr(getattr(predictor, "dtype_policy", None), "compute_dtype", "float32")
+        return "keras", {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(
+            str(policy), str(policy))
+    return str(engine), str(getattr(predictor, "precision_used", "f32"))
 
 
 def engine_available(runtime: str) -> bool:
