@@ -26,6 +26,7 @@ COMMANDS = {
     "monitor": "ccdnb.commands.monitor",
     "reproduce": "ccdnb.commands.reproduce",
     "export-onnx": "ccdnb.commands.export_onnx",
+    "class-factors": "ccdnb.commands.class_factors",
 }
 
 EXIT_BAD_INPUT = 2

@@ -29,7 +29,9 @@ the input. Each image HDU gives a uint8 mask HDU with the same EXTNAME (the
 primary stays primary; compressed stays compressed), carrying the input
 header plus CLASS0..CLASS3, CCDNBVER, CCDNBMOD (model file), CCDNBMID (model
 id/hash), CCDNBENG/CCDNBPRC (the engine and the arithmetic it ran in: f32, or bf16
-where --runtime openvino-bf16 runs on a CPU with bfloat16) and the provenance:
+where --runtime openvino-bf16 runs on a CPU with bfloat16), CCDNBCF (the class
+factors on the network's probabilities, where the model card has them) and the
+provenance:
 CCDNBIN/CCDNBSHA (input file name and SHA-256), CCDNBTIL/CCDNBMRG (tile,
 margin), CCDNBPED/CCDNBRN (the image's pedestal, median over rows, and read
 noise in ADU), also as HISTORY lines, and one HISTORY line per stage of the

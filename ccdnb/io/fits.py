@@ -23,7 +23,8 @@ HDU layout, so that HDU ``i`` of the masks file belongs to HDU ``i`` of the inpu
   and without BUNIT/DATAMIN/DATAMAX, which would be wrong for a mask; keywords
   ``CLASS0..CLASS3`` name the classes, ``CCDNBVER`` the ccdnb version,
   ``CCDNBMOD``/``CCDNBMID`` the model file and its card's id, ``CCDNBENG``/``CCDNBPRC``
-  the engine that ran it and the arithmetic it ran in, ``NNONFIN`` the
+  the engine that ran it and the arithmetic it ran in, ``CCDNBCF`` the class factors
+  applied to its probabilities (where its card has them), ``NNONFIN`` the
   number of NaN/inf input pixels (their mask is background); a dead amplifier's
   HDU (:attr:`FitsImage.dead`) is all background, marked ``CCDNBDEA`` with the
   reason, and has no pedestal or read-noise keywords (nothing can be measured);
@@ -436,15 +437,20 @@ class Provenance:
     precision: str | None = None
     """The arithmetic it ran in (``f32``, ``bf16``): what the engine chose, which is
     ``f32`` where bfloat16 was asked for on a CPU without it."""
+    class_factors: tuple | None = None
+    """The class factors applied to the network's probabilities
+    (:mod:`ccdnb.predict.class_factors`), or None."""
 
     @classmethod
     def measure(cls, contents: FitsContents, *, tile: int, margin: int, sha256=None,
-                backgrounds=None, stage_logs=None, engine=None, precision=None):
+                backgrounds=None, stage_logs=None, engine=None, precision=None,
+                class_factors=None):
         """Collect the facts, with the background of every image of ``contents``.
 
         ``backgrounds`` (image index -> :class:`ccdnb.normalize.Background`) are
         the estimates prediction used; missing ones are estimated here.
-        ``stage_logs`` are the pipeline's logs of each image.
+        ``stage_logs`` are the pipeline's logs of each image; ``class_factors`` the four
+        factors the engine's probabilities were multiplied by, if any.
         """
         from ..background import estimate_background
 
@@ -460,7 +466,8 @@ class Provenance:
             median = float(np.median(finite)) if finite.size else float("nan")
             backgrounds[image.index] = (median, float(background.noise))
         return cls(Path(str(contents.path)).name, sha256, int(tile), int(margin), backgrounds,
-                   dict(stage_logs or {}), engine, precision)
+                   dict(stage_logs or {}), engine, precision,
+                   None if class_factors is None else tuple(float(f) for f in class_factors))
 
     def apply(self, header, index: int) -> None:
         """Add the keywords and HISTORY lines of image HDU ``index`` to ``header``."""
@@ -474,6 +481,12 @@ class Provenance:
         if self.precision:
             header["CCDNBPRC"] = (self.precision, "arithmetic the network ran in")
         ran = f", {self.engine} in {self.precision}" if self.engine and self.precision else ""
+        if self.class_factors is not None:
+            from ..predict.class_factors import format_factors
+
+            factors = format_factors(self.class_factors)
+            header["CCDNBCF"] = (factors, "class factors on the network's probabilities")
+            ran += f", class factors {factors}"
         history = [f"ccdnb {__version__}: segmented {self.input_name} ({checksum})",
                    f"ccdnb: model {header.get('CCDNBMOD', 'unknown')}, "
                    f"tiles {self.tile} px, margin {self.margin} px{ran}"]

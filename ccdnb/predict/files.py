@@ -253,12 +253,14 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
 
         table = build_catalog(live, masks, backgrounds=backgrounds, gain=gain,
                               calibrations=calibrations)
+    from .class_factors import factors_of
     from .runtime import engine_of
 
     engine, precision = engine_of(model)
     provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256,
                                     backgrounds=backgrounds, stage_logs=stage_logs,
-                                    engine=engine, precision=precision)
+                                    engine=engine, precision=precision,
+                                    class_factors=factors_of(model))
     hdulist = build_masks_hdulist(contents, masks, model_name=model_name, model_id=model_id,
                                   probabilities=probs if probabilities else None, catalog=table,
                                   provenance=provenance,

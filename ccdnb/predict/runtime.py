@@ -225,7 +225,8 @@ def matching_export(model_path, *, threads: int | None = None, runtime: str = "o
     return export if export.source_sha256 == file_sha256(model_path) else None
 
 
-def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = None):
+def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = None,
+                   class_factors: bool = True):
     """Load a model file for prediction with the engine ``runtime`` asks for.
 
     Parameters
@@ -241,10 +242,13 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
     threads : int, optional
         Threads of the engine; default: OpenVINO and ONNX Runtime take every
         core this process may use, TensorFlow decides for itself.
+    class_factors : bool
+        Apply the card's class factors (:mod:`ccdnb.predict.class_factors`) to the
+        engine's probabilities, where the card has them; False: the bare network's.
 
     Returns
     -------
-    predictor : OpenVinoModel or OnnxModel or keras.Model
+    predictor : OpenVinoModel or OnnxModel or keras.Model or FactoredPredictor
         Anything with ``predict_on_batch``.
     card : dict
         The model card (empty when the model has none).
@@ -252,8 +256,21 @@ def load_predictor(model_path, runtime: str = "auto", *, threads: int | None = N
     Raises
     ------
     CcdnbInputError
-        For an unknown runtime, a missing file, or ``onnx`` without a matching export.
+        For an unknown runtime, a missing file, ``onnx`` without a matching export, or
+        a card whose class factors are not four positive numbers.
     """
+    predictor, card = _load_engine(model_path, runtime, threads)
+    if class_factors:
+        from .class_factors import FactoredPredictor, class_factors_from_card
+
+        factors = class_factors_from_card(card)
+        if factors is not None:
+            predictor = FactoredPredictor(predictor, factors)
+    return predictor, card
+
+
+def _load_engine(model_path, runtime: str, threads: int | None):
+    """:func:`load_predictor` without the class factors."""
     from ..model import load_model_file, model_card
 
     if runtime not in RUNTIMES:
@@ -315,7 +332,7 @@ class OpenedModel(NamedTuple):
 
 
 def open_model(model, runtime: str = "auto", *, threads: int | None = None,
-               model_id: str | None = None) -> OpenedModel:
+               model_id: str | None = None, class_factors: bool = True) -> OpenedModel:
     """Load a shipped model by name, or a ``.keras`` file, for prediction.
 
     Parameters
@@ -328,6 +345,8 @@ def open_model(model, runtime: str = "auto", *, threads: int | None = None,
         Threads of the engine.
     model_id : str, optional
         Overrides the id derived from the card or the file's SHA-256.
+    class_factors : bool
+        See :func:`load_predictor`.
 
     Returns
     -------
@@ -336,7 +355,8 @@ def open_model(model, runtime: str = "auto", *, threads: int | None = None,
     from ..model import available_models, model_identity, resolve_model_path
 
     path = resolve_model_path(model)
-    predictor, card = load_predictor(path, runtime, threads=threads)
+    predictor, card = load_predictor(path, runtime, threads=threads,
+                                     class_factors=class_factors)
     file_name, derived_id = model_identity(path, card)
     shipped = isinstance(model, str) and model in available_models()
     return OpenedModel(predictor=predictor, card=card, path=path,

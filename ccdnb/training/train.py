@@ -341,7 +341,9 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     if teacher is not None:  # an engine apart from TensorFlow: it runs inside tf.data
         from ..predict.runtime import open_model
 
-        opened = open_model(teacher, "onnx")
+        # the teacher's own network, without its card's class factors: the targets stay
+        # probabilities of the same loss (candidates 6 and 7 of issue 33 were made so)
+        opened = open_model(teacher, "onnx", class_factors=False)
         taught = {"teacher": opened.predictor, "teacher_weight": teacher_weight}
     train_data = AugmentedSequence(images[train_idx], labels[train_idx], batch_size=batch_size,
                                    augmenter=augmenter, crop_size=crop_size,
