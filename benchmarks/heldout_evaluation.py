@@ -854,6 +854,9 @@ def main(argv=None) -> int:
                              "this many Mpix (at least one image; default: 8 of 256x256)")
     parser.add_argument("--skip-tuning", action="store_true",
                         help="leave out the tuned baseline (its gate becomes n/a)")
+    parser.add_argument("--no-class-factors", action="store_true",
+                        help="the bare network's probabilities, without the class factors of "
+                             "its card (ccdnb.predict.class_factors)")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     parser.add_argument("--card", type=Path, default=None,
                         help="also record the headline figures and every gate in this model "
@@ -874,11 +877,15 @@ def main(argv=None) -> int:
 
     total = time.perf_counter()
     model_path = args.model or DEFAULT_MODEL
-    model, card = load_predictor(model_path, args.runtime)
+    model, card = load_predictor(model_path, args.runtime,
+                                 class_factors=not args.no_class_factors)
     engine = getattr(model, "runtime", "keras")
+    factors = getattr(model, "class_factors", None)
+    factors = None if factors is None else [float(f) for f in factors]
     print(f"model: {model_path} ({card.get('architecture', '?')}, "
           f"{card.get('parameters', '?'):,} parameters, {engine}, tile "
-          f"{args.tile or 'auto'}){'; quick sizes' if args.quick else ''}")
+          f"{args.tile or 'auto'}, class factors {factors or 'none'})"
+          f"{'; quick sizes' if args.quick else ''}")
     results = {}
     for name in chosen:
         spec = by_name[name]
@@ -909,19 +916,21 @@ def main(argv=None) -> int:
                       + (" --quick" if args.quick else "")
                       + (f" --sets {args.sets}" if args.sets else ""),
             "model": str(model_path), "runtime": engine, "tile": args.tile or "auto",
+            "class_factors": factors,
             "quick": bool(args.quick), "seeds": SEEDS,
             "sets": results, "all_gates_met": bool(evaluated and not misses),
             "misses": [f"{n}: {g}" for n, g in misses], "seconds": seconds})
     if args.card:
-        record_in_card(args.card, results, misses, quick=args.quick)
+        record_in_card(args.card, results, misses, quick=args.quick, class_factors=factors)
     return 0 if evaluated and not misses else 1
 
 
-def record_in_card(card_path, results, misses, *, quick=False):
+def record_in_card(card_path, results, misses, *, quick=False, class_factors=None):
     """Write the held-out headline figures and gates into a model card's ``heldout`` section.
 
     Per set: preset, seed, images, per-class F1, false clusters per Mpix, signal lost
-    and every gate (what ``benchmarks/heldout_compare.py`` reads from a card).
+    and every gate (what ``benchmarks/heldout_compare.py`` reads from a card), and the
+    class factors the figures were measured with (None: the bare network's).
     """
     import json
 
@@ -937,8 +946,10 @@ def record_in_card(card_path, results, misses, *, quick=False):
                       "false_clusters_per_mpix": model["false_clusters_per_mpix"],
                       "signal_lost": model["signal_lost"], "gates": result["gates"]}
     card["heldout"] = {"script": "python benchmarks/heldout_evaluation.py"
-                                 + (" --quick" if quick else ""),
-                       "seeds": SEEDS, "all_gates_met": not misses,
+                                 + (" --quick" if quick else "")
+                                 + (" --no-class-factors" if class_factors is None
+                                    and card.get("class_factors") else ""),
+                       "class_factors": class_factors, "seeds": SEEDS, "all_gates_met": not misses,
                        "misses": [f"{n}: {g}" for n, g in misses], "sets": sets}
     Path(card_path).write_text(json.dumps(card, indent=2, default=float) + "\n")
 

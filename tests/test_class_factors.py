@@ -18,6 +18,8 @@ from ccdnb.predict.class_factors import (
 from ccdnb.training.class_factors import (
     _confusion,
     _grid_confusions,
+    confusion_of,
+    f1_scores,
     fit_class_factors,
     group_probabilities,
     macro_f1,
@@ -64,6 +66,23 @@ def test_the_fit_undoes_a_class_weighted_loss():
     # the recorded objective is that of the factors, counted pixel by pixel
     assert weighted.objective_after == pytest.approx(
         _objective(groups, np.log(weighted.factors)), abs=1e-12)
+
+
+def test_against_a_reference_the_fit_loses_least_anywhere():
+    """A network trained with class weights reads like the plain one multiplied by them:
+    held to the plain network's F1, its factors give back every class's F1 (within the
+    grid), where the mean-F1 fit would trade one class for another."""
+    weights = np.array([0.2, 3.0, 5.0, 3.0])
+    plain = [group_probabilities(f"g{k}", *_weighted_posteriors(30000, np.ones(4), seed=k),
+                                 span=4.0) for k in range(3)]
+    reference = np.array([f1_scores(confusion_of(g)) for g in plain])
+    groups = [group_probabilities(f"g{k}", *_weighted_posteriors(30000, weights, seed=k),
+                                  span=4.0) for k in range(3)]
+    fit = fit_class_factors(groups, reference=reference, span=4.0)
+    change = fit.f1_after - reference
+    assert np.nanmin(change) >= -0.005
+    assert np.nanmin(fit.f1_before - reference) < -0.03  # what the weights cost before
+    assert "reference" in fit.objective_name and fit.card_entry()["f1_reference"]
 
 
 @settings(max_examples=15, deadline=None)
@@ -207,6 +226,16 @@ def test_class_factors_command_records_and_removes(model_copy, tmp_path, capsys)
     assert card["architecture"] == "small"  # the rest of the card kept
     assert main(["class-factors", str(model_copy), "--remove"]) == 0
     assert "class_factors" not in json.loads(card_path(model_copy).read_text())
+    # held to itself, a model's factors lose on no class of any group
+    assert main(["class-factors", str(model_copy), "--data", *data, "--step", "0.1",
+                 "--reference", str(model_copy), "--write"]) == 0
+    entry = json.loads(card_path(model_copy).read_text())["class_factors"]
+    assert "--reference" in entry["command"] and entry["reference_model"] == str(model_copy)
+    for group, after in entry["f1_after"].items():
+        for name, value in after.items():
+            ref = entry["f1_reference"][group][name]
+            if value is not None and ref is not None:
+                assert value >= ref - 1e-9
 
 
 def test_class_factors_command_refuses_bad_input_with_one_line(model_copy, tmp_path, capsys):

@@ -132,9 +132,11 @@ def test_the_card_records_every_gate_that_heldout_compare_reads(bench, tmp_path)
                           "model": {"f1": {"cluster": 0.9}, "false_clusters_per_mpix": 3.0,
                                     "signal_lost": {"share": 0.0}}, "gates": gates},
                "dense": {"skipped": "preset 'dense' not in this ccdnb"}}
-    bench.record_in_card(card, results, [("thesis", "F1 cluster")])
+    bench.record_in_card(card, results, [("thesis", "F1 cluster")],
+                         class_factors=[1.0, 1.2, 0.3, 0.6])
     written = json.loads(card.read_text())
     assert written["architecture"] == "small" and not written["heldout"]["all_gates_met"]
+    assert written["heldout"]["class_factors"] == [1.0, 1.2, 0.3, 0.6]
     assert written["heldout"]["misses"] == ["thesis: F1 cluster"]
     sets = compare.load_sets(card)
     assert sets["thesis"]["f1"] == {"cluster": 0.9} and sets["thesis"]["false"] == 3.0

@@ -19,6 +19,11 @@ preset), of the bare network's macro F1 (every rule after the network off); each
 file counts alike. Use images neither the training nor the held-out evaluation
 uses (`ccdnb simulate` with seeds of their own).
 
+With --reference REF (the network MODEL is to replace, e.g. `default`), the
+factors instead maximise the smallest change of any class's F1 on any file
+against REF's (REF read with its own card's factors): the new network loses
+as little as possible anywhere, ties broken by the mean macro F1.
+
 Prints the factors and, per file, each class's F1 without -> with them.
 --write records them in the model card (<name>.card.json, key class_factors, with
 the fit's figures and this command); from then on `ccdnb predict`, `ccdnb monitor`
@@ -38,6 +43,9 @@ def add_arguments(parser):
                         help="record the factors in the model card")
     parser.add_argument("--remove", action="store_true",
                         help="take the factors out of the model card (no fit)")
+    parser.add_argument("--reference", default=None, metavar="REF",
+                        help="hold the factors to losing least against this model's F1 "
+                             "(a .keras file or a shipped model name)")
     parser.add_argument("--span", default="2.5", metavar="B",
                         help="largest |log factor| searched (default 2.5: factors 1/12-12)")
     parser.add_argument("--step", default="0.02", metavar="S",
@@ -77,27 +85,40 @@ def run(args) -> int:
     from ..predict.runtime import load_predictor
     from ..simulation import load_dataset
     from ..training.class_factors import (
+        confusion_of,
+        f1_scores,
         fit_class_factors,
         group_probabilities,
         network_probabilities,
     )
 
+    reference_path = None if args.reference is None else resolve_model_path(args.reference)
     datasets = [(Path(name), load_dataset(name)) for name in args.data]  # errors first
     model, _ = load_predictor(path, args.runtime, class_factors=False)
-    groups = []
+    reference_model = None if reference_path is None else \
+        load_predictor(reference_path, args.runtime)[0]
+    groups, reference = [], []
     for name, data in datasets:
         probabilities = network_probabilities(model, data.images)
         groups.append(group_probabilities(name.stem, probabilities, data.labels, span=span))
+        if reference_model is not None:
+            scored = group_probabilities(name.stem, network_probabilities(
+                reference_model, data.images), data.labels, span=span)
+            reference.append(f1_scores(confusion_of(scored)))
         print(f"{name}: {len(data.images)} images read by the network", flush=True)
-    fit = fit_class_factors(groups, span=span, step=step)
+    fit = fit_class_factors(groups, span=span, step=step,
+                            reference=reference if reference_model is not None else None)
     print(fit.format())
     if args.write:
         card = model_card(path)
         card[CARD_KEY] = fit.card_entry(
             data=[str(name) for name, _ in datasets],
+            reference_model=None if reference_path is None else str(args.reference),
             command="ccdnb class-factors " + " ".join(
                 [str(args.model), "--data", *map(str, args.data), "--span", str(span),
-                 "--step", str(step), "--write"]))
+                 "--step", str(step)]
+                + ([] if reference_path is None else ["--reference", str(args.reference)])
+                + ["--write"]))
         write_json_atomic(card_file, card, sort_keys=True)
         print(f"recorded in {card_file}")
     return 0

@@ -27,7 +27,7 @@ import numpy as np
 from ..classes import CLASS_NAMES, N_CLASSES
 
 __all__ = ["ClassFactorFit", "GroupProbabilities", "network_probabilities",
-           "group_probabilities", "fit_class_factors", "macro_f1", "f1_scores"]
+           "group_probabilities", "fit_class_factors", "confusion_of", "macro_f1", "f1_scores"]
 
 #: Largest |log factor| searched: factors between 1/12 and 12.
 SPAN = 2.5
@@ -125,6 +125,13 @@ def group_probabilities(name, probabilities, labels, *, span: float = SPAN) -> G
     return GroupProbabilities(str(name), fixed, truth[movable], log_p[movable], int(truth.size))
 
 
+def confusion_of(group: GroupProbabilities, factors=None) -> np.ndarray:
+    """The confusion matrix (truth rows, prediction columns) of ``group``'s pixels with the
+    class ``factors`` (None: without)."""
+    offsets = np.zeros(N_CLASSES) if factors is None else np.log(np.asarray(factors, float))
+    return _confusion(group, offsets)
+
+
 def _confusion(group: GroupProbabilities, offsets) -> np.ndarray:
     predicted = np.argmax(group.log_p + offsets, axis=1)
     moved = np.bincount(group.truth * N_CLASSES + predicted,
@@ -169,7 +176,10 @@ class ClassFactorFit:
     f1_before, f1_after : ndarray, shape (n_groups, 4)
         Per-class F1 of the bare network without and with the factors (NaN: absent).
     objective_before, objective_after : float
-        Mean over groups of the macro F1.
+        Mean over groups of the macro F1, or, against a reference, the worst change of a
+        class's F1 (plus a thousandth of that mean).
+    reference : ndarray, shape (n_groups, 4), or None
+        The reference's per-class F1 the fit was held to.
     """
 
     factors: np.ndarray
@@ -179,6 +189,7 @@ class ClassFactorFit:
     objective_before: float
     objective_after: float
     n_pixels: dict = field(default_factory=dict)
+    reference: np.ndarray | None = None
 
     def card_entry(self, **provenance) -> dict:
         """The model card's ``class_factors`` record: the factors, the fit's figures and
@@ -187,18 +198,29 @@ class ClassFactorFit:
             return {g: {CLASS_NAMES[c]: None if not np.isfinite(s[c]) else round(float(s[c]), 4)
                         for c in range(N_CLASSES)} for g, s in zip(self.groups, scores)}
 
-        return {"factors": [round(float(f), 4) for f in self.factors],
-                "objective": "mean over validation groups of the bare network's macro F1",
-                "objective_before": round(self.objective_before, 5),
-                "objective_after": round(self.objective_after, 5),
-                "f1_before": table(self.f1_before), "f1_after": table(self.f1_after),
-                "n_pixels": dict(self.n_pixels), **provenance}
+        entry = {"factors": [round(float(f), 4) for f in self.factors],
+                 "objective": self.objective_name,
+                 "objective_before": round(self.objective_before, 5),
+                 "objective_after": round(self.objective_after, 5),
+                 "f1_before": table(self.f1_before), "f1_after": table(self.f1_after),
+                 "n_pixels": dict(self.n_pixels)}
+        if self.reference is not None:
+            entry["f1_reference"] = table(self.reference)
+        return {**entry, **provenance}
+
+    @property
+    def objective_name(self) -> str:
+        """What the factors maximise, in words."""
+        if self.reference is None:
+            return "mean over validation groups of the bare network's macro F1"
+        return ("smallest change of any class's F1 on any validation group against the "
+                "reference network (plus a thousandth of the mean macro F1)")
 
     def format(self) -> str:
         """A text table: per group, the per-class F1 before -> after."""
         named = ", ".join(f"{CLASS_NAMES[c]} {self.factors[c]:.3g}" for c in range(N_CLASSES))
         lines = [f"class factors: {named}",
-                 f"mean macro F1 over {len(self.groups)} groups: "
+                 f"{self.objective_name} over {len(self.groups)} groups: "
                  f"{self.objective_before:.4f} -> {self.objective_after:.4f}",
                  f"{'group':<18}" + "".join(f"{CLASS_NAMES[c]:>20}" for c in range(N_CLASSES))]
 
@@ -212,17 +234,46 @@ class ClassFactorFit:
         for g, before, after in zip(self.groups, self.f1_before, self.f1_after):
             lines.append(f"{g:<18}" + "".join(cell(before[c], after[c])
                                               for c in range(N_CLASSES)))
+        if self.reference is not None:
+            lines.append("the reference's F1:")
+            for g, ref in zip(self.groups, self.reference):
+                lines.append(f"{g:<18}" + "".join(
+                    f"{ref[c]:>20.3f}" if np.isfinite(ref[c]) else f"{'n/a':>20}"
+                    for c in range(N_CLASSES)))
         return "\n".join(lines)
 
 
-def fit_class_factors(groups, *, span: float = SPAN, step: float = STEP,
+def _objective(f1, reference):
+    """The fit's objective of per-class F1 ``(n_groups, ..., 4)``: the mean over groups of
+    the macro F1; with a ``reference`` ``(n_groups, 4)``, the smallest change of any class's
+    F1 against it (the mean macro F1 a thousandth as much, to break ties)."""
+    present = np.isfinite(f1)
+    macro = np.where(present, f1, 0).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
+    mean = macro.mean(axis=0)
+    if reference is None:
+        return mean
+    ref = np.asarray(reference, dtype=np.float64).reshape(
+        (len(reference),) + (1,) * (f1.ndim - 2) + (N_CLASSES,))
+    change = np.where(present & np.isfinite(ref), f1 - ref, np.inf)
+    worst = change.min(axis=(0, -1))
+    return np.where(np.isfinite(worst), worst, 0.0) + 1e-3 * mean
+
+
+def fit_class_factors(groups, *, reference=None, span: float = SPAN, step: float = STEP,
                       rounds: int = ROUNDS) -> ClassFactorFit:
-    """Fit the factors that maximise the mean over ``groups`` of the bare network's macro F1.
+    """Fit the factors that maximise the mean over ``groups`` of the bare network's macro F1,
+    or, against a ``reference``, its worst change of any class's F1 on any group.
 
     Parameters
     ----------
     groups : sequence of GroupProbabilities
         From :func:`group_probabilities`, made with the same ``span``.
+    reference : array_like, shape (n_groups, 4), optional
+        Per-class F1 on the same groups of the network a new one replaces (the
+        ``f1_after`` of its own fit, or its ``f1_before`` without factors): the factors then
+        maximise the smallest change ``F1 - reference`` over every class present and every
+        group (ties broken by the mean macro F1), i.e. the new network loses as little as
+        possible anywhere.
     span : float
         Log factors are searched in ``[-span, span]`` (before they are divided by
         background's, so a factor may reach ``exp(2 span)``).
@@ -238,22 +289,30 @@ def fit_class_factors(groups, *, span: float = SPAN, step: float = STEP,
     groups = list(groups)
     if not groups:
         raise ValueError("no validation groups to fit class factors on")
+    if reference is not None:
+        reference = np.asarray(reference, dtype=np.float64)
+        if reference.shape != (len(groups), N_CLASSES):
+            raise ValueError(f"reference F1 of shape {reference.shape}; expected "
+                             f"({len(groups)}, {N_CLASSES})")
     half = int(round(span / step))
     grid = np.arange(-half, half + 1) * step
     offsets = np.zeros(N_CLASSES)
 
-    def objective_at(values):
-        return float(np.mean([macro_f1(_confusion(g, values)) for g in groups]))
+    def scores_at(values):
+        return np.array([f1_scores(_confusion(g, values)) for g in groups])
 
-    before = np.array([f1_scores(_confusion(g, offsets)) for g in groups])
+    def objective_at(values):
+        return float(_objective(scores_at(values), reference))
+
+    before = scores_at(offsets)
     best = objective_at(offsets)
     for _ in range(rounds):
         changed = False
         # background's offset too: raising it is every other class's factor lowered at once,
         # a move that one class at a time cannot make
         for cls in range(N_CLASSES):
-            curve = np.mean([macro_f1(_grid_confusions(g, offsets, cls, grid))
-                             for g in groups], axis=0)
+            curve = _objective(np.array([f1_scores(_grid_confusions(g, offsets, cls, grid))
+                                         for g in groups]), reference)
             top = curve.max()
             # among equal best values, the one nearest to no factor
             candidates = np.flatnonzero(curve >= top - 1e-12)
@@ -264,10 +323,9 @@ def fit_class_factors(groups, *, span: float = SPAN, step: float = STEP,
                 changed = True
         if not changed:
             break
-    after = np.array([f1_scores(_confusion(g, offsets)) for g in groups])
-    objective_after = objective_at(offsets)
     return ClassFactorFit(factors=np.exp(offsets - offsets[0]), groups=[g.name for g in groups],
-                          f1_before=before, f1_after=after,
+                          f1_before=before, f1_after=scores_at(offsets),
                           objective_before=objective_at(np.zeros(N_CLASSES)),
-                          objective_after=objective_after,
-                          n_pixels={g.name: g.n_pixels for g in groups})
+                          objective_after=objective_at(offsets),
+                          n_pixels={g.name: g.n_pixels for g in groups},
+                          reference=None if reference is None else reference.copy())
