@@ -433,19 +433,30 @@ def _clean_charge(electrons, out, cap=None):
     return count, total, squares
 
 
-def _ring_numbers(squared, margin, ring_width, reach):
-    """The ring ``ceil((distance - margin) / ring_width)`` of each squared distance (px^2),
-    where ``margin < distance <= reach``, else 0 (int32). Up to ``_RING_TABLE_SIZE``
-    squared distances by a table (the float distances of a whole box cost as much as its
-    distance transform), beyond by the formula; the two agree bit for bit."""
+def _ring_table(margin, ring_width, reach):
+    """The ring of every squared distance ``0..floor(reach**2) + 1`` (see :func:`_ring_numbers`),
+    or None where that table would pass ``_RING_TABLE_SIZE`` entries."""
     top = int(np.floor(reach * reach))
-    if top + 2 <= _RING_TABLE_SIZE:
-        distance = np.sqrt(np.arange(top + 2, dtype=np.float64))
-    else:
-        distance = np.sqrt(squared.astype(np.float64))
+    if top + 2 > _RING_TABLE_SIZE:
+        return None
+    return _rings_of(np.sqrt(np.arange(top + 2, dtype=np.float64)), margin, ring_width, reach)
+
+
+def _rings_of(distance, margin, ring_width, reach):
     ring = np.ceil((distance - margin) / ring_width).astype(np.int32)
     ring[(distance <= margin) | (distance > reach)] = 0
-    return ring[np.minimum(squared, top + 1)] if top + 2 <= _RING_TABLE_SIZE else ring
+    return ring
+
+
+def _ring_numbers(squared, margin, ring_width, reach, table=None):
+    """The ring ``ceil((distance - margin) / ring_width)`` of each squared distance (px^2),
+    where ``margin < distance <= reach``, else 0 (int32). By ``table`` (:func:`_ring_table`,
+    made once for every box of a frame: the float distances of a whole box cost as much as
+    its distance transform) where one is given, else by the formula; the two agree bit for
+    bit."""
+    if table is not None:
+        return table[np.minimum(squared, len(table) - 1)]
+    return _rings_of(np.sqrt(squared.astype(np.float64)), margin, ring_width, reach)
 
 
 def _glow_rings(classes, glow, reach, margin, ring_width):
@@ -457,6 +468,7 @@ def _glow_rings(classes, glow, reach, margin, ring_width):
     from scipy import ndimage
 
     boxes = []
+    table = _ring_table(margin, ring_width, reach)
     for rows, cols, own in _glow_boxes(glow, classes.shape, reach):
         nearest = ndimage.distance_transform_edt(classes[rows, cols] != GLOWING,
                                                  return_distances=False, return_indices=True)
@@ -469,7 +481,7 @@ def _glow_rings(classes, glow, reach, margin, ring_width):
         across -= np.arange(across.shape[1], dtype=kind)[None, :]
         across *= across
         squared += across
-        ring = _ring_numbers(squared, margin, ring_width, reach)
+        ring = _ring_numbers(squared, margin, ring_width, reach, table)
         ring *= own
         boxes.append((rows, cols, ring, squared))
     return boxes
