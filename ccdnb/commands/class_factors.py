@@ -22,7 +22,9 @@ uses (`ccdnb simulate` with seeds of their own).
 With --reference REF (the network MODEL is to replace, e.g. `default`), the
 factors instead maximise the smallest change of any class's F1 on any file
 against REF's (REF read with its own card's factors): the new network loses
-as little as possible anywhere, ties broken by the mean macro F1.
+as little as possible anywhere, ties broken by the mean macro F1. With
+--tolerance T as well, they maximise the mean macro F1 among the factors with
+which no class's F1 on any file falls more than T below REF's.
 
 Prints the factors and, per file, each class's F1 without -> with them.
 --write records them in the model card (<name>.card.json, key class_factors, with
@@ -46,6 +48,9 @@ def add_arguments(parser):
     parser.add_argument("--reference", default=None, metavar="REF",
                         help="hold the factors to losing least against this model's F1 "
                              "(a .keras file or a shipped model name)")
+    parser.add_argument("--tolerance", default=None, metavar="T",
+                        help="with --reference: the best mean macro F1 among the factors with "
+                             "which no class's F1 on any file is more than T below REF's")
     parser.add_argument("--span", default="2.5", metavar="B",
                         help="largest |log factor| searched (default 2.5: factors 1/12-12)")
     parser.add_argument("--step", default="0.02", metavar="S",
@@ -77,6 +82,10 @@ def run(args) -> int:
         raise CcdnbInputError("give the validation images with --data (or --remove)")
     span = parse_number(args.span, "--span", float, 0.01)
     step = parse_number(args.step, "--step", float, 1e-4)
+    tolerance = None if args.tolerance is None else \
+        parse_number(args.tolerance, "--tolerance", float, 0.0)
+    if tolerance is not None and args.reference is None:
+        raise CcdnbInputError("--tolerance needs --reference")
     if step > span:
         raise CcdnbInputError(f"--step {args.step} is larger than --span {args.span}")
     if args.write and not card_file.is_file():
@@ -107,7 +116,8 @@ def run(args) -> int:
             reference.append(f1_scores(confusion_of(scored)))
         print(f"{name}: {len(data.images)} images read by the network", flush=True)
     fit = fit_class_factors(groups, span=span, step=step,
-                            reference=reference if reference_model is not None else None)
+                            reference=reference if reference_model is not None else None,
+                            tolerance=tolerance)
     print(fit.format())
     if args.write:
         card = model_card(path)
@@ -118,6 +128,7 @@ def run(args) -> int:
                 [str(args.model), "--data", *map(str, args.data), "--span", str(span),
                  "--step", str(step)]
                 + ([] if reference_path is None else ["--reference", str(args.reference)])
+                + ([] if tolerance is None else ["--tolerance", str(tolerance)])
                 + ["--write"]))
         write_json_atomic(card_file, card, sort_keys=True)
         print(f"recorded in {card_file}")

@@ -180,6 +180,9 @@ class ClassFactorFit:
         class's F1 (plus a thousandth of that mean).
     reference : ndarray, shape (n_groups, 4), or None
         The reference's per-class F1 the fit was held to.
+    tolerance : float or None
+        The largest loss of a class's F1 against it the fit allowed (None: as little as
+        possible).
     """
 
     factors: np.ndarray
@@ -190,6 +193,7 @@ class ClassFactorFit:
     objective_after: float
     n_pixels: dict = field(default_factory=dict)
     reference: np.ndarray | None = None
+    tolerance: float | None = None
 
     def card_entry(self, **provenance) -> dict:
         """The model card's ``class_factors`` record: the factors, the fit's figures and
@@ -213,6 +217,9 @@ class ClassFactorFit:
         """What the factors maximise, in words."""
         if self.reference is None:
             return "mean over validation groups of the bare network's macro F1"
+        if self.tolerance is not None:
+            return ("mean over validation groups of the bare network's macro F1, no class's F1 "
+                    f"on any group more than {self.tolerance:g} below the reference network's")
         return ("smallest change of any class's F1 on any validation group against the "
                 "reference network (plus a thousandth of the mean macro F1)")
 
@@ -243,10 +250,12 @@ class ClassFactorFit:
         return "\n".join(lines)
 
 
-def _objective(f1, reference):
+def _objective(f1, reference, tolerance=None):
     """The fit's objective of per-class F1 ``(n_groups, ..., 4)``: the mean over groups of
     the macro F1; with a ``reference`` ``(n_groups, 4)``, the smallest change of any class's
-    F1 against it (the mean macro F1 a thousandth as much, to break ties)."""
+    F1 against it (the mean macro F1 a thousandth as much, to break ties); with a
+    ``tolerance`` too, the mean macro F1 where no class loses more than ``tolerance``, and
+    below every such value (the smallest change minus 1) where one does."""
     present = np.isfinite(f1)
     macro = np.where(present, f1, 0).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
     mean = macro.mean(axis=0)
@@ -256,10 +265,14 @@ def _objective(f1, reference):
         (len(reference),) + (1,) * (f1.ndim - 2) + (N_CLASSES,))
     change = np.where(present & np.isfinite(ref), f1 - ref, np.inf)
     worst = change.min(axis=(0, -1))
-    return np.where(np.isfinite(worst), worst, 0.0) + 1e-3 * mean
+    worst = np.where(np.isfinite(worst), worst, 0.0)
+    if tolerance is None:
+        return worst + 1e-3 * mean
+    return np.where(worst >= -tolerance, mean, worst - 1.0)
 
 
-def fit_class_factors(groups, *, reference=None, span: float = SPAN, step: float = STEP,
+def fit_class_factors(groups, *, reference=None, tolerance: float | None = None,
+                      span: float = SPAN, step: float = STEP,
                       rounds: int = ROUNDS) -> ClassFactorFit:
     """Fit the factors that maximise the mean over ``groups`` of the bare network's macro F1,
     or, against a ``reference``, its worst change of any class's F1 on any group.
@@ -274,6 +287,10 @@ def fit_class_factors(groups, *, reference=None, span: float = SPAN, step: float
         maximise the smallest change ``F1 - reference`` over every class present and every
         group (ties broken by the mean macro F1), i.e. the new network loses as little as
         possible anywhere.
+    tolerance : float, optional
+        With a ``reference``: maximise the mean macro F1 among the factors with which no
+        class on any group loses more than ``tolerance`` against it (where none does yet,
+        the smallest change is raised first).
     span : float
         Log factors are searched in ``[-span, span]`` (before they are divided by
         background's, so a factor may reach ``exp(2 span)``).
@@ -302,7 +319,7 @@ def fit_class_factors(groups, *, reference=None, span: float = SPAN, step: float
         return np.array([f1_scores(_confusion(g, values)) for g in groups])
 
     def objective_at(values):
-        return float(_objective(scores_at(values), reference))
+        return float(_objective(scores_at(values), reference, tolerance))
 
     before = scores_at(offsets)
     best = objective_at(offsets)
@@ -312,7 +329,7 @@ def fit_class_factors(groups, *, reference=None, span: float = SPAN, step: float
         # a move that one class at a time cannot make
         for cls in range(N_CLASSES):
             curve = _objective(np.array([f1_scores(_grid_confusions(g, offsets, cls, grid))
-                                         for g in groups]), reference)
+                                         for g in groups]), reference, tolerance)
             top = curve.max()
             # among equal best values, the one nearest to no factor
             candidates = np.flatnonzero(curve >= top - 1e-12)
@@ -328,4 +345,5 @@ def fit_class_factors(groups, *, reference=None, span: float = SPAN, step: float
                           objective_before=objective_at(np.zeros(N_CLASSES)),
                           objective_after=objective_at(offsets),
                           n_pixels={g.name: g.n_pixels for g in groups},
-                          reference=None if reference is None else reference.copy())
+                          reference=None if reference is None else reference.copy(),
+                          tolerance=None if reference is None else tolerance)
