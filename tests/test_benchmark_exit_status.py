@@ -65,7 +65,8 @@ def test_heldout_evaluation_exits_on_a_missed_gate(bench, monkeypatch, capsys, t
     gates = [{"gate": f"gate {k}", "value": 0.5, "target": ">= 0.5", "n": 1, "status": status,
               "note": ""} for k, status in enumerate(statuses)]
     monkeypatch.setattr(ccdnb.runtime, "load_predictor",
-                        lambda *args: (Engine(), {"architecture": "small", "parameters": 1}))
+                        lambda *args, **options: (Engine(), {"architecture": "small",
+                                                             "parameters": 1}))
     monkeypatch.setattr(bench, "make_set", lambda spec, quick: None)
     monkeypatch.setattr(bench, "evaluate_set",
                         lambda *args: {"gates": gates, "seconds": {}})
