@@ -8,6 +8,8 @@
   (no seam at tile borders), and the default margin;
 - :mod:`ccdnb.predict.runtime`: the engines that run the network (Keras/TensorFlow, ONNX
   Runtime, OpenVINO), loaded once and chosen by name;
+- :mod:`ccdnb.predict.class_factors`: the model card's factors on the network's class
+  probabilities, applied to every batch an engine returns;
 - :mod:`ccdnb.predict.onnx_export`: a trained U-Net frozen into the ONNX file those
   engines run without TensorFlow (``ccdnb export-onnx``);
 - :mod:`ccdnb.predict.scaleout`: many files, in this process or over a dask cluster
@@ -34,7 +36,8 @@ _SOURCES = {
 
 #: The submodules, reachable as attributes (``ccdnb.predict.pipeline.STAGES``) before their
 #: first import, as when this package imported them eagerly.
-_SUBMODULES = ("pipeline", "files", "tiling", "runtime", "onnx_export", "scaleout", "rules")
+_SUBMODULES = ("pipeline", "files", "tiling", "runtime", "class_factors", "onnx_export",
+               "scaleout", "rules")
 
 
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, _SUBMODULES)
