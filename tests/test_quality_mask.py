@@ -192,6 +192,58 @@ def test_nonfinite_pixels_and_adu_input():
         quality_mask(classes, image=image)
 
 
+def test_loose_clusters_are_groups_the_sparse_field_does_not_make():
+    """On a 0.05 e-/pixel field, twelve electrons over six touching pixels are a loose
+    cluster (masked with a one-pixel margin); a pixel of two electrons and a pair of
+    one-electron pixels are what the field makes, and stay; the cluster the class mask
+    already has is no loose cluster."""
+    rng = np.random.default_rng(7)
+    shape = (64, 80)
+    counts = rng.poisson(0.05, shape).astype(float)
+    for rows, cols in ((slice(19, 24), slice(29, 33)), (slice(39, 42), slice(9, 12)),
+                       (slice(49, 52), slice(49, 53))):
+        counts[rows, cols] = 0.0  # each planted group alone in its neighbourhood
+    counts[20:23, 30:32] = 2.0  # 12 e- over 6 pixels
+    counts[40, 10] = 2.0
+    counts[50, 50:52] = 1.0
+    counts[10:12, 60:63] = 3.0  # a cluster of the class mask
+    e = counts + rng.normal(0, 0.15, shape)
+    classes = np.zeros(shape, np.uint8)
+    classes[10:12, 60:63] = CLUSTER
+    rate = np.full(shape[0], 0.05)
+    mask = quality_mask(classes, e, field_rate=rate, **QUIET)
+    loose = covered(mask, "LOOSE")
+    assert loose[19:24, 29:33].all()  # the group and its margin
+    assert not loose[40, 10] and not loose[50, 50:52].any()
+    assert not loose[10:12, 60:63].any()
+    assert loose.sum() <= 20 + 2 * 9  # nothing of the field beyond a chance group or two
+    # no field rate (a frame that does not resolve electrons), the bit off, a dense field
+    assert not covered(quality_mask(classes, e, **QUIET), "LOOSE").any()
+    assert not covered(quality_mask(classes, e, field_rate=rate, loose_false_rate=None,
+                                    **QUIET), "LOOSE").any()
+    dense = np.full(shape[0], 0.5)
+    assert not covered(quality_mask(classes, e, field_rate=dense, **QUIET), "LOOSE").any()
+    tight = quality_mask(classes, e, field_rate=rate, **{**QUIET, "loose_margin": 0})
+    assert covered(tight, "LOOSE")[20:23, 30:32].sum() == 6
+    with pytest.raises(CcdnbInputError, match="loose_false_rate"):
+        quality_mask(classes, e, field_rate=rate, loose_false_rate=2.0)
+    with pytest.raises(CcdnbInputError, match="field rate"):
+        quality_mask(classes, e, field_rate=rate[:10])
+
+
+def test_loose_clusters_take_little_of_a_pure_sparse_field():
+    """On a field alone the bit's chance groups hold under 1 % of the charge at 0.05
+    e-/pixel, so the rate on the rest is not pulled low."""
+    rng = np.random.default_rng(3)
+    shape = (512, 512)
+    counts = rng.poisson(0.05, shape)
+    e = counts + rng.normal(0, 0.15, shape)
+    mask = quality_mask(np.zeros(shape, np.uint8), e, field_rate=np.full(shape[0], 0.05),
+                        **QUIET)
+    loose = covered(mask, "LOOSE")
+    assert counts[loose].sum() <= 0.01 * counts.sum()
+
+
 def test_options_are_checked_and_recorded():
     classes, e = empty()
     with pytest.raises(CcdnbInputError, match="unknown quality mask option"):
@@ -203,6 +255,7 @@ def test_options_are_checked_and_recorded():
     cards = dict((k, v) for k, v, _ in quality_header_cards(MaskParameters(halo_radius=7.0)))
     assert cards["QBIT0"] == "CLUSTER" and cards["QBIT9"] == "NEIGHBOR"
     assert cards["QHALOR"] == 7.0
+    assert cards["QBIT12"] == "LOOSE" and cards["QLOOSEP"] == 1e-6
     mask = quality_mask(classes, e)
     hdu = quality_hdu(mask, name="CCD_A_QUALITY")
     assert hdu.data.dtype == np.uint16 and hdu.header["EXTNAME"] == "CCD_A_QUALITY"
@@ -322,3 +375,18 @@ def test_bits_match_their_whole_frame_definitions(seed, monkeypatch):
     margin = _reference_bits(classes, e, MaskParameters.of(**{**options, "glow_excess_sigma": 1e9}),
                              given)
     assert covered(mask, "GLOW").sum() > margin["GLOW"].sum()
+
+
+def test_the_figure_of_a_quality_mask_names_every_bit_it_holds():
+    from ccdnb.monitoring.report import plot_quality_mask
+
+    mask = np.zeros((4, len(QUALITY_BITS)), np.uint16)
+    for b in QUALITY_BITS:
+        mask[0, b.bit] = 1 << b.bit
+    fig = plot_quality_mask(mask)
+    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    for b in QUALITY_BITS:
+        assert any(label.startswith(b.name + " ") for label in labels), b.name
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -32,6 +32,12 @@ bit   name         the pixel is ...
 9     NEIGHBOR     within ``neighbour_width`` px of a cluster pixel
 10    OVERSCAN     a prescan/overscan column: no exposure
 11    NONFINITE    NaN or infinite in the image
+12    LOOSE        in a loose cluster, or within ``loose_margin`` px of one: an
+                   8-connected group of background pixels of one electron or more
+                   holding more charge than the single-electron field puts in as
+                   many pixels with a chance of ``loose_false_rate``, in rows
+                   of a field of at most ``loose_max_rate`` e-/pixel (needs the
+                   field's rate: frames that resolve electrons)
 ====  ===========  ==========================================================
 
 :func:`clean` gives the pixels with no bit set. Everything a bit needs is a keyword of
@@ -108,6 +114,12 @@ QUALITY_BITS = (
                ("neighbour_width",), "after SENSEI's one-pixel-cluster (neighbour) cut"),
     QualityBit("OVERSCAN", 10, "prescan or overscan column (no exposure)", (), "BIASSEC"),
     QualityBit("NONFINITE", 11, "NaN or infinite pixel value", (), "ccdnb FITS input"),
+    QualityBit("LOOSE", 12, "loose cluster: 8-connected background pixels of >= 1 e- holding "
+               "more charge than the field puts there with a chance of loose_false_rate, "
+               "and loose_margin px around them (rows of a field of at most loose_max_rate)",
+               ("loose_false_rate", "loose_margin", "loose_max_rate"),
+               "SENSEI's loose-cluster mask (data release); the chance test of "
+               "ccdnb.skipper.field (release_chance_groups)"),
 )
 _BIT = {b.name: b.bit for b in QUALITY_BITS}
 
@@ -204,6 +216,23 @@ class MaskParameters:
         1, "pixels within this distance (px, square) of a cluster pixel",
         "project's choice, after SENSEI's one-pixel-cluster cut (there: pixels next to "
         "any pixel above 0.5 e-)")
+    loose_false_rate: float | None = _option(
+        1e-6, "a group of background pixels of one electron or more (8-connected) is a loose "
+              "cluster when the single-electron field puts its charge or more in as many "
+              "pixels with a chance below this (None: off)",
+        "ccdnb.skipper.field.FIELD_FALSE_RATE, the chance level of the field's own groups; "
+        "SENSEI's data release masks loose clusters. A chance of 1e-4 biases a 0.05 "
+        "e-/pixel field's rate low by up to 2.4 standard errors (tests/test_monitor_rate.py)")
+    loose_margin: int = _option(
+        1, "pixels within this distance (px, square) of a loose cluster are masked too",
+        "project's choice, as neighbour_width")
+    loose_max_rate: float = _option(
+        0.1, "loose clusters are looked for only in rows whose field rate (e-/pixel) is at "
+             "most this: denser fields join pixels of one electron into groups by chance, "
+             "so a group's size tells nothing there",
+        "project's choice: on a pure field the bit takes 0.4 % of the charge at 0.05 "
+        "e-/pixel, 1.3 % at 0.1, 8 % at 0.2 (the rate on the rest reads 0.4 %, 0.9 %, 3 % "
+        "low)")
     readout_rows: str = _option(
         "ascending", "'ascending': row 0 is read first; 'descending': the last row",
         "DAMIC-M files and the ccdnb simulator read row 0 first")
@@ -219,7 +248,7 @@ class MaskParameters:
                                       f">= 0")
         for name in ("bleed_row_length", "bleed_column_length", "hot_column_min_rows",
                      "glow_margin", "glow_ring", "glow_band", "glow_max_margin", "edge_width",
-                     "serial_min_pixels", "serial_margin", "neighbour_width"):
+                     "serial_min_pixels", "serial_margin", "neighbour_width", "loose_margin"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise CcdnbInputError(f"quality mask option {name}={value!r}: must be a whole "
@@ -229,6 +258,14 @@ class MaskParameters:
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
                 raise CcdnbInputError(f"quality mask option {name}={value!r}: must be > 0 or "
                                       f"None")
+        if not (isinstance(self.loose_max_rate, (int, float))
+                and np.isfinite(self.loose_max_rate) and self.loose_max_rate >= 0):
+            raise CcdnbInputError(f"quality mask option loose_max_rate="
+                                  f"{self.loose_max_rate!r}: must be a number >= 0")
+        value = self.loose_false_rate
+        if value is not None and not (isinstance(value, (int, float)) and 0 < value < 1):
+            raise CcdnbInputError(f"quality mask option loose_false_rate={value!r}: must be "
+                                  f"in (0, 1) or None")
         for name in ("glow_ring", "glow_band"):
             if getattr(self, name) < 1:
                 raise CcdnbInputError(f"quality mask option {name}={getattr(self, name)!r}: "
@@ -701,9 +738,44 @@ def _electrons(electrons, image, gain, pedestal, shape):
     return (x - base) * np.float32(1.0 / float(gain))
 
 
+def _loose_clusters(e, class_of, field_rate, image_cols, p) -> np.ndarray:
+    """Flat indices of LOOSE: background pixels of one whole electron or more in rows of a
+    sparse field (``loose_max_rate``), grouped 8-connected, whose group's charge the field
+    (Poisson at the group's pixel count times its rows' rate) reaches with a chance below
+    ``loose_false_rate``; and ``loose_margin`` px around them."""
+    from scipy import ndimage
+    from scipy.special import pdtrc
+
+    height, width = e.shape
+    rate = np.asarray(field_rate, dtype=np.float64).reshape(-1)
+    if rate.shape != (height,):
+        raise CcdnbInputError(f"field rate of {rate.size} rows for a mask of {height} rows")
+    with np.errstate(invalid="ignore"):
+        seeds = np.asarray(e) >= 0.5  # one whole electron or more; NaN is not
+    seeds &= (class_of == 0).reshape(e.shape)
+    seeds &= image_cols[None, :]
+    seeds &= (rate <= p.loose_max_rate)[:, None]
+    labels, count = ndimage.label(seeds, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    where = _flat_nonzero(seeds)
+    group = labels.reshape(-1)[where]
+    charge = np.rint(np.asarray(e, dtype=np.float64).reshape(-1)[where])
+    q = np.bincount(group, weights=charge, minlength=count + 1)
+    expected = np.bincount(group, weights=np.nan_to_num(rate)[where // width],
+                           minlength=count + 1)
+    # P(N >= q) = pdtrc(q - 1, expected)
+    loose = pdtrc(np.maximum(q - 1, 0), np.maximum(expected, 1e-12)) < p.loose_false_rate
+    loose[0] = False
+    pixels = where[loose[group]]
+    if p.loose_margin > 0 and pixels.size:
+        pixels = _dilate(pixels, e.shape, [p.loose_margin] * (2 * p.loose_margin + 1))
+    return pixels
+
+
 def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=None,
                  defects=None, amplifier=None, serial=None, bias_columns=None,
-                 **options) -> np.ndarray:
+                 field_rate=None, **options) -> np.ndarray:
     """The quality bit mask of one amplifier (see the module notes for the bits).
 
     Parameters
@@ -726,6 +798,10 @@ def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=Non
         renamed). Without it, one-row cluster groups of ``serial_min_pixels`` or more.
     bias_columns : slice or sequence of slices, optional
         Prescan/overscan columns: OVERSCAN, and the image area's border for EDGE.
+    field_rate : array_like, shape (H,), optional
+        The single-electron field's rate per row (e-/pixel,
+        :attr:`ccdnb.skipper.field.ElectronField.rate`), where the frame resolves
+        electrons: LOOSE is computed only with it (and the charge in electrons).
     **options
         Any field of :class:`MaskParameters`.
 
@@ -823,6 +899,8 @@ def quality_mask(classes, electrons=None, *, image=None, gain=None, pedestal=Non
         # the glow's tail, measured on the pixels every other bit leaves (the columns'
         # excess charge after it: a glow's tail is no hot column)
         put_at("GLOW", _glow_tail(e, out, classes, glowing, p))
+    if e is not None and field_rate is not None and p.loose_false_rate is not None:
+        put_at("LOOSE", _loose_clusters(e, class_of, field_rate, image_cols, p))
     if e is not None and p.column_excess_sigma is not None:
         # the columns' charge on the pixels no other bit took
         hot_columns |= _excess_columns(e, out, image_cols & ~hot_columns,
@@ -889,6 +967,10 @@ def quality_header_cards(parameters: MaskParameters | None = None, *,
         ("QSERMIN", int(p.serial_min_pixels), "[px] shortest serial-register event"),
         ("QSERMAR", int(p.serial_margin), "[px] serial event segment margin"),
         ("QNEIGH", int(p.neighbour_width), "[px] neighbour width"),
+        ("QLOOSEP", float(p.loose_false_rate) if p.loose_false_rate is not None else "off",
+         "loose cluster: field's chance level"),
+        ("QLOOSEM", int(p.loose_margin), "[px] loose cluster margin"),
+        ("QLOOSER", float(p.loose_max_rate), "[e-/px] densest field rows searched"),
         ("QROWS", p.readout_rows, "row readout order (ascending: row 0 first)"),
         ("QSIDE", p.readout_side, "amplifier side of the rows"),
     ]

@@ -343,8 +343,11 @@ def make_quality_mask(state: FrameState) -> int:
         charge["electrons"] = state.electrons
     elif state.gain is not None:
         charge.update(image=state.image, gain=state.gain, pedestal=state.background.pedestal)
+    # loose clusters are judged against the field's rate
+    field_rate = None if state.field is None else state.field.rate
     state.quality = quality_mask(state.mask, defects=state.defects, serial=state.serial,
-                                 bias_columns=state.bias_columns, **charge, **options)
+                                 bias_columns=state.bias_columns, field_rate=field_rate,
+                                 **charge, **options)
     state.quality_parameters = MaskParameters.of(**options)
     state.quality_with_charge = bool(charge)
     state.rate = measure_electron_rate(
