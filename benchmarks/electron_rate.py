@@ -133,8 +133,9 @@ def measure(sim, classes, mask_options=None):
         row.update(rate=np.nan, method="no electron comb found")
         return row
     start = time.perf_counter()
+    # the field's row rate where there is one, as the pipeline gives it (LOOSE needs it)
     bits = quality_mask(classes, electrons(image, background, calibration),
-                        **(mask_options or {}))
+                        field_rate=getattr(calibration, "rate", None), **(mask_options or {}))
     keep = clean(bits)
     mask_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -187,7 +188,8 @@ def damic_m_shares(seed):
     for sim in damic_m_frame(seed):
         background, calibration = calibrate(sim.image)
         charge = None if calibration is None else electrons(sim.image, background, calibration)
-        shares.append(bit_shares(quality_mask(sim.label, charge)))
+        shares.append(bit_shares(quality_mask(sim.label, charge,
+                                              field_rate=getattr(calibration, "rate", None))))
     mean = {name: float(np.mean([s[name] for s in shares]))
             for name in [b.name for b in QUALITY_BITS] + ["clean"]}
     return shares, mean
