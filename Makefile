@@ -89,7 +89,9 @@ default-model: $(STAMP)
 # --class-weight-power 0.5 --learning-rate 0.00003 --seed 13 --max-minutes 45 with 200 more
 # damic images (seed 311); the sixth the fourth's flags with --teacher default
 # --teacher-weight 0.5 --seed 14 --max-minutes 40; the seventh the fifth's loss with --teacher
-# default --teacher-weight 0.5 --seed 15 --max-minutes 25).
+# default --teacher-weight 0.5 --seed 15 --max-minutes 25; the eighth the seventh's flags with
+# --seed 16 --max-minutes 40 on these sets plus $(DEFAULT_MODEL_SETS) simulated again, then
+# `ccdnb class-factors` against the shipped network within 0.01 on $(CLASS_FACTOR_SETS)).
 # The first try (weighted cross-entropy, power 0.5, lr 2e-4, 70 minutes) lost up to 0.05 of
 # per-class F1 on conventional sets and 0.25 of glow F1 on skipper frames. This recipe is the
 # second try: the model of 2026-11-27 (commit 830d71c) fine-tuned with plain cross-entropy at
