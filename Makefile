@@ -129,14 +129,16 @@ default-model-candidate: $(STAMP)
 
 # Validation images for class factors (`ccdnb class-factors MODEL --data $(CLASS_FACTOR_RUN)/*.npz
 # --reference default [--tolerance T] --write`; docs/ablation.md): 324 images of 256x256 from every
-# preset, seeds that neither training (1, 101-103, 201-311) nor the held-out evaluation
-# (90001-90010) uses.
+# preset and 4 DAMIC-like amplifiers of 1024x1024 (edge glow at a frame's scale), seeds that
+# neither training (1, 101-103, 201-311) nor the held-out evaluation (90001-90010) uses.
 CLASS_FACTOR_RUN := runs/class-factors
 CLASS_FACTOR_SETS := thesis:24:401 thesis-balanced:24:402 random:60:403 damic:24:404 fe55:24:405 \
   isolated-hits:24:406 glow-events:24:407 skipper:24:408 dense:24:409 skipper-dense:24:410
 class-factor-sets: $(STAMP)
 	mkdir -p $(CLASS_FACTOR_RUN)
 	$(call simulate_sets,$(CLASS_FACTOR_SETS),$(CLASS_FACTOR_RUN))
+	$(BIN)/ccdnb simulate --preset damic --n 4 --size 1024 --seed 411 \
+	  --out $(CLASS_FACTOR_RUN)/damic-1024.npz
 
 # The recipe of the skipper model shipped in ccdnb/models/skipper.* (`--model skipper`; about
 # 75 minutes on 2 CPU cores): 2050
