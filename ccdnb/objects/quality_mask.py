@@ -742,9 +742,9 @@ def _loose_clusters(e, class_of, field_rate, image_cols, p) -> np.ndarray:
     """Flat indices of LOOSE: background pixels of one whole electron or more in rows of a
     sparse field (``loose_max_rate``), grouped 8-connected, whose group's charge the field
     (Poisson at the group's pixel count times its rows' rate) reaches with a chance below
-    ``loose_false_rate``; and ``loose_margin`` px around them."""
-    from scipy import ndimage
-    from scipy.special import pdtrc
+    ``loose_false_rate`` (:func:`ccdnb.skipper.field.field_charge_chance`); and
+    ``loose_margin`` px around them."""
+    from ..skipper.field import field_charge_chance
 
     height, width = e.shape
     rate = np.asarray(field_rate, dtype=np.float64).reshape(-1)
@@ -755,18 +755,14 @@ def _loose_clusters(e, class_of, field_rate, image_cols, p) -> np.ndarray:
     seeds &= (class_of == 0).reshape(e.shape)
     seeds &= image_cols[None, :]
     seeds &= (rate <= p.loose_max_rate)[:, None]
-    labels, count = ndimage.label(seeds, structure=np.ones((3, 3), dtype=bool))
-    if count == 0:
-        return np.zeros(0, dtype=np.int64)
     where = _flat_nonzero(seeds)
-    group = labels.reshape(-1)[where]
+    if where.size == 0:
+        return where
+    group, n = flat_groups(where, width)
     charge = np.rint(np.asarray(e, dtype=np.float64).reshape(-1)[where])
-    q = np.bincount(group, weights=charge, minlength=count + 1)
-    expected = np.bincount(group, weights=np.nan_to_num(rate)[where // width],
-                           minlength=count + 1)
-    # P(N >= q) = pdtrc(q - 1, expected)
-    loose = pdtrc(np.maximum(q - 1, 0), np.maximum(expected, 1e-12)) < p.loose_false_rate
-    loose[0] = False
+    q = np.bincount(group, weights=charge, minlength=n)
+    expected = np.bincount(group, weights=np.nan_to_num(rate)[where // width], minlength=n)
+    loose = field_charge_chance(q, expected) < p.loose_false_rate
     pixels = where[loose[group]]
     if p.loose_margin > 0 and pixels.size:
         pixels = _dilate(pixels, e.shape, [p.loose_margin] * (2 * p.loose_margin + 1))

@@ -43,8 +43,8 @@ __all__ = ["FIELD_CUT_SIGMA", "MIN_FIELD_CUT", "BLOCK_COLUMNS", "MIN_BAND_ROWS",
            "MIN_CELL_ELECTRONS", "SMOOTH_ROWS", "MIN_POISSON_RATIO", "MIN_DISPERSION",
            "DISPERSION_MIN_RATE", "PEAK_HALF_WINDOW", "SPARSE_MAX_NOISE_E",
            "MIN_ONE_ELECTRON_PIXELS", "DENSE_RATE", "FIELD_FALSE_RATE", "NEIGHBOUR_CHANCE",
-           "MAX_FIELD_ELECTRONS", "field_floor_electrons", "ElectronField",
-           "measure_electron_field"]
+           "MAX_FIELD_ELECTRONS", "field_floor_electrons", "field_charge_chance",
+           "ElectronField", "measure_electron_field"]
 
 #: Pixels holding more electrons than the field's rate plus this many of its
 #: standard deviations (and at least :data:`MIN_FIELD_CUT` electrons) are clusters,
@@ -137,6 +137,17 @@ def field_floor_electrons(rate, false_rate: float = FIELD_FALSE_RATE) -> np.ndar
     return k[np.argmax(tail < false_rate, axis=1)] - 0.5
 
 
+def field_charge_chance(charge, expected) -> np.ndarray:
+    """The chance that a Poisson field of mean ``expected`` electrons puts ``charge`` or more
+    into a group of pixels: ``P(N >= charge)`` (1 for no charge). The one chance test of
+    the field's groups (:meth:`ElectronField.release_chance_groups`,
+    :meth:`ElectronField.release_chance_neighbours`, the quality mask's loose clusters)."""
+    from scipy.special import pdtrc
+
+    # P(N >= q) = pdtrc(q - 1, mean)
+    return pdtrc(np.maximum(np.asarray(charge) - 1, 0), np.maximum(expected, 1e-12))
+
+
 @dataclass(frozen=True)
 class ElectronField:
     """The calibration and single-electron field of an electron-resolving image."""
@@ -225,8 +236,6 @@ class ElectronField:
         int
             Pixels released to background.
         """
-        from scipy.special import pdtrc
-
         from ..classes import CLUSTER
         from ..objects.groups import release_pixels
 
@@ -243,8 +252,7 @@ class ElectronField:
             expected = np.bincount(group, weights=rate, minlength=n)
             rest[group[first]] -= q[first]
             expected[group[first]] -= rate[first]
-            lone = (size >= 2) & ((rest < 1) | (pdtrc(np.maximum(rest - 1, 0),
-                                                       np.maximum(expected, 1e-12)) >= chance))
+            lone = (size >= 2) & ((rest < 1) | (field_charge_chance(rest, expected) >= chance))
             drop = lone[group]
             drop[first] = False
             return drop
@@ -277,8 +285,6 @@ class ElectronField:
         int
             Pixels released to background.
         """
-        from scipy.special import pdtrc
-
         from ..classes import CLUSTER, HOT_PIXEL
         from ..objects.groups import release_pixels
 
@@ -287,9 +293,8 @@ class ElectronField:
         def by_chance(rows, cols, group, n):
             q = np.bincount(group, weights=_whole_electrons(electrons, rows, cols), minlength=n)
             expected = np.bincount(group, weights=self.rate[rows], minlength=n)
-            # P(N >= q) = pdtrc(q - 1, mean); a group of no charge at all is noise too
-            return ((q < 1) | (pdtrc(np.maximum(q - 1, 0), np.maximum(expected, 1e-12))
-                               >= false_rate))[group]
+            # a group of no charge at all is noise too
+            return ((q < 1) | (field_charge_chance(q, expected) >= false_rate))[group]
 
         return release_pixels(mask, (CLUSTER, HOT_PIXEL) if classes is None else classes,
                               by_chance)
