@@ -52,7 +52,11 @@ def f1_scores(confusion) -> np.ndarray:
 def macro_f1(confusion) -> np.ndarray:
     """Mean F1 over the classes present (:func:`f1_scores`) of confusion matrices
     ``(..., 4, 4)``."""
-    scores = f1_scores(confusion)
+    return _mean_present(f1_scores(confusion))
+
+
+def _mean_present(scores) -> np.ndarray:
+    """Mean over the last axis of per-class F1, leaving out the NaN of absent classes."""
     present = np.isfinite(scores)
     return np.where(present, scores, 0).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
 
@@ -257,8 +261,7 @@ def _objective(f1, reference, tolerance=None):
     ``tolerance`` too, the mean macro F1 where no class loses more than ``tolerance``, and
     below every such value (the smallest change minus 1) where one does."""
     present = np.isfinite(f1)
-    macro = np.where(present, f1, 0).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
-    mean = macro.mean(axis=0)
+    mean = _mean_present(f1).mean(axis=0)
     if reference is None:
         return mean
     ref = np.asarray(reference, dtype=np.float64).reshape(
@@ -318,11 +321,8 @@ def fit_class_factors(groups, *, reference=None, tolerance: float | None = None,
     def scores_at(values):
         return np.array([f1_scores(_confusion(g, values)) for g in groups])
 
-    def objective_at(values):
-        return float(_objective(scores_at(values), reference, tolerance))
-
     before = scores_at(offsets)
-    best = objective_at(offsets)
+    best = objective_before = float(_objective(before, reference, tolerance))
     for _ in range(rounds):
         changed = False
         # background's offset too: raising it is every other class's factor lowered at once,
@@ -340,10 +340,10 @@ def fit_class_factors(groups, *, reference=None, tolerance: float | None = None,
                 changed = True
         if not changed:
             break
+    after = scores_at(offsets)
     return ClassFactorFit(factors=np.exp(offsets - offsets[0]), groups=[g.name for g in groups],
-                          f1_before=before, f1_after=scores_at(offsets),
-                          objective_before=objective_at(np.zeros(N_CLASSES)),
-                          objective_after=objective_at(offsets),
+                          f1_before=before, f1_after=after, objective_before=objective_before,
+                          objective_after=float(_objective(after, reference, tolerance)),
                           n_pixels={g.name: g.n_pixels for g in groups},
                           reference=None if reference is None else reference.copy(),
                           tolerance=None if reference is None else tolerance)
