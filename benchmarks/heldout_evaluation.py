@@ -880,7 +880,9 @@ def main(argv=None) -> int:
     model, card = load_predictor(model_path, args.runtime,
                                  class_factors=not args.no_class_factors)
     engine = getattr(model, "runtime", "keras")
-    factors = getattr(model, "class_factors", None)
+    from ccdnb.predict.runtime import factors_of
+
+    factors = factors_of(model)
     factors = None if factors is None else [float(f) for f in factors]
     print(f"model: {model_path} ({card.get('architecture', '?')}, "
           f"{card.get('parameters', '?'):,} parameters, {engine}, tile "

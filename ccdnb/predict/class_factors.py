@@ -30,7 +30,7 @@ from ..classes import N_CLASSES
 from ..errors import CcdnbInputError
 
 __all__ = ["CARD_KEY", "class_factors_from_card", "apply_class_factors", "FactoredPredictor",
-           "factors_of", "format_factors"]
+           "format_factors"]
 
 #: The model card's key holding the four factors (background, glowing, hot pixel, cluster).
 CARD_KEY = "class_factors"
@@ -118,14 +118,6 @@ class FactoredPredictor:
 
     def __repr__(self) -> str:
         return f"FactoredPredictor({self.predictor!r}, {format_factors(self.class_factors)})"
-
-
-def factors_of(predictor) -> np.ndarray | None:
-    """The class factors a loaded predictor applies (a :class:`ccdnb.Segmenter` holding one
-    included), or None."""
-    predictor = getattr(predictor, "model", predictor) if hasattr(predictor, "segment") \
-        else predictor
-    return getattr(predictor, "class_factors", None)
 
 
 def format_factors(factors) -> str:

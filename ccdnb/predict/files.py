@@ -253,8 +253,7 @@ def segment_contents(model, contents, *, model_name=None, model_id=None, input_s
 
         table = build_catalog(live, masks, backgrounds=backgrounds, gain=gain,
                               calibrations=calibrations)
-    from .class_factors import factors_of
-    from .runtime import engine_of
+    from .runtime import engine_of, factors_of
 
     engine, precision = engine_of(model)
     provenance = Provenance.measure(contents, tile=tile, margin=margin, sha256=input_sha256,

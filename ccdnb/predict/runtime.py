@@ -38,8 +38,9 @@ from ..errors import CcdnbInputError, one_line
 from .onnx_export import SOURCE_SHA256_KEY
 
 __all__ = ["RUNTIMES", "OPENVINO_PRECISION", "ENGINE_PACKAGE", "OPENVINO_MAX_AUTO_TILE",
-           "engine_of", "available_cores", "OnnxModel", "OpenVinoModel", "engine_available",
-           "matching_export", "load_predictor", "tensorflow_threads", "OpenedModel", "open_model"]
+           "engine_of", "factors_of", "predictor_of", "available_cores", "OnnxModel",
+           "OpenVinoModel", "engine_available", "matching_export", "load_predictor",
+           "tensorflow_threads", "OpenedModel", "open_model"]
 
 _TF_THREADS_SET: list = []
 
@@ -166,19 +167,30 @@ class OpenVinoModel:
         return f"OpenVinoModel({str(self.path)!r}, precision={self.precision!r})"
 
 
+def predictor_of(model):
+    """The loaded predictor of ``model``: the one a :class:`ccdnb.Segmenter` holds, else
+    ``model`` itself."""
+    return getattr(model, "model", model) if hasattr(model, "segment") else model
+
+
 def engine_of(predictor) -> tuple:
     """``(engine, precision)`` of a loaded predictor (an engine, a Keras model, or a
     :class:`ccdnb.Segmenter` holding one): ``openvino``/``openvino-bf16``/``onnxruntime``/
     ``keras``, and the arithmetic it runs in (``f32``, ``bf16``; for Keras its compute
     dtype policy)."""
-    predictor = getattr(predictor, "model", predictor) if hasattr(predictor, "segment") \
-        else predictor
+    predictor = predictor_of(predictor)
     engine = getattr(predictor, "runtime", None)
     if engine is None:  # a Keras model
         policy = getattr(getattr(predictor, "dtype_policy", None), "compute_dtype", "float32")
         return "keras", {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(
             str(policy), str(policy))
     return str(engine), str(getattr(predictor, "precision_used", "f32"))
+
+
+def factors_of(predictor):
+    """The class factors a loaded predictor applies (:class:`ccdnb.predict.class_factors.
+    FactoredPredictor`; a :class:`ccdnb.Segmenter` holding one included), or None."""
+    return getattr(predictor_of(predictor), "class_factors", None)
 
 
 def engine_available(runtime: str) -> bool:
