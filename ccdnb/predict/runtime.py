@@ -121,7 +121,9 @@ class OpenVinoModel:
     """
 
     def __init__(self, path, *, threads: int | None = None, precision: str = "f32"):
-        import openvino as ov
+        from ..quiet_openvino import import_openvino_quietly
+
+        ov = import_openvino_quietly()
 
         self.path = Path(path)
         try:
@@ -196,7 +198,12 @@ def factors_of(predictor):
 def engine_available(runtime: str) -> bool:
     """Whether the package behind ``runtime`` (``openvino...`` or ``onnx``) can be imported."""
     try:
-        __import__(ENGINE_PACKAGE[runtime])
+        if ENGINE_PACKAGE[runtime] == "openvino":
+            from ..quiet_openvino import import_openvino_quietly
+
+            import_openvino_quietly()
+        else:
+            __import__(ENGINE_PACKAGE[runtime])
     except ImportError:
         return False
     return True

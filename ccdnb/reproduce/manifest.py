@@ -133,8 +133,9 @@ def _openvino_cpu() -> dict | None:
     if find_spec("openvino") is None:
         return None
     try:
-        import openvino
+        from ..quiet_openvino import import_openvino_quietly
 
+        openvino = import_openvino_quietly()
         core = openvino.Core()
         precision = core.get_property("CPU", "INFERENCE_PRECISION_HINT")
         return {"capabilities": [str(c) for c in
