@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_trends", "plot_rate_trend", "plot_defect_map", "plot_quality_mask",
-           "write_html", "TREND_PANELS", "SUMMARY_COLUMNS", "BIT_COLOURS",
+           "write_html", "warm_up_report", "TREND_PANELS", "SUMMARY_COLUMNS", "BIT_COLOURS",
            "DEFECT_PLOT_PIXELS"]
 
 #: (figure, axis label, its error's column or None) of the trend plot's panels.
@@ -106,6 +106,36 @@ def _report_figure(size):
     from matplotlib.figure import Figure
 
     return Figure(figsize=size)
+
+
+def _warm_up() -> None:
+    import io
+
+    from astropy.table import Table  # noqa: F401  (the run tables)
+
+    fig = _report_figure((1, 1))
+    fig.add_subplot().set_title("0123456789 (e-/pixel)", fontsize=8)
+    fig.savefig(io.BytesIO(), format="png", dpi=20)
+
+
+def warm_up_report():
+    """Import matplotlib and astropy's tables and draw a tiny figure on a thread of its own,
+    so that the report at the end of a run does not wait for them (about a second on a
+    2-core machine). Call it while the network runs: its threads release the GIL and leave
+    CPU idle. Returns the thread; join it before drawing the report.
+
+    A failure here is left for the report itself to raise, where it says what failed."""
+    import threading
+
+    def run():
+        try:
+            _warm_up()
+        except Exception:  # noqa: BLE001  the report draws again and raises there
+            pass
+
+    thread = threading.Thread(target=run, name="ccdnb-report-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _finish(fig, ax, own, path):

@@ -281,7 +281,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     from .frame import MonitorTask, masks_dir
     from .notes import run_notes
     from .outliers import DEFAULT_SIGMAS, find_outliers
-    from .report import plot_defect_map, plot_trends, write_html
+    from .report import plot_defect_map, plot_trends, warm_up_report, write_html
 
     check_tiling(tile, margin, batch_size)
     if quality is not None:  # a bad option: one error before any work
@@ -301,6 +301,15 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     min_frames = DEFAULT_MIN_FRAMES if min_frames is None else int(min_frames)
     sigmas = DEFAULT_SIGMAS if sigmas is None else float(sigmas)
 
+    warm_up = []
+
+    def first_pass_done(result):
+        # the report's imports, once the network runs (it leaves CPU idle then)
+        if not warm_up:
+            warm_up.append(warm_up_report())
+        if callback is not None:
+            callback(result)
+
     cluster = own_client = None
     if workers is not None:  # one cluster for both passes
         cluster, _ = start_local_cluster(workers)
@@ -308,8 +317,8 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     try:
         summary = process_files(files, report_dir, MonitorTask(masks, gain, quality=quality),
                                 model=model, client=client, progress=progress,
-                                callback=callback, runtime=runtime, skip_done=True, tile=tile,
-                                margin=margin, batch_size=batch_size)
+                                callback=first_pass_done, runtime=runtime, skip_done=True,
+                                tile=tile, margin=margin, batch_size=batch_size)
         rows = _read_rows(summary, report_dir, files)
         # the frames out of line on their own masks stay out of the defect map
         defect_map = _defect_map(rows, find_outliers(rows, sigmas=sigmas), report_dir,
@@ -332,6 +341,8 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
             cluster.close()
     _clean_temporaries(report_dir)
     notes = run_notes(rows, summary.failures, n_files=len(files), min_frames=min_frames)
+    for thread in warm_up:
+        thread.join()
     paths.update(_write_tables(report_dir, rows, outliers))
     paths["trends"] = plot_trends(rows, outliers, report_dir / "trends.png")
     paths["defect_plot"] = plot_defect_map(defect_map, report_dir / "defects.png")
