@@ -231,31 +231,120 @@ def test_settling_turns_defect_clusters_into_hot_pixels(report):
     assert (settled[hot & (raw > 1)] == HOT_PIXEL).all()
 
 
-def test_the_second_pass_gives_the_same_rows_on_several_threads(run_files, report, tmp_path):
-    """The second pass runs on several frames at once (MonitorTask.threads): its rows are
-    those of one frame after the other, whatever order the frames finish in."""
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes by fork")
+def test_the_second_pass_gives_the_same_rows_on_threads_and_processes(run_files, report,
+                                                                      tmp_path):
+    """The second pass runs on several frames at once (MonitorTask.threads, or the worker
+    processes of MonitorTask.pool): its rows are those of one frame after the other,
+    whatever order the frames finish in."""
+    import multiprocessing
     import shutil
+    from concurrent.futures import ProcessPoolExecutor
 
     from ccdnb.monitoring.frame import MonitorTask, read_frame
     from ccdnb.predict.scaleout import process_files
 
     _, files = run_files
     rows = {}
-    for threads in (1, 3):
-        copy = tmp_path / f"report{threads}"
+    for way in ("1 thread", "3 threads", "2 processes"):
+        copy = tmp_path / way.replace(" ", "_")
         shutil.copytree(report.report_dir, copy)
         task = MonitorTask(defects=copy / "defects.fits")
-        task.threads = threads
+        task.threads = int(way[0])
+        if way.endswith("processes"):
+            task.pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
         before = {p: p.stat().st_mtime_ns for p in (copy / "frames").glob("*.settled.json")}
-        summary = process_files(files, copy, task, progress=False)
+        try:
+            summary = process_files(files, copy, task, progress=False)
+        finally:
+            if task.pool is not None:
+                task.pool.shutdown()
         assert summary.ok and not summary.skipped and len(before) == len(files)
         assert all(p.stat().st_mtime_ns > t for p, t in before.items())  # every frame redone
-        rows[threads] = [read_frame(copy / "frames" / f"{f.stem}.npz", settled=True)
-                         for f in files]
-    assert len(rows[1]) == 12
-    for one, three in zip(rows[1], rows[3]):
+        if way.endswith("processes"):  # done by the workers, not by this process
+            assert all(r.worker != _this_process_name() for r in summary.results)
+        rows[way] = [read_frame(copy / "frames" / f"{f.stem}.npz", settled=True)
+                     for f in files]
+    assert len(rows["1 thread"]) == 12
+    for one, three, forked in zip(rows["1 thread"], rows["3 threads"], rows["2 processes"]):
         assert [r["amplifier"] for r in one] == ["CCD_A", "CCD_B"]
-        assert _same_rows(one, three)
+        assert _same_rows(one, three) and _same_rows(one, forked)
+
+
+def _this_process_name():
+    from ccdnb.predict.scaleout import _process_name
+
+    return _process_name()
+
+
+class _DiesInWorkers:
+    """A task that needs no network and kills any worker process it runs in: the files
+    are redone in this process's threads, each recorded once."""
+
+    needs_model = False
+    threads = 2
+
+    def __init__(self, parent):
+        self.parent, self.pool = parent, None
+
+    def __getstate__(self):
+        return {**self.__dict__, "pool": None}
+
+    def outputs(self, in_path, out_dir):
+        return [os.path.join(out_dir, os.path.basename(in_path) + ".done")]
+
+    def read_input(self, in_path):
+        return None
+
+    def run(self, in_path, out_dir, segmenter, preread, options):
+        if os.getpid() != self.parent:
+            os._exit(3)  # a worker killed (out of memory, say)
+        out = self.outputs(in_path, out_dir)[0]
+        with open(out, "w") as handle:
+            handle.write(str(os.getpid()))
+        return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes by fork")
+def test_files_of_a_dead_worker_process_are_redone_here(run_files, tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ccdnb.predict.scaleout import process_files
+
+    _, files = run_files
+    task = _DiesInWorkers(os.getpid())
+    task.pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+    try:
+        summary = process_files(files[:5], tmp_path, task, progress=False)
+    finally:
+        task.pool.shutdown()
+    assert summary.ok and len(summary.results) == 5
+    assert all((tmp_path / (f.name + ".done")).read_text() == str(os.getpid())
+               for f in files[:5])
+
+
+def test_worker_processes_are_forked_only_from_a_single_thread():
+    """forked_pool: workers forked from a process of one thread; None once another thread
+    runs (a lock it held at the fork would hang the child)."""
+    probe = textwrap.dedent("""
+        import os, sys, threading, time
+        from ccdnb.predict.scaleout import forked_pool
+        if sys.argv[1] == "thread":
+            threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+        pool = forked_pool(2)
+        if pool is None:
+            print("none")
+        else:
+            pids = {pool.submit(os.getpid).result() for _ in range(8)}
+            pool.shutdown()
+            print("workers" if pids and os.getpid() not in pids else "here")
+    """)
+    got = {how: subprocess.run([sys.executable, "-c", probe, how], capture_output=True,
+                               text=True, timeout=120).stdout.strip()
+           for how in ("alone", "thread")}
+    expected = "workers" if sys.platform.startswith("linux") else "none"
+    assert got == {"alone": expected, "thread": "none"}
 
 
 def _same_rows(a, b) -> bool:

@@ -526,6 +526,9 @@ class MonitorTask:
     threads : int
         Files :func:`ccdnb.predict.scaleout.process_files` may do at once in one process:
         up to :data:`SECOND_PASS_THREADS` in the second pass, else 1.
+    pool : concurrent.futures.Executor or None
+        Worker processes the second pass runs on instead of threads
+        (:func:`ccdnb.predict.scaleout.forked_pool`).
     """
 
     def __init__(self, source_masks=None, gain=None, defects=None, bright_sigma: float = 3.0,
@@ -540,6 +543,12 @@ class MonitorTask:
         # the second pass runs on several frames at once (process_files, without workers)
         self.threads = (min(SECOND_PASS_THREADS, os.cpu_count() or 1)
                         if defects is not None else 1)
+        # worker processes for the second pass (ccdnb.predict.scaleout.forked_pool), set by
+        # ccdnb.monitor; never sent to them
+        self.pool = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "pool": None}
 
     def outputs(self, in_path, out_dir) -> list:
         path = frame_path(in_path, out_dir)

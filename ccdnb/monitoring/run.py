@@ -209,6 +209,19 @@ def _clean_temporaries(report_dir) -> None:
                 stale.unlink(missing_ok=True)
 
 
+def _import_second_pass() -> None:
+    """Import what the second pass runs, before its worker processes are forked (they
+    inherit it; each would import it again otherwise)."""
+    import astropy.io.fits  # noqa: F401
+    import scipy.ndimage  # noqa: F401
+    import scipy.special  # noqa: F401
+
+    from ..objects import quality_mask  # noqa: F401
+    from ..predict import pipeline  # noqa: F401
+    from ..skipper import electron_rate  # noqa: F401
+    from . import exposure  # noqa: F401
+
+
 def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
             rewrite_masks: bool = False, workers: int | None = None, client=None,
             progress: bool = True, callback=None, runtime: str = "auto",
@@ -277,7 +290,12 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     """
     from ..defects import DEFAULT_MIN_FRAMES, DEFAULT_MIN_SHARE
     from ..predict import check_tiling, ensure_output_dir
-    from ..predict.scaleout import _import_distributed, process_files, start_local_cluster
+    from ..predict.scaleout import (
+        _import_distributed,
+        forked_pool,
+        process_files,
+        start_local_cluster,
+    )
     from .frame import MonitorTask, masks_dir
     from .notes import run_notes
     from .outliers import DEFAULT_SIGMAS, find_outliers
@@ -310,10 +328,13 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         if callback is not None:
             callback(result)
 
-    cluster = own_client = None
+    cluster = own_client = pool = None
     if workers is not None:  # one cluster for both passes
         cluster, _ = start_local_cluster(workers)
         client = own_client = _import_distributed().Client(cluster)
+    elif client is None:  # the second pass's processes, forked before the network loads
+        _import_second_pass()
+        pool = forked_pool(MonitorTask(defects=report_dir).threads)
     try:
         summary = process_files(files, report_dir, MonitorTask(masks, gain, quality=quality),
                                 model=model, client=client, progress=progress,
@@ -329,6 +350,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
             done = sorted({r["file"] for r in rows}, key=files.index)
             second = MonitorTask(masks, gain, paths["defects"], rewrite_masks=rewrite_masks,
                                  quality=quality)
+            second.pool = pool
             settle = process_files(done, report_dir, second, client=client, progress=progress,
                                    runtime=runtime)
             for name, error in settle.failures:
@@ -336,6 +358,8 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
             rows = _read_rows(summary, report_dir, files, settled=True)
         outliers = find_outliers(rows, sigmas=sigmas)
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if own_client is not None:
             own_client.close()
             cluster.close()

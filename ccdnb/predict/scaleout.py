@@ -638,15 +638,62 @@ def _process_in_threads(todo, files, out_path, out_dir, options, record, task, t
 
     Such work (the monitor's second pass: settling, quality mask, rate) is NumPy and
     SciPy on whole frames, which release the GIL for most of it; in one process it
-    would leave every core but one idle. Results are recorded as files finish.
+    would leave every core but one idle. Where the task holds a ``pool`` of worker
+    processes (:func:`forked_pool`), it runs there, free of the GIL; a file whose worker
+    died is done again here. Results are recorded as files finish.
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    pool = getattr(task, "pool", None)
+    if pool is not None:
+        futures = {pool.submit(_segment_one, index, files[index], files[index], out_path,
+                               out_dir, None, options, task=task): index for index in todo}
+        lost = []
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception:  # the worker process died (BrokenProcessPool): redone below
+                lost.append(futures[future])
+                continue
+            record(result)  # _segment_one turns every error of the file into its result
+        todo = sorted(lost)
+        if not todo:
+            return
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ccdnb-task") as pool:
         futures = [pool.submit(_segment_one, index, files[index], files[index], out_path,
                                out_dir, None, options, task=task) for index in todo]
         for future in as_completed(futures):
             record(future.result())  # _segment_one turns every error into its result
+
+
+def _ignore_interrupts() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def forked_pool(processes: int):
+    """Worker processes forked from this process now, for work that needs no network (the
+    monitor's second pass), or None where forking is not safe or brings nothing.
+
+    Threads of one process share the GIL: on 2 cores the second pass ran 1.5 times faster
+    on 2 threads, 1.9 times on 2 processes. A fork copies this process as it is, its
+    imports included (so import what the workers need first), but only the thread that
+    forks: a lock another thread holds at that moment (a notebook kernel's, a running
+    network's) would never be released in the child. So the pool is made only on Linux,
+    while this process runs a single thread, before any network is loaded; elsewhere
+    (and with one core) None, and the work runs on threads. Shut it down when done
+    (``pool.shutdown()``).
+    """
+    if processes < 2 or not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_ignore_interrupts)
+    pool.submit(int).result()  # fork every worker now, while this process has one thread
+    return pool
 
 
 def _run_distributed(summary, files, todo, settled, out_dir, model, options, client,
