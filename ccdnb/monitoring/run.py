@@ -209,6 +209,25 @@ def _clean_temporaries(report_dir) -> None:
                 stale.unlink(missing_ok=True)
 
 
+def _draw_defect_map(warm_up, defect_map, report_dir):
+    """``defects.png`` drawn on a thread of its own (after the report's warm-up): a future
+    of its path."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .report import plot_defect_map
+
+    def draw():
+        for thread in warm_up:
+            thread.join()
+        return plot_defect_map(defect_map, report_dir / "defects.png")
+
+    drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccdnb-report")
+    try:
+        return drawer.submit(draw)
+    finally:
+        drawer.shutdown(wait=False)  # the drawing goes on; its future holds the result
+
+
 def _import_second_pass() -> None:
     """Import what the second pass runs, before its worker processes are forked (they
     inherit it; each would import it again otherwise)."""
@@ -328,7 +347,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         if callback is not None:
             callback(result)
 
-    cluster = own_client = pool = None
+    cluster = own_client = pool = defect_plot = None
     if workers is not None:  # one cluster for both passes
         cluster, _ = start_local_cluster(workers)
         client = own_client = _import_distributed().Client(cluster)
@@ -351,6 +370,8 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
             second = MonitorTask(masks, gain, paths["defects"], rewrite_masks=rewrite_masks,
                                  quality=quality)
             second.pool = pool
+            if pool is not None:  # this process only waits for the workers: draw meanwhile
+                defect_plot = _draw_defect_map(warm_up, defect_map, report_dir)
             settle = process_files(done, report_dir, second, client=client, progress=progress,
                                    runtime=runtime)
             for name, error in settle.failures:
@@ -369,7 +390,8 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         thread.join()
     paths.update(_write_tables(report_dir, rows, outliers))
     paths["trends"] = plot_trends(rows, outliers, report_dir / "trends.png")
-    paths["defect_plot"] = plot_defect_map(defect_map, report_dir / "defects.png")
+    paths["defect_plot"] = (defect_plot.result() if defect_plot is not None else
+                            plot_defect_map(defect_map, report_dir / "defects.png"))
     paths["html"] = write_html(report_dir, rows, outliers, defect_map,
                                failures=summary.failures, notes=notes)
     return MonitorReport(report_dir=report_dir, rows=rows, outliers=outliers,
