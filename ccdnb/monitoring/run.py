@@ -229,8 +229,8 @@ def _draw_defect_map(warm_up, defect_map, report_dir):
 
 
 def _import_second_pass() -> None:
-    """Import what the second pass runs, before its worker processes are forked (they
-    inherit it; each would import it again otherwise)."""
+    """Import what the second pass runs: in its worker processes as they start, while this
+    one loads the network."""
     import astropy.io.fits  # noqa: F401
     import scipy.ndimage  # noqa: F401
     import scipy.special  # noqa: F401
@@ -352,8 +352,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         cluster, _ = start_local_cluster(workers)
         client = own_client = _import_distributed().Client(cluster)
     elif client is None:  # the second pass's processes, forked before the network loads
-        _import_second_pass()
-        pool = forked_pool(MonitorTask(defects=report_dir).threads)
+        pool = forked_pool(MonitorTask(defects=report_dir).threads, _import_second_pass)
     try:
         summary = process_files(files, report_dir, MonitorTask(masks, gain, quality=quality),
                                 model=model, client=client, progress=progress,

@@ -666,24 +666,26 @@ def _process_in_threads(todo, files, out_path, out_dir, options, record, task, t
             record(future.result())  # _segment_one turns every error into its result
 
 
-def _ignore_interrupts() -> None:
+def _start_worker(prepare) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if prepare is not None:
+        prepare()
 
 
-def forked_pool(processes: int):
+def forked_pool(processes: int, prepare=None):
     """Worker processes forked from this process now, for work that needs no network (the
     monitor's second pass), or None where forking is not safe or brings nothing.
 
     Threads of one process share the GIL: on 2 cores the second pass ran 1.5 times faster
-    on 2 threads, 1.9 times on 2 processes. A fork copies this process as it is, its
-    imports included (so import what the workers need first), but only the thread that
-    forks: a lock another thread holds at that moment (a notebook kernel's, a running
-    network's) would never be released in the child. So the pool is made only on Linux,
-    while this process runs a single thread, before any network is loaded; elsewhere
-    (and with one core) None, and the work runs on threads. Shut it down when done
-    (``pool.shutdown()``).
+    on 2 threads, 1.9 times on 2 processes. A fork copies this process as it is, but only
+    the thread that forks: a lock another thread holds at that moment (a notebook
+    kernel's, a running network's) would never be released in the child. So the pool is
+    made only on Linux, while this process runs a single thread, before any network is
+    loaded; elsewhere (and with one core) None, and the work runs on threads. Shut it down when done
+    (``pool.shutdown()``). ``prepare`` (a function of no argument: imports, say) runs in
+    each worker as it starts, while this process goes on.
     """
     if processes < 2 or not sys.platform.startswith("linux") or threading.active_count() > 1:
         return None
@@ -691,8 +693,10 @@ def forked_pool(processes: int):
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_ignore_interrupts)
-    pool.submit(int).result()  # fork every worker now, while this process has one thread
+                               initializer=_start_worker, initargs=(prepare,))
+    # the first task forks every worker now (a fork pool starts them all at once), while
+    # this process has one thread; not waited for: the workers prepare meanwhile
+    pool.submit(int)
     return pool
 
 
