@@ -324,6 +324,37 @@ def test_files_of_a_dead_worker_process_are_redone_here(run_files, tmp_path):
                for f in files[:5])
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes by fork")
+def test_worker_processes_end_with_a_parent_killed_without_cleanup():
+    """A monitor killed (SIGKILL) leaves no worker process behind, waiting forever."""
+    import time
+
+    probe = textwrap.dedent("""
+        import os, signal
+        from ccdnb.predict.scaleout import forked_pool
+        pool = forked_pool(2)
+        pids = {pool.submit(os.getpid).result() for _ in range(20)}
+        print(" ".join(str(p) for p in pool._processes), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    workers = [int(p) for p in done.stdout.split()]
+    assert len(workers) == 2 and done.returncode == -signal.SIGKILL
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie is gone
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in workers)
+
+
 def test_worker_processes_are_forked_only_from_a_single_thread():
     """forked_pool: workers forked from a process of one thread; None once another thread
     runs (a lock it held at the fork would hang the child)."""

@@ -666,12 +666,25 @@ def _process_in_threads(todo, files, out_path, out_dir, options, record, task, t
             record(future.result())  # _segment_one turns every error into its result
 
 
-def _start_worker(prepare) -> None:
+def _start_worker(parent: int, prepare) -> None:
+    import ctypes
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # a worker waits on a pipe it holds both ends of: it would outlive a parent killed
+    # without cleanup (SIGKILL, SIGTERM) forever. Linux ends it with the parent.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no prctl: the parent's shutdown still ends it
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
     if prepare is not None:
         prepare()
+
+
+#: Linux prctl option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 def forked_pool(processes: int, prepare=None):
@@ -693,7 +706,7 @@ def forked_pool(processes: int, prepare=None):
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start_worker, initargs=(prepare,))
+                               initializer=_start_worker, initargs=(os.getpid(), prepare))
     # the first task forks every worker now (a fork pool starts them all at once), while
     # this process has one thread; not waited for: the workers prepare meanwhile
     pool.submit(int)
