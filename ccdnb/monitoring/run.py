@@ -238,7 +238,7 @@ def _import_second_pass() -> None:
     from ..objects import quality_mask  # noqa: F401
     from ..predict import pipeline  # noqa: F401
     from ..skipper import electron_rate  # noqa: F401
-    from . import exposure  # noqa: F401
+    from .exposure import clean_exposure  # noqa: F401
 
 
 def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
