@@ -34,7 +34,8 @@ from .reading import input_type
 __all__ = ["MonitorTask", "amplifier_statistics", "dead_amplifier_statistics", "input_type",
            "samples_averaged", "frame_path", "settled_path", "masks_dir", "write_frame",
            "read_frame", "frame_exposure", "settled_statistics", "AmplifierInputs",
-           "EV_PER_PAIR", "NOT_YET_MEASURED", "SECOND_PASS_THREADS"]
+           "EV_PER_PAIR", "NOT_YET_MEASURED", "SECOND_PASS_THREADS",
+           "second_pass_workers"]
 
 #: Energy to make one electron-hole pair in silicon (eV).
 EV_PER_PAIR = 3.77
@@ -501,6 +502,12 @@ def _measured_inputs(contents, masks) -> dict:
     return out
 
 
+def second_pass_workers() -> int:
+    """Frames the second pass does at once in one process: :data:`SECOND_PASS_THREADS`, at
+    most the machine's cores."""
+    return min(SECOND_PASS_THREADS, os.cpu_count() or 1)
+
+
 class MonitorTask:
     """What :func:`ccdnb.monitor` does with one file (see the module docstring).
 
@@ -541,8 +548,7 @@ class MonitorTask:
         self.quality = dict(quality or {})
         self.needs_model = source_masks is None and defects is None
         # the second pass runs on several frames at once (process_files, without workers)
-        self.threads = (min(SECOND_PASS_THREADS, os.cpu_count() or 1)
-                        if defects is not None else 1)
+        self.threads = second_pass_workers() if defects is not None else 1
         # worker processes for the second pass (ccdnb.predict.scaleout.forked_pool), set by
         # ccdnb.monitor; never sent to them
         self.pool = None

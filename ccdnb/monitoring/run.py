@@ -23,7 +23,6 @@ skips the frames that are done):
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -316,7 +315,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         process_files,
         start_local_cluster,
     )
-    from .frame import SECOND_PASS_THREADS, MonitorTask, masks_dir
+    from .frame import MonitorTask, masks_dir, second_pass_workers
     from .notes import run_notes
     from .outliers import DEFAULT_SIGMAS, find_outliers
     from .report import plot_defect_map, plot_trends, warm_up_report, write_html
@@ -353,7 +352,7 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
         cluster, _ = start_local_cluster(workers)
         client = own_client = _import_distributed().Client(cluster)
     elif client is None:  # the second pass's processes, forked before the network loads
-        pool = forked_pool(min(SECOND_PASS_THREADS, os.cpu_count() or 1), _import_second_pass)
+        pool = forked_pool(second_pass_workers(), _import_second_pass)
     try:
         summary = process_files(files, report_dir, MonitorTask(masks, gain, quality=quality),
                                 model=model, client=client, progress=progress,

@@ -644,10 +644,13 @@ def _process_in_threads(todo, files, out_path, out_dir, options, record, task, t
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    pool = getattr(task, "pool", None)
-    if pool is not None:
-        futures = {pool.submit(_segment_one, index, files[index], files[index], out_path,
-                               out_dir, None, options, task=task): index for index in todo}
+    def submit(executor, index):
+        return executor.submit(_segment_one, index, files[index], files[index], out_path,
+                               out_dir, None, options, task=task)
+
+    workers = getattr(task, "pool", None)
+    if workers is not None:
+        futures = {submit(workers, index): index for index in todo}
         lost = []
         for future in as_completed(futures):
             try:
@@ -660,8 +663,7 @@ def _process_in_threads(todo, files, out_path, out_dir, options, record, task, t
         if not todo:
             return
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ccdnb-task") as pool:
-        futures = [pool.submit(_segment_one, index, files[index], files[index], out_path,
-                               out_dir, None, options, task=task) for index in todo]
+        futures = [submit(pool, index) for index in todo]
         for future in as_completed(futures):
             record(future.result())  # _segment_one turns every error into its result
 
