@@ -341,8 +341,10 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
     warm_up = []
 
     def first_pass_done(result):
-        # the report's imports, once the network runs (it leaves CPU idle then)
-        if not warm_up:
+        # the report's imports, once the network runs (it leaves CPU idle then), unless the
+        # second pass runs on worker processes: imports hold the GIL, which the first pass's
+        # own Python needs (0.5-1.2 s more on 50 frames), and this process idles then
+        if not warm_up and pool is None:
             warm_up.append(warm_up_report())
         if callback is not None:
             callback(result)
@@ -370,6 +372,8 @@ def monitor(inputs, out_dir, *, model=DEFAULT_MODEL_NAME, masks=None, gain=None,
                                  quality=quality)
             second.pool = pool
             if pool is not None:  # this process only waits for the workers: draw meanwhile
+                if not warm_up:
+                    warm_up.append(warm_up_report())
                 defect_plot = _draw_defect_map(warm_up, defect_map, report_dir)
             settle = process_files(done, report_dir, second, client=client, progress=progress,
                                    runtime=runtime)
