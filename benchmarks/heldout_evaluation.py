@@ -688,6 +688,22 @@ def format_skipper(record) -> str:
     return "\n".join(lines)
 
 
+def predict_set(spec, data, model, args):
+    """``(dataset, masks)`` of one set's data (:func:`make_set`): the frame through
+    :func:`predict_frame_via_file`, the other sets image by image through
+    :func:`ccdnb.predict.predict_image`, with ``args``' tile, margin and batch size."""
+    from ccdnb.evaluation.report import predict_dataset
+    from ccdnb.predict import predict_image
+
+    if spec.frame:
+        masks, _ = predict_frame_via_file(data, model, args.tile, args.margin,
+                                          args.batch_size)
+        return stack_frame(data), masks
+    return data, predict_dataset(
+        lambda im: predict_image(model, im, tile=args.tile, margin=args.margin,
+                                 batch_size=args.batch_size), data.images)
+
+
 def evaluate_set(spec, data, args, model, model_path):
     """Predict, evaluate and gate one set; print everything; return its JSON record."""
     from ccdnb.classes import CLUSTER
@@ -699,19 +715,10 @@ def evaluate_set(spec, data, args, model, model_path):
         format_signal_lost,
         predict_dataset,
     )
-    from ccdnb.predict import predict_image
 
     seconds = {}
     start = time.perf_counter()
-    if spec.frame:
-        dataset = stack_frame(data)
-        masks, _ = predict_frame_via_file(data, model, args.tile, args.margin,
-                                          args.batch_size)
-    else:
-        dataset = data
-        masks = predict_dataset(
-            lambda im: predict_image(model, im, tile=args.tile, margin=args.margin,
-                                     batch_size=args.batch_size), dataset.images)
+    dataset, masks = predict_set(spec, data, model, args)
     seconds["predict"] = time.perf_counter() - start
     start = time.perf_counter()
     metrics = evaluate_predictions(dataset, masks)

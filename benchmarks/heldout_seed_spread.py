@@ -34,21 +34,12 @@ CLASSES = ("background", "glowing", "hot pixel", "cluster")
 FIGURES = CLASSES + ("found", "false")
 
 
-def set_figures(spec, model, args) -> dict:
-    """Per-class F1, found >= 5 sigma and false clusters per Mpix of ``model`` on ``spec``."""
-    from ccdnb.evaluation.report import evaluate_predictions, predict_dataset
-    from ccdnb.predict import predict_image
+def set_figures(spec, data, model, args) -> dict:
+    """Per-class F1, found >= 5 sigma and false clusters per Mpix of ``model`` on ``data``,
+    the set ``spec`` drawn (:func:`heldout_evaluation.make_set`)."""
+    from ccdnb.evaluation.report import evaluate_predictions
 
-    data = heldout.make_set(spec, quick=False)
-    if spec.frame:
-        dataset = heldout.stack_frame(data)
-        masks, _ = heldout.predict_frame_via_file(data, model, args.tile, args.margin,
-                                                  args.batch_size)
-    else:
-        dataset = data
-        masks = predict_dataset(
-            lambda im: predict_image(model, im, tile=args.tile, margin=args.margin,
-                                     batch_size=args.batch_size), dataset.images)
+    dataset, masks = heldout.predict_set(spec, data, model, args)
     metrics = evaluate_predictions(dataset, masks)
     out = {name: float(metrics["f1"][name]) for name in CLASSES}
     found = heldout._eff(metrics, heldout.BRIGHT_SIGMA)
@@ -90,7 +81,9 @@ def main(argv=None) -> int:
           "found >= 5 sigma | false / Mpix")
     for seed in seeds:
         spec = dataclasses.replace(base, seed=seed)
-        ref, cand = set_figures(spec, reference, args), set_figures(spec, candidate, args)
+        data = heldout.make_set(spec, quick=False)  # one draw, both models
+        ref = set_figures(spec, data, reference, args)
+        cand = set_figures(spec, data, candidate, args)
         diff = {k: cand[k] - ref[k] for k in FIGURES}
         diffs.append([diff[k] for k in FIGURES])
         print(f"{seed:6d} | reference {_row(ref)} | candidate {_row(cand)} | difference "

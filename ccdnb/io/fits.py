@@ -309,8 +309,6 @@ def _trailing_bytes(hdul, path: Path) -> int:
     # the HDU's own fileinfo: the HDUList's also asks whether any HDU was resized, which
     # formats every header again (4 ms a frame of a few HDUs) for a file only read here
     info = hdul[len(hdul) - 1].fileinfo()
-    if not info or info.get("datLoc") is None:
-        return 0
     end = info["datLoc"] + info["datSpan"]
     if end >= path.stat().st_size:
         return 0
