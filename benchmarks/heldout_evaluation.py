@@ -834,6 +834,18 @@ def _limits_false(record) -> str:
     return f"{limits['false_per_mpix'] - limits['false_on_lone_hot_pixels_per_mpix']:.2f}"
 
 
+def model_line(model_path, card, engine, tile, factors, quick) -> str:
+    """The report's first line: which network, on which engine, with which factors.
+
+    A model without a card (a user's own ``.keras``) reads ``?`` where the card is silent.
+    """
+    parameters = card.get("parameters")
+    parameters = f"{parameters:,}" if isinstance(parameters, int) else "?"
+    return (f"model: {model_path} ({card.get('architecture', '?')}, {parameters} parameters, "
+            f"{engine}, tile {tile or 'auto'}, class factors {factors or 'none'})"
+            f"{'; quick sizes' if quick else ''}")
+
+
 def main(argv=None) -> int:
     from ccdnb.runtime import RUNTIMES
 
@@ -891,10 +903,7 @@ def main(argv=None) -> int:
 
     factors = factors_of(model)
     factors = None if factors is None else [float(f) for f in factors]
-    print(f"model: {model_path} ({card.get('architecture', '?')}, "
-          f"{card.get('parameters', '?'):,} parameters, {engine}, tile "
-          f"{args.tile or 'auto'}, class factors {factors or 'none'})"
-          f"{'; quick sizes' if args.quick else ''}")
+    print(model_line(model_path, card, engine, args.tile, factors, args.quick))
     results = {}
     for name in chosen:
         spec = by_name[name]

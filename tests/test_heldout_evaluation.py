@@ -182,3 +182,13 @@ def test_one_frame_limits_split_off_the_hidden_clusters_and_lone_hot_pixels(benc
     # at a read noise that resolves no electrons, every cluster is visible
     dataset.meta = [{"gain_adu_per_e": GAIN, "read_noise_adu": 2.0}]
     assert bench.one_frame_limits(dataset, masks)["bright_visible"] == 2
+
+
+def test_the_report_names_a_model_without_a_card(bench):
+    # a user's own .keras has no card: the first line says so instead of failing
+    line = bench.model_line("mine.keras", {}, "keras", None, None, False)
+    assert line == "model: mine.keras (?, ? parameters, keras, tile auto, class factors none)"
+    card = {"architecture": "small", "parameters": 487908}
+    line = bench.model_line("d.keras", card, "openvino", 512, [1.0, 1.3], True)
+    assert "(small, 487,908 parameters, openvino, tile 512, class factors [1.0, 1.3])" in line
+    assert line.endswith("; quick sizes")
