@@ -27,6 +27,7 @@ COMMANDS = {
     "reproduce": "ccdnb.commands.reproduce",
     "export-onnx": "ccdnb.commands.export_onnx",
     "class-factors": "ccdnb.commands.class_factors",
+    "interpolate": "ccdnb.commands.interpolate",
 }
 
 EXIT_BAD_INPUT = 2
