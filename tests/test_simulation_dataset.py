@@ -17,8 +17,10 @@ from ccdnb.simulation import (
     PRESETS,
     load_dataset,
     save_dataset,
+    electron_rate_map,
     simulate_dataset,
     simulate_image,
+    tile_dataset,
 )
 
 
@@ -136,9 +138,46 @@ def test_cli_writes_dataset_and_fits(tmp_path, capsys):
         assert hdul[0].header["PEDESTAL"] == pytest.approx(8800.0)
 
 
+def test_tiles_are_the_images_cut_with_their_objects_and_field():
+    data = simulate_dataset("skipper-dense", 2, (64, 96), seed=4)
+    tiles = tile_dataset(data, 32)
+    assert len(tiles) == 2 * 2 * 3 and tiles.images.shape[1:] == (32, 32)
+    for k, meta in enumerate(tiles.meta):
+        i, (top, left) = meta["tile"]["image"], meta["tile"]["origin"]
+        window = (i, slice(top, top + 32), slice(left, left + 32))
+        for field in ("images", "labels", "instances"):
+            assert np.array_equal(getattr(tiles, field)[k], getattr(data, field)[window])
+        # the field's truth is the tile's part of the image's
+        np.testing.assert_allclose(electron_rate_map(meta),
+                                   electron_rate_map(data.meta[i])[window[1:]])
+        rows = tiles.objects[tiles.objects["image"] == k]
+        held = set(np.unique(tiles.instances[k])) - {0}
+        assert held <= set(rows["id"])  # every object with pixels here has its row
+        source = data.objects[data.objects["image"] == i]
+        for row in rows:  # same object, in the tile's coordinates
+            original = source[source["id"] == row["id"]][0]
+            assert row["x"] == pytest.approx(original["x"] - left)
+            assert row["y"] == pytest.approx(original["y"] - top)
+            assert row["kind"] == original["kind"]
+    # pixels beyond the last whole tile are left out; a tile larger than the images is refused
+    assert len(tile_dataset(data, 40)) == 2 * 1 * 2
+    with pytest.raises(CcdnbInputError, match="tile 65"):
+        tile_dataset(data, 65)
+
+
+def test_cli_writes_tiles(tmp_path, capsys):
+    out = tmp_path / "tiles.npz"
+    assert cli.main(["simulate", "--preset", "damic", "--n", "1", "--size", "64", "--seed", "2",
+                     "--tiles", "32", "--out", str(out)]) == 0
+    assert "in 4 tiles of 32x32" in capsys.readouterr().out
+    tiles, whole = load_dataset(out), simulate_dataset("damic", 1, 64, seed=2)
+    assert np.array_equal(tiles.images[3], whole.images[0, 32:, 32:])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--size", "7"], "size"), (["--preset", "nope"], "preset"), (["--n", "0"], "--n"),
-    (["--size", "abc"], "size"),
+    (["--size", "abc"], "size"), (["--size", "32", "--tiles", "64"], "--tiles"),
+    (["--tiles", "x"], "--tiles"), (["--run", "2", "--tiles", "32"], "--tiles"),
 ])
 def test_cli_bad_arguments_exit_2_without_output(tmp_path, capsys, argv, message):
     out = tmp_path / "sim.npz"

@@ -36,6 +36,10 @@ go to DIR/<stem>_NNNN.fits (--fits DIR, default: the folder of --out) with
 DATE-OBS and EXPTIME, --amplifiers K extensions each; --out (.npz) receives the
 truth: defects, which frame has which on, bad frames, defect pixel maps.
 --preset is not used with --run (the run draws DAMIC-like frames).
+
+With --tiles T, each image is cut into tiles of TxT before it is written
+(ccdnb.simulation.tile_dataset): a training set that holds an amplifier's edge glow
+at a frame's scale in images of the size the network trains on.
 """.format(presets="\n".join(f"  {name:16s}{text}" for name, text in DESCRIPTIONS.items()))
 
 
@@ -58,6 +62,9 @@ def add_arguments(parser):
                         help="simulate a run of N frames of one sensor (see above)")
     parser.add_argument("--amplifiers", default="1", metavar="K",
                         help="amplifiers per frame of a run (default: 1)")
+    parser.add_argument("--tiles", default=None, metavar="T",
+                        help="write each image cut into tiles of TxT (e.g. --size 1024 "
+                             "--tiles 256: 16 tiles an image, glow at an amplifier's scale)")
 
 
 def run(args) -> int:
@@ -67,6 +74,7 @@ def run(args) -> int:
         parse_shape,
         save_dataset,
         simulate_dataset,
+        tile_dataset,
         write_simulated_fits,
     )
 
@@ -81,12 +89,20 @@ def run(args) -> int:
         raise CcdnbInputError(f"--out {out}: the dataset file must end in .npz")
     if out.is_dir():
         raise CcdnbInputError(f"--out {out}: is a directory")
+    tile = None if args.tiles is None else parse_number(args.tiles, "--tiles", int, 8)
+    if tile is not None and (args.run is not None or args.fits):
+        raise CcdnbInputError("--tiles cuts a dataset's images: not with --run or --fits")
+    if tile is not None and tile > min(shape):
+        raise CcdnbInputError(f"--tiles {tile}: larger than the images ({shape[0]}x{shape[1]})")
     if args.run is not None:
         return _run(args, shape, seed, out)
 
     dataset = simulate_dataset(args.preset, n, shape, seed, noiseless=args.noiseless)
+    if tile is not None:
+        dataset = tile_dataset(dataset, tile)
     save_dataset(out, dataset)
-    print(f"ccdnb simulate: {n} {args.preset} images of {shape[0]}x{shape[1]} -> {out}")
+    tiles = "" if tile is None else f" in {len(dataset)} tiles of {tile}x{tile}"
+    print(f"ccdnb simulate: {n} {args.preset} images of {shape[0]}x{shape[1]}{tiles} -> {out}")
     if args.fits:
         fits_dir = Path(args.fits)
         fits_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ _SOURCES = {
     **dict.fromkeys(("THESIS_DENSITIES", "Dataset", "SimulatedImage", "class_density_table",
                      "concatenate_datasets", "load_dataset", "parse_shape", "save_dataset",
                      "simulate_dataset", "simulate_frame", "simulate_image",
-                     "simulate_kind_examples", "electron_rate_map", "electron_rate_summary"),
+                     "simulate_kind_examples", "electron_rate_map", "electron_rate_summary",
+                     "tile_dataset"),
                     "dataset"),
     **dict.fromkeys(("amplifier_extname", "write_simulated_fits"), "fits"),
     "EV_PER_PAIR": "physics",
@@ -40,5 +41,5 @@ __all__ = [  # noqa: F822 (defined lazily, see _SOURCES)
     "electron_rate_summary",
     "draw_parameters", "label_from_components", "load_dataset", "parse_shape", "save_dataset",
     "simulate_dataset", "simulate_frame", "simulate_image", "simulate_kind_examples",
-    "write_simulated_fits",
+    "tile_dataset", "write_simulated_fits",
 ]

@@ -28,6 +28,7 @@ from .truth import OBJECT_DTYPE, Scene, on_float32_grid
 
 __all__ = [
     "Dataset", "SimulatedImage", "THESIS_DENSITIES", "class_density_table", "concatenate_datasets",
+    "tile_dataset",
     "electron_rate_map", "electron_rate_summary", "load_dataset", "parse_shape", "save_dataset",
     "simulate_dataset", "simulate_frame", "simulate_image", "simulate_kind_examples",
 ]
@@ -204,6 +205,9 @@ def electron_rate_map(meta) -> np.ndarray:
     rate = dark_rate_map(meta, (height, stop - start))
     out = np.zeros((height, width))
     out[:, start:stop] = rate
+    if meta.get("tile"):  # a tile of a larger image (tile_dataset): its part of the map
+        (top, left), (tile_height, tile_width) = meta["tile"]["origin"], meta["tile"]["shape"]
+        out = out[top:top + tile_height, left:left + tile_width]
     return out
 
 
@@ -485,6 +489,62 @@ def concatenate_datasets(datasets):
                    instances=np.concatenate([d.instances for d in datasets]),
                    objects=np.concatenate(objects),
                    meta=[m for d in datasets for m in d.meta])
+
+
+def tile_dataset(dataset, tile):
+    """Cut every image of ``dataset`` into tiles of ``tile`` x ``tile`` pixels.
+
+    Large images hold what small ones cannot: an amplifier's edge glow at a frame's
+    scale, seen through a training-sized window (issue 33's eleventh candidate was
+    trained on DAMIC-like amplifiers of 1024x1024 cut into 256x256 tiles). Tiles go row
+    by row, image by image; pixels beyond the last whole tile are left out.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    tile : int
+        The tiles' side, at most the images' smaller side.
+
+    Returns
+    -------
+    Dataset
+        A tile's objects are those with pixels in it (``instances``) or their centre in
+        it, ``x`` and ``y`` in the tile's coordinates (``peak_sigma``, ``npix`` and the
+        rest describe the whole object); its ``meta`` is the image's with ``tile``:
+        ``{"image", "origin": [row, column], "shape": [tile, tile]}``
+        (:func:`electron_rate_map` reads it).
+
+    Raises
+    ------
+    CcdnbInputError
+        ``tile`` below 8 or larger than the images.
+    """
+    tile = int(tile)
+    n, height, width = dataset.images.shape
+    if tile < 8 or tile > min(height, width):
+        raise CcdnbInputError(f"tile {tile}: must be 8 to {min(height, width)} pixels "
+                              f"(the images are {height}x{width})")
+    objects = _current_objects(dataset.objects)
+    windows = [(i, top, left) for i in range(n) for top in range(0, height - tile + 1, tile)
+               for left in range(0, width - tile + 1, tile)]
+    images, labels, instances, tables, meta = [], [], [], [], []
+    for k, (i, top, left) in enumerate(windows):
+        window = (i, slice(top, top + tile), slice(left, left + tile))
+        images.append(dataset.images[window])
+        labels.append(dataset.labels[window])
+        instances.append(dataset.instances[window])
+        own = objects[objects["image"] == i]
+        inside = ((own["x"] >= left) & (own["x"] < left + tile)
+                  & (own["y"] >= top) & (own["y"] < top + tile))
+        held = np.isin(own["id"], np.unique(instances[-1]))
+        rows = own[inside | held].copy()
+        rows["image"], rows["x"], rows["y"] = k, rows["x"] - left, rows["y"] - top
+        tables.append(rows)
+        meta.append({**dataset.meta[i], "tile": {"image": i, "origin": [top, left],
+                                                 "shape": [tile, tile]}})
+    return Dataset(images=np.stack(images), labels=np.stack(labels),
+                   instances=np.stack(instances),
+                   objects=np.concatenate(tables) if tables else objects[:0], meta=meta)
 
 
 def simulate_frame(shape=(4096, 4096), n_amplifiers=4, seed=0, preset="damic", **overrides):
