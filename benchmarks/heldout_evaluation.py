@@ -445,6 +445,70 @@ def _lone_hot_pixel_ids(instances, objects):
     return set(int(i) for i in hot["id"] if i < size.size and size[i] == 1)
 
 
+#: Issue 33's gate on false clusters per Mpix: the budget of lone hot pixels that
+#: :func:`one_frame_limits`'s bound lets a finder take for hits.
+ISSUE33_FALSE_CLUSTERS_MAX = 20.0
+#: Bins of log10(peak sigma) in which :func:`amplitude_bound` compares hits with hot pixels.
+BOUND_BIN_DEX = 0.1
+
+
+def _isolated_one_pixel_ids(instances):
+    """Ids of the objects of one image whose one labelled pixel has no labelled neighbour."""
+    from scipy import ndimage
+
+    instances = np.asarray(instances)
+    occupied = instances > 0
+    neighbours = ndimage.convolve(occupied.astype(np.int32), np.ones((3, 3), np.int32),
+                                  mode="constant") - occupied
+    size = np.bincount(instances.ravel())
+    alone = occupied & (neighbours == 0)
+    return set(int(i) for i in instances[alone] if size[i] == 1)
+
+
+def amplitude_bound(hit_peaks, hot_peaks, budget, bin_dex=BOUND_BIN_DEX):
+    """The most one-pixel hits a finder that reads only their amplitude calls cluster.
+
+    A lone one-pixel hit and a lone one-pixel hot pixel differ in one frame only by their
+    amplitude's distribution; the best finder (Neyman-Pearson, on bins of
+    ``log10(peak sigma)``, a bin's share taken where the budget ends inside it) calls
+    cluster the amplitudes where hits are likeliest against hot pixels, until it has taken
+    ``budget`` hot pixels for hits.
+
+    Parameters
+    ----------
+    hit_peaks, hot_peaks : array_like
+        Peak significance (sigma) of each lone one-pixel hit and hot pixel.
+    budget : float
+        How many hot pixels the finder may call cluster.
+    bin_dex : float
+        Bin width in decades.
+
+    Returns
+    -------
+    float
+        The number of hits found (fractional where the budget splits a bin). Read on the
+        sample it is drawn from, an estimate that leans high: an upper bound's direction.
+    """
+    hits, hots = np.log10(np.asarray(hit_peaks, float)), np.log10(np.asarray(hot_peaks, float))
+    if not hits.size:
+        return 0.0
+    both = np.concatenate([hits, hots])
+    edges = np.arange(both.min(), both.max() + 2 * bin_dex, bin_dex)
+    h = np.histogram(hits, edges)[0].astype(float)
+    k = np.histogram(hots, edges)[0].astype(float)
+    order = np.lexsort((k, -h / np.maximum(k, 1e-12)))  # best ratio first; hot-free first
+    found, left = 0.0, float(budget)
+    for b in order:
+        if h[b] == 0:
+            break
+        if k[b] <= left:
+            found, left = found + h[b], left - k[b]
+        else:  # the budget ends inside this bin: its share of it
+            found += h[b] * left / k[b]
+            break
+    return found
+
+
 def one_frame_limits(dataset, masks, sigma=VISIBLE_SIGMA):
     """Where issue 33's gates ask what one frame cannot tell, and the model's figures there.
 
@@ -460,15 +524,23 @@ def one_frame_limits(dataset, masks, sigma=VISIBLE_SIGMA):
       1000 sigma), and only a run's defect map separates them. Clusters predicted on
       such a hot pixel alone are counted apart.
 
+    From these two, ``found_bound``: the largest share of the clusters >= 5 sigma that any
+    one-frame finder can find as cluster while it takes at most issue 33's 20 false
+    clusters per Mpix, all of them spent on lone hot pixels: the visible clusters other
+    than lone one-pixel hits (no labelled neighbour), plus the lone visible hits that
+    :func:`amplitude_bound` lets it tell from lone hot pixels by their amplitude.
+
     Returns
     -------
     dict
         ``bright`` (clusters >= 5 sigma), ``bright_visible``, ``found_bright`` and
-        ``found_bright_visible`` (shares found as cluster), ``false_per_mpix`` and
-        ``false_on_lone_hot_pixels_per_mpix``.
+        ``found_bright_visible`` (shares found as cluster), ``false_per_mpix``,
+        ``false_on_lone_hot_pixels_per_mpix``, ``lone_hits`` and ``lone_hot_pixels``
+        (isolated one-pixel objects: hits >= 5 sigma, hot pixels) and ``found_bound``.
     """
     from scipy.special import ndtr
 
+    from ccdnb.classes import HOT_PIXEL
     from ccdnb.evaluation import events
     from ccdnb.evaluation.skipper_finder import calibrate_electrons, footprint_chance
 
@@ -485,9 +557,16 @@ def one_frame_limits(dataset, masks, sigma=VISIBLE_SIGMA):
                                          clusters["id"][rows]) < ndtr(-sigma)
     n_false = n_lone = 0
     objects = dataset.objects
+    isolated_hit = np.zeros(len(clusters), dtype=bool)
+    hot_peaks = []
     for image in range(len(dataset.images)):
         own = objects[objects["image"] == image]
         instances = np.asarray(dataset.instances[image])
+        isolated = _isolated_one_pixel_ids(instances)
+        rows = np.flatnonzero(clusters["image"] == image)
+        isolated_hit[rows] = np.isin(clusters["id"][rows], list(isolated))
+        hot = own[(own["cls"] == HOT_PIXEL) & (own["kind"] == "pixel")]
+        hot_peaks.extend(hot["peak_sigma"][np.isin(hot["id"], list(isolated))])
         components, false = events.false_cluster_labels(masks[image], instances, own)
         n_false += int(np.count_nonzero(false))
         lone = _lone_hot_pixel_ids(instances, own)
@@ -502,8 +581,14 @@ def one_frame_limits(dataset, masks, sigma=VISIBLE_SIGMA):
     def share(flags):
         return _number(float(flags.mean())) if flags.size else None
 
+    lone = bright & visible & isolated_hit
+    budget = ISSUE33_FALSE_CLUSTERS_MAX * megapixels
+    reachable = (np.count_nonzero(bright & visible & ~isolated_hit)
+                 + amplitude_bound(clusters["peak_sigma"][lone], hot_peaks, budget))
     return {"sigma": sigma, "bright": int(bright.sum()),
             "bright_visible": int((bright & visible).sum()),
+            "lone_hits": int(lone.sum()), "lone_hot_pixels": len(hot_peaks),
+            "found_bound": _number(reachable / bright.sum()) if bright.any() else None,
             "found_bright": share(found[bright]),
             "found_bright_visible": share(found[bright & visible]),
             "false_per_mpix": n_false / megapixels,
@@ -517,7 +602,12 @@ def format_one_frame_limits(limits) -> str:
             f"{RESOLVED_NOISE_E} e-) {_fmt(limits['found_bright_visible'])}; false clusters "
             f"{limits['false_per_mpix']:.1f} per Mpix, of which "
             f"{limits['false_on_lone_hot_pixels_per_mpix']:.1f} on one-pixel hot pixels "
-            f"alone (one frame cannot tell them from one-pixel hits)")
+            f"alone (one frame cannot tell them from one-pixel hits); at most "
+            f"{_fmt(limits.get('found_bound'))} of the clusters >= 5 sigma can be found by "
+            f"any one-frame finder at <= {ISSUE33_FALSE_CLUSTERS_MAX:g} false clusters per "
+            f"Mpix ({limits.get('lone_hits', 0)} lone one-pixel hits against "
+            f"{limits.get('lone_hot_pixels', 0)} lone hot pixels, told apart by amplitude "
+            f"alone; hidden clusters not found)")
 
 
 def skipper_evaluation(dataset, masks, skip_tuning=False):

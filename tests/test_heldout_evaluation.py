@@ -192,3 +192,55 @@ def test_the_report_names_a_model_without_a_card(bench):
     line = bench.model_line("d.keras", card, "openvino", 512, [1.0, 1.3], True)
     assert "(small, 487,908 parameters, openvino, tile 512, class factors [1.0, 1.3])" in line
     assert line.endswith("; quick sizes")
+
+
+def test_the_amplitude_bound_tells_hits_from_hot_pixels_only_where_amplitudes_differ(bench):
+    rng = np.random.default_rng(5)
+    hits = 10 ** rng.uniform(1, 3, 400)       # 10-1000 sigma
+    # apart in amplitude: every hit found without taking a single hot pixel
+    assert bench.amplitude_bound(hits, 10 ** rng.uniform(3.5, 4, 300), 0) == 400
+    # drawn alike: the finder takes hot pixels for hits as often as it finds hits
+    same = 10 ** rng.uniform(1, 3, 400)
+    for budget in (0, 40, 200, 400):
+        assert bench.amplitude_bound(hits, same, budget) == pytest.approx(budget, abs=60)
+    assert bench.amplitude_bound(hits, same, 1000) == 400
+    assert bench.amplitude_bound([], same, 10) == 0
+    # overlapping: hits in 10-1000, hot pixels in 3-100 sigma: with no budget the hits above
+    # 100 sigma are found, less those in the 0.1-decade bin that holds 100 sigma
+    hot = 10 ** rng.uniform(np.log10(3), 2, 300)
+    above = bench.amplitude_bound(hits, hot, 0)
+    assert np.count_nonzero(hits > 10 ** 2.1) <= above <= np.count_nonzero(hits > 100)
+    assert bench.amplitude_bound(hits, hot, 300) == 400
+
+
+def test_the_one_frame_bound_counts_lone_one_pixel_hits_against_lone_hot_pixels(bench):
+    """Two lone one-pixel hits of 50 sigma, one lone hot pixel of 50 sigma, a 3x3 cluster
+    and a one-pixel hit beside it: with no budget for hot pixels (an image of 0.1 Mpix
+    gives 2 at 20 per Mpix), the two lone hits count as found only as the budget allows."""
+    shape = (100, 1000)
+    labels = np.zeros(shape, dtype=np.uint8)
+    instances = np.zeros(shape, dtype=np.int32)
+    spots = ((1, CLUSTER, "hit", (10, 10)), (2, CLUSTER, "hit", (10, 50)),
+             (3, HOT_PIXEL, "pixel", (50, 500)), (5, CLUSTER, "hit", (80, 203)))
+    for ident, cls, _, (r, c) in spots:
+        labels[r, c], instances[r, c] = cls, ident
+    labels[80:83, 200:203], instances[80:83, 200:203] = CLUSTER, 4
+    objects = np.zeros(5, dtype=OBJECT_DTYPE)
+    for row, (ident, cls, kind) in enumerate(((1, CLUSTER, "hit"), (2, CLUSTER, "hit"),
+                                              (3, HOT_PIXEL, "pixel"), (4, CLUSTER, "diffuse"),
+                                              (5, CLUSTER, "hit"))):
+        objects[row]["id"], objects[row]["cls"], objects[row]["kind"] = ident, cls, kind
+        objects[row]["peak_sigma"] = 50.0
+    dataset = SimpleNamespace(images=np.zeros((1,) + shape), labels=labels[None],
+                              instances=instances[None], objects=objects, meta=[{}])
+    limits = bench.one_frame_limits(dataset, np.zeros((1,) + shape, dtype=np.uint8))
+    assert limits["lone_hits"] == 2 and limits["lone_hot_pixels"] == 1
+    # 0.1 Mpix at 20 per Mpix: a budget of 2 hot pixels covers the one there is
+    assert limits["found_bound"] == pytest.approx(1.0)
+    bench_max = bench.ISSUE33_FALSE_CLUSTERS_MAX
+    try:  # no budget: hits and the hot pixel share one amplitude bin, so no lone hit
+        bench.ISSUE33_FALSE_CLUSTERS_MAX = 0.0
+        limits = bench.one_frame_limits(dataset, np.zeros((1,) + shape, dtype=np.uint8))
+        assert limits["found_bound"] == pytest.approx(2 / 4)
+    finally:
+        bench.ISSUE33_FALSE_CLUSTERS_MAX = bench_max
