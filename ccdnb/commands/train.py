@@ -75,6 +75,9 @@ def add_arguments(parser):
                              "distillation, a fine-tune that keeps what it got right")
     parser.add_argument("--teacher-weight", default="0.5",
                         help="the teacher's share of the targets, in (0, 0.5] (default: 0.5)")
+    parser.add_argument("--on-glow-weight", default="1",
+                        help="loss weight of the pixels of clusters that sit on glow (at "
+                             "least 1; default 1: as any cluster pixel)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -92,6 +95,8 @@ def command_line(args) -> str:
             words += ["--" + option.replace("_", "-"), str(value)]
     if getattr(args, "teacher", None) is not None:
         words += ["--teacher-weight", str(args.teacher_weight)]
+    if str(getattr(args, "on_glow_weight", "1")) not in ("1", "1.0"):
+        words += ["--on-glow-weight", str(args.on_glow_weight)]
     words += [flag for flag in ("--multi-gpu", "--mixed-precision")
               if getattr(args, flag[2:].replace("-", "_"))]
     return shlex.join(words)
@@ -140,6 +145,7 @@ def run(args) -> int:
     teacher_weight = parse_number(args.teacher_weight, "--teacher-weight", float, 0.0)
     if not 0.0 < teacher_weight <= 0.5:
         raise CcdnbInputError(f"--teacher-weight {args.teacher_weight!r}: must be in (0, 0.5]")
+    on_glow_weight = parse_number(args.on_glow_weight, "--on-glow-weight", float, 1.0)
     if args.teacher is not None:  # one clear error before the data is read
         from ..predict.runtime import open_model
 
@@ -181,7 +187,7 @@ def run(args) -> int:
                              data_info=data_info, max_minutes=max_minutes,
                              class_weight_power=class_weight_power,
                              teacher=args.teacher, teacher_weight=teacher_weight,
-                             verbose=0 if args.quiet else 1,
+                             on_glow_weight=on_glow_weight, verbose=0 if args.quiet else 1,
                              card_extra={"command": command_line(args)})
     except ValueError as err:
         about_pretrained = args.pretrained and str(args.pretrained) in str(err)

@@ -438,6 +438,10 @@ class AugmentedSequence(keras.utils.PyDataset):
     teacher_weight : float
         The teacher's share of the targets, in (0, 0.5] (the truth's class stays the
         targets' largest, so the IoU metrics read the truth).
+    on_glow_weight : float
+        Above 1, batches come with per-pixel sample weights: this on the clusters that sit
+        on glow (:func:`ccdnb.training.emphasis.clusters_on_glow` of the augmented mask), 1
+        elsewhere.
     **kwargs
         Passed to :class:`keras.utils.PyDataset` (``workers``,
         ``use_multiprocessing``, ``max_queue_size``).
@@ -445,13 +449,13 @@ class AugmentedSequence(keras.utils.PyDataset):
     Notes
     -----
     ``__getitem__`` returns ``x`` (B, h, w, 1) float32 and ``y`` (B, h, w, 4)
-    float32. With 90-degree rotations of non-square images, give a ``crop_size``
+    float32, and ``w`` (B, h, w) float32 after them with an ``on_glow_weight`` above 1. With 90-degree rotations of non-square images, give a ``crop_size``
     that fits both orientations.
     """
 
     def __init__(self, images, labels, *, batch_size, augmenter=None, crop_size=None,
                  steps_per_epoch=None, shuffle=True, seed=0, teacher=None,
-                 teacher_weight=0.5, **kwargs):
+                 teacher_weight=0.5, on_glow_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.images = np.asarray(images)
         self.labels = np.asarray(labels)
@@ -479,6 +483,9 @@ class AugmentedSequence(keras.utils.PyDataset):
         if teacher is not None and not 0.0 < float(teacher_weight) <= 0.5:
             raise ValueError(f"teacher_weight must be in (0, 0.5], got {teacher_weight}")
         self.teacher, self.teacher_weight = teacher, float(teacher_weight)
+        if float(on_glow_weight) < 1.0:
+            raise ValueError(f"on_glow_weight must be at least 1, got {on_glow_weight}")
+        self.on_glow_weight = float(on_glow_weight)
         self.steps_per_epoch = None if not steps_per_epoch else int(steps_per_epoch)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
@@ -523,6 +530,8 @@ class AugmentedSequence(keras.utils.PyDataset):
         x : ndarray of float32, shape (B, h, w, 1)
         y : ndarray of float32, shape (B, h, w, 4)
             One-hot masks (blended with the teacher's probabilities where there is one).
+        w : ndarray of float32, shape (B, h, w)
+            Only with an ``on_glow_weight`` above 1: the pixels' loss weights.
         """
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range for {len(self)} batches")
@@ -551,10 +560,15 @@ class AugmentedSequence(keras.utils.PyDataset):
             raise ValueError(f"augmented images differ in shape {sorted({x.shape for x in xs})}; "
                              "90-degree rotations of non-square images need a square crop_size")
         x = np.stack(xs)[..., None].astype(np.float32)
-        y = one_hot(np.stack(ys)).astype(np.float32)
+        labels = np.stack(ys)
+        y = one_hot(labels).astype(np.float32)
         if self.teacher is not None:
             taught = np.asarray(self.teacher.predict_on_batch(x), dtype=np.float32)
             y = (1.0 - self.teacher_weight) * y + self.teacher_weight * taught
+        if self.on_glow_weight > 1.0:
+            from .emphasis import emphasis_weights
+
+            return x, y, emphasis_weights(labels, self.on_glow_weight)
         return x, y
 
     def _crop(self, x, label, rng):

@@ -87,7 +87,8 @@ def batches_dataset(sequence, *, repeat=False):
     Returns
     -------
     tf.data.Dataset
-        ``(x, y)`` float32 batches, ``x`` of one channel and ``y`` one-hot.
+        ``(x, y)`` float32 batches, ``x`` of one channel and ``y`` one-hot; ``(x, y, w)``
+        with per-pixel sample weights ``w`` where the sequence gives them.
     """
     import tensorflow as tf
 
@@ -98,11 +99,16 @@ def batches_dataset(sequence, *, repeat=False):
         epoch, index = divmod(int(number), steps)
         return sequence.batch(first_epoch + epoch, index)
 
+    weighted = getattr(sequence, "on_glow_weight", 1.0) > 1.0
+
     def as_tensors(number):
-        x, y = tf.numpy_function(make, [number], (tf.float32, tf.float32), stateful=False)
-        x.set_shape((None, None, None, 1))
-        y.set_shape((None, None, None, N_CLASSES))
-        return x, y
+        kinds = (tf.float32,) * (3 if weighted else 2)
+        out = tf.numpy_function(make, [number], kinds, stateful=False)
+        out[0].set_shape((None, None, None, 1))
+        out[1].set_shape((None, None, None, N_CLASSES))
+        if weighted:
+            out[2].set_shape((None, None, None))
+        return tuple(out)
 
     numbers = tf.data.Dataset.range(steps)
     if repeat:
@@ -222,7 +228,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
                 validation_split=VALIDATION_SPLIT, augment="default", crop_size=None, seed,
                 strategy=None, pretrained=None, data_info=None, card_extra=None,
                 max_minutes=None, class_weight_power=1.0, class_weight_scale=None,
-                teacher=None, teacher_weight=0.5, deterministic=True,
+                teacher=None, teacher_weight=0.5, on_glow_weight=1.0, deterministic=True,
                 verbose=1) -> TrainingResult:
     """Train a U-Net and write ``model.keras``, ``model.card.json`` and ``history.csv``.
 
@@ -286,6 +292,10 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         a fine-tune that keeps what the teacher got right. Run by ONNX Runtime.
     teacher_weight : float
         The teacher's share of the targets, in (0, 0.5].
+    on_glow_weight : float
+        Loss weight of the pixels of clusters that sit on glow, training and validation
+        alike (:mod:`ccdnb.training.emphasis`); 1 counts them as any other pixel of their
+        class.
     card_extra : dict, optional
         More entries for the model card (``ccdnb train`` records its command line).
     data_info : dict, optional
@@ -348,13 +358,13 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
     train_data = AugmentedSequence(images[train_idx], labels[train_idx], batch_size=batch_size,
                                    augmenter=augmenter, crop_size=crop_size,
                                    steps_per_epoch=train_steps, shuffle=True, seed=seed,
-                                   **taught)
+                                   on_glow_weight=on_glow_weight, **taught)
     val_data = None
     if len(val_idx):
         val_steps = math.ceil(len(val_idx) / batch_size) if replicas > 1 else None
         val_data = AugmentedSequence(images[val_idx], labels[val_idx], batch_size=batch_size,
                                      steps_per_epoch=val_steps, shuffle=False, seed=seed,
-                                     **taught)
+                                     on_glow_weight=on_glow_weight, **taught)
     monitor = "val_loss" if val_data is not None else "loss"
 
     with strategy.scope():
@@ -412,6 +422,7 @@ def train_model(train_images, train_labels, *, out_dir, architecture, epochs, ba
         "training_time_s": round(training_time, 1),
         "max_minutes": max_minutes,
         "class_weight_power": class_weight_power,
+        "on_glow_weight": float(on_glow_weight),
         "class_weight_scale": (None if class_weight_scale is None
                                else [float(v) for v in class_weight_scale]),
         "teacher": ({"model": str(teacher), "model_id": opened.model_id,
