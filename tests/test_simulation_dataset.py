@@ -15,9 +15,9 @@ from ccdnb.seeds import derive_seed
 from ccdnb.simulation import (
     OBJECT_DTYPE,
     PRESETS,
+    electron_rate_map,
     load_dataset,
     save_dataset,
-    electron_rate_map,
     simulate_dataset,
     simulate_image,
     tile_dataset,

@@ -449,8 +449,9 @@ class AugmentedSequence(keras.utils.PyDataset):
     Notes
     -----
     ``__getitem__`` returns ``x`` (B, h, w, 1) float32 and ``y`` (B, h, w, 4)
-    float32, and ``w`` (B, h, w) float32 after them with an ``on_glow_weight`` above 1. With 90-degree rotations of non-square images, give a ``crop_size``
-    that fits both orientations.
+    float32, and ``w`` (B, h, w) float32 after them with an ``on_glow_weight`` above 1.
+    With 90-degree rotations of non-square images, give a ``crop_size`` that fits both
+    orientations.
     """
 
     def __init__(self, images, labels, *, batch_size, augmenter=None, crop_size=None,
