@@ -82,7 +82,7 @@ default-model: $(STAMP)
 	$(BIN)/ccdnb export-onnx ccdnb/models/default.keras
 	-$(BIN)/python benchmarks/heldout_evaluation.py --json $(DEFAULT_MODEL_RUN)/heldout.json
 
-# A retraining candidate (issue 33; none of twelve tries shipped, docs/ablation.md holds their
+# A retraining candidate (issue 33; none of thirteen tries shipped, docs/ablation.md holds their
 # tables; the third and fourth are this recipe with --learning-rate 0.00003 --seed 11
 # --max-minutes 62, and with --loss weighted_cce --class-weight-power 0.25
 # --learning-rate 0.00005 --seed 12 --max-minutes 40; the fifth --loss weighted_cce
@@ -97,7 +97,8 @@ default-model: $(STAMP)
 # eleventh the ninth's with 32 damic amplifiers of 1024x1024 (`ccdnb simulate --preset damic
 # --n 32 --size 1024 --seed 312 --tiles 256`), --seed 19 --max-minutes 40, factors fitted with
 # $(CLASS_FACTOR_RUN)/damic-1024.npz too; the twelfth `ccdnb interpolate default <eleventh>
-# --alpha 0.3`, then the eleventh's factor fit).
+# --alpha 0.3`, then the eleventh's factor fit; the thirteenth the eleventh's with
+# --on-glow-weight 5 --seed 20).
 # The first try (weighted cross-entropy, power 0.5, lr 2e-4, 70 minutes) lost up to 0.05 of
 # per-class F1 on conventional sets and 0.25 of glow F1 on skipper frames. This recipe is the
 # second try: the model of 2026-11-27 (commit 830d71c) fine-tuned with plain cross-entropy at
