@@ -603,10 +603,10 @@ def format_one_frame_limits(limits) -> str:
             f"{limits['false_per_mpix']:.1f} per Mpix, of which "
             f"{limits['false_on_lone_hot_pixels_per_mpix']:.1f} on one-pixel hot pixels "
             f"alone (one frame cannot tell them from one-pixel hits); at most "
-            f"{_fmt(limits.get('found_bound'))} of the clusters >= 5 sigma can be found by "
+            f"{_fmt(limits['found_bound'])} of the clusters >= 5 sigma can be found by "
             f"any one-frame finder at <= {ISSUE33_FALSE_CLUSTERS_MAX:g} false clusters per "
-            f"Mpix ({limits.get('lone_hits', 0)} lone one-pixel hits against "
-            f"{limits.get('lone_hot_pixels', 0)} lone hot pixels, told apart by amplitude "
+            f"Mpix ({limits['lone_hits']} lone one-pixel hits against "
+            f"{limits['lone_hot_pixels']} lone hot pixels, told apart by amplitude "
             f"alone; hidden clusters not found)")
 
 

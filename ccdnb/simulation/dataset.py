@@ -525,23 +525,24 @@ def tile_dataset(dataset, tile):
         raise CcdnbInputError(f"tile {tile}: must be 8 to {min(height, width)} pixels "
                               f"(the images are {height}x{width})")
     objects = _current_objects(dataset.objects)
-    windows = [(i, top, left) for i in range(n) for top in range(0, height - tile + 1, tile)
+    corners = [(top, left) for top in range(0, height - tile + 1, tile)
                for left in range(0, width - tile + 1, tile)]
     images, labels, instances, tables, meta = [], [], [], [], []
-    for k, (i, top, left) in enumerate(windows):
-        window = (i, slice(top, top + tile), slice(left, left + tile))
-        images.append(dataset.images[window])
-        labels.append(dataset.labels[window])
-        instances.append(dataset.instances[window])
+    for i in range(n):
         own = objects[objects["image"] == i]
-        inside = ((own["x"] >= left) & (own["x"] < left + tile)
-                  & (own["y"] >= top) & (own["y"] < top + tile))
-        held = np.isin(own["id"], np.unique(instances[-1]))
-        rows = own[inside | held].copy()
-        rows["image"], rows["x"], rows["y"] = k, rows["x"] - left, rows["y"] - top
-        tables.append(rows)
-        meta.append({**dataset.meta[i], "tile": {"image": i, "origin": [top, left],
-                                                 "shape": [tile, tile]}})
+        for top, left in corners:
+            window = (i, slice(top, top + tile), slice(left, left + tile))
+            images.append(dataset.images[window])
+            labels.append(dataset.labels[window])
+            instances.append(dataset.instances[window])
+            inside = ((own["x"] >= left) & (own["x"] < left + tile)
+                      & (own["y"] >= top) & (own["y"] < top + tile))
+            held = np.isin(own["id"], np.unique(instances[-1]))
+            rows = own[inside | held].copy()
+            rows["image"], rows["x"], rows["y"] = len(images) - 1, rows["x"] - left, rows["y"] - top
+            tables.append(rows)
+            meta.append({**dataset.meta[i], "tile": {"image": i, "origin": [top, left],
+                                                     "shape": [tile, tile]}})
     return Dataset(images=np.stack(images), labels=np.stack(labels),
                    instances=np.stack(instances),
                    objects=np.concatenate(tables) if tables else objects[:0], meta=meta)

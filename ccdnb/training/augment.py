@@ -494,6 +494,11 @@ class AugmentedSequence(keras.utils.PyDataset):
         self._orders = {}
 
     @property
+    def sample_weighted(self) -> bool:
+        """Whether batches carry per-pixel sample weights (an ``on_glow_weight`` above 1)."""
+        return self.on_glow_weight > 1.0
+
+    @property
     def epoch(self) -> int:
         """The epoch that ``sequence[i]`` serves (:meth:`on_epoch_end` calls so far)."""
         return self._epoch
@@ -566,7 +571,7 @@ class AugmentedSequence(keras.utils.PyDataset):
         if self.teacher is not None:
             taught = np.asarray(self.teacher.predict_on_batch(x), dtype=np.float32)
             y = (1.0 - self.teacher_weight) * y + self.teacher_weight * taught
-        if self.on_glow_weight > 1.0:
+        if self.sample_weighted:
             from .emphasis import emphasis_weights
 
             return x, y, emphasis_weights(labels, self.on_glow_weight)

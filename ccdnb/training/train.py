@@ -99,7 +99,7 @@ def batches_dataset(sequence, *, repeat=False):
         epoch, index = divmod(int(number), steps)
         return sequence.batch(first_epoch + epoch, index)
 
-    weighted = getattr(sequence, "on_glow_weight", 1.0) > 1.0
+    weighted = sequence.sample_weighted
 
     def as_tensors(number):
         kinds = (tf.float32,) * (3 if weighted else 2)
